@@ -1,0 +1,112 @@
+"""A small terminal progress bar for long byte-counting jobs (conversion, downloads).
+
+On a terminal it redraws one line on stderr (bar, amount, rate, ETA); anywhere else
+(CI logs, pipes) it prints a plain line at most every ``interval`` seconds, so logs stay
+readable instead of filling with carriage returns. It never writes to stdout, which is
+left to the program's real output.
+
+    with Progress(total=n_bytes, label="converting") as bar:
+        for chunk in work():
+            bar.update(len(chunk))
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+_BAR_WIDTH = 24
+
+
+def format_amount(n: float, unit: str) -> str:
+    """1234567 B -> '1.2 MB'; other units get a plain thousands-separated count."""
+    if unit != "B":
+        return f"{n:,.0f} {unit}".rstrip()
+    for prefix in ("", "k", "M", "G", "T"):
+        if abs(n) < 1000 or prefix == "T":
+            return f"{n:.0f} {prefix}B" if prefix == "" else f"{n:.1f} {prefix}B"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as 'm:ss' or 'h:mm:ss'."""
+    s = max(0, round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class Progress:
+    """Context manager that reports progress of ``total`` units (bytes by default)."""
+
+    def __init__(
+        self,
+        total: int | None,
+        *,
+        unit: str = "B",
+        label: str = "",
+        stream: TextIO | None = None,
+        interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.total = total
+        self.unit = unit
+        self.label = label
+        self.done = 0
+        self._stream = stream if stream is not None else sys.stderr
+        self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        # a terminal can take ~10 redraws a second; a log file wants a line every few seconds
+        self._interval = interval if interval is not None else (0.1 if self._tty else 5.0)
+        self._clock = clock
+        self._start = 0.0
+        self._last = 0.0
+
+    def __enter__(self) -> Progress:
+        self._start = self._last = self._clock()
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self._draw(final=True)
+        elif self._tty:
+            self._stream.write("\n")  # leave the partial bar visible above the error
+            self._stream.flush()
+
+    def update(self, n: int) -> None:
+        """Count ``n`` more units done; redraws at most once per interval."""
+        self.done += n
+        now = self._clock()
+        if now - self._last >= self._interval:
+            self._last = now
+            self._draw(final=False)
+
+    def _line(self, final: bool) -> str:
+        elapsed = max(self._clock() - self._start, 1e-9)
+        rate = self.done / elapsed
+        amount = format_amount(self.done, self.unit)
+        parts = [self.label] if self.label else []
+        if self.total:
+            frac = min(self.done / self.total, 1.0)
+            if self._tty:
+                filled = int(frac * _BAR_WIDTH)
+                parts.append("[" + "#" * filled + "-" * (_BAR_WIDTH - filled) + "]")
+            parts.append(f"{frac * 100:3.0f}%")
+            amount += f" / {format_amount(self.total, self.unit)}"
+        parts.append(amount)
+        parts.append(f"{format_amount(rate, self.unit)}/s")
+        if final:
+            parts.append(f"in {format_duration(elapsed)}")
+        elif self.total and rate > 0:
+            parts.append(f"ETA {format_duration((self.total - self.done) / rate)}")
+        return "  ".join(parts)
+
+    def _draw(self, final: bool) -> None:
+        line = self._line(final)
+        if self._tty:
+            self._stream.write("\r\x1b[2K" + line + ("\n" if final else ""))
+        else:
+            self._stream.write(line + "\n")
+        self._stream.flush()

@@ -1,0 +1,76 @@
+"""Command line: ``python -m convert HF_DIR [-o OUT.gguf] [--outtype ...] [--name NAME]``.
+
+Thin on purpose: parse arguments, call :mod:`convert.core`, and turn our typed errors
+into one ``error: ...`` line and a non-zero exit code (a traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from convert.core import default_output, prepare, write_gguf
+from convert.errors import ConvertError
+from convert.tensors import OutType
+
+_EPILOG = """\
+output types:
+  auto  keep the checkpoint's own precision: bf16 weights (AMALIA, EuroLLM) give a bf16
+        file, f16 give f16, f32 give f32. Conversion then loses nothing; quantize
+        afterwards for speed and size. (f16 from bf16 is exact for typical weights but
+        overflows values above 65504 and flushes tiny ones; bf16 never does.)
+  f32   full precision, twice the size of bf16
+  f16   half precision; widely supported by llama.cpp back ends
+  bf16  bfloat16; a bit-exact copy of bf16 checkpoints
+  q8_0  8-bit blocks of 32 (about 8.5 bits/weight), near-lossless; rows whose length
+        is not a multiple of 32 stay f16
+
+The default output is ./<NAME>-<OUTTYPE>.gguf in the current directory, where NAME is
+--name or HF_DIR's directory name. Norm weights are always stored as f32.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m convert",
+        description="Convert a Hugging Face Llama/Mistral safetensors checkpoint "
+        "(such as AMALIA) to a GGUF file for llama.cpp.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model_dir", metavar="HF_DIR", type=Path, help="local Hugging Face model folder")
+    p.add_argument("-o", "--output", type=Path, metavar="OUT.gguf", help="output file")
+    p.add_argument(
+        "--outtype",
+        choices=[t.value for t in OutType],
+        default=OutType.AUTO.value,
+        help="weight precision (default: auto, see below)",
+    )
+    p.add_argument("--name", help="model name stored in the file (general.name)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        prep = prepare(args.model_dir, OutType(args.outtype), args.name)
+        out = args.output if args.output is not None else default_output(prep)
+        warnings = write_gguf(prep, out, show_progress=not args.quiet)
+    except ConvertError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        if args.debug:
+            traceback.print_exc()
+        print("error: interrupted; no output written", file=sys.stderr)
+        return 130
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print(out)
+    return 0

@@ -1,0 +1,165 @@
+"""The conversion itself: validate everything, then stream one GGUF file into place.
+
+Order matters for the promises we make to users: every input check (config, shard
+headers, tokenizer, tensor shapes, disk space, writability) happens before the output
+file exists, and the file is written under a hidden temporary name in the destination
+directory and renamed only once complete, so an error or Ctrl-C never leaves anything
+that looks like a finished model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gguf
+
+from amalia_local.progress import Progress
+from convert.errors import MissingFileError, OutputError
+from convert.hparams import ModelConfig, add_hparams, load_config, read_license
+from convert.safetensors_reader import MappedFiles, index_checkpoint
+from convert.tensors import FILE_TYPE, OutType, TensorPlan, plan_tensors, resolve_auto
+from convert.tokenizer import Vocabulary, add_vocabulary, load_vocabulary
+from convert.writer import declare_tensors, open_gguf, write_headers, write_tensor_data
+
+# Source bytes converted per step. Peak memory is a small multiple of this (source view,
+# f32 intermediate, encoded output), independent of the largest tensor's size.
+DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
+# room for header, key/values and tensor infos on top of the tensor data
+_HEADER_MARGIN = 64 * 1024 * 1024
+
+
+@dataclass
+class Prepared:
+    """Everything known about a conversion before the output file is created."""
+
+    model_dir: Path
+    config: ModelConfig
+    vocab: Vocabulary
+    outtype: OutType
+    plans: list[TensorPlan]
+    name: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def data_bytes(self) -> int:
+        return sum(p.nbytes for p in self.plans)
+
+    @property
+    def source_bytes(self) -> int:
+        return sum(p.ref.nbytes for p in self.plans if p.ref is not None)
+
+
+def _default_name(model_dir: Path, cfg: ModelConfig) -> str:
+    name = model_dir.name
+    # a Hugging Face cache snapshot directory is named after a commit hash
+    if re.fullmatch(r"[0-9a-f]{40}", name) and cfg.name_or_path:
+        name = cfg.name_or_path.rstrip("/").rsplit("/", 1)[-1]
+    return name or "model"
+
+
+def prepare(model_dir: Path, outtype: OutType = OutType.AUTO, name: str | None = None) -> Prepared:
+    """Read and validate the checkpoint (headers, config, tokenizer); touches no output."""
+    if not model_dir.is_dir():
+        raise MissingFileError(f"{model_dir} is not a directory")
+    cfg = load_config(model_dir)
+    refs = index_checkpoint(model_dir)
+    vocab = load_vocabulary(model_dir, cfg.vocab_size)
+    if outtype is OutType.AUTO:
+        outtype = resolve_auto(refs.values())
+    plans = plan_tensors(cfg, refs, outtype)
+    return Prepared(
+        model_dir=model_dir,
+        config=cfg,
+        vocab=vocab,
+        outtype=outtype,
+        plans=plans,
+        name=name or _default_name(model_dir, cfg),
+        warnings=list(vocab.warnings),
+    )
+
+
+def default_output(prep: Prepared) -> Path:
+    """``<name>-<OUTTYPE>.gguf`` in the current directory."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", prep.name).strip("-") or "model"
+    return Path.cwd() / f"{safe}-{prep.outtype.value.upper()}.gguf"
+
+
+def _check_output(out: Path, needed: int) -> None:
+    directory = out.parent
+    if not directory.is_dir():
+        raise OutputError(f"output directory {directory} does not exist")
+    if out.is_dir():
+        raise OutputError(f"output path {out} is a directory")
+    free = shutil.disk_usage(directory).free
+    if free < needed:
+        raise OutputError(
+            f"not enough disk space in {directory}: need {needed / 1e9:.2f} GB, "
+            f"{free / 1e9:.2f} GB free"
+        )
+
+
+def _add_general(writer: gguf.GGUFWriter, prep: Prepared) -> None:
+    writer.add_type(gguf.GGUFType.MODEL)
+    writer.add_name(prep.name)
+    license_ = read_license(prep.model_dir)
+    if license_:
+        writer.add_license(license_)
+    writer.add_file_type(FILE_TYPE[prep.outtype])
+    writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
+
+
+def write_gguf(
+    prep: Prepared,
+    out: Path,
+    *,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    show_progress: bool = True,
+    on_bytes: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Write ``prep`` to ``out`` atomically. Returns warnings worth showing the user."""
+    out = out.absolute()
+    _check_output(out, prep.data_bytes + _HEADER_MARGIN)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    except OSError as e:
+        raise OutputError(f"cannot write to {out.parent}: {e.strerror}") from e
+    os.close(fd)
+    tmp = Path(tmp_name)
+    writer: gguf.GGUFWriter | None = None
+    warnings = list(prep.warnings)
+    try:
+        writer = open_gguf(tmp, prep.config.arch_name)
+        _add_general(writer, prep)
+        add_hparams(writer, prep.config)
+        add_vocabulary(writer, prep.vocab)
+        declare_tensors(writer, prep.plans)
+        write_headers(writer)
+        with MappedFiles() as files:
+            if show_progress:
+                with Progress(prep.source_bytes, label="converting") as bar:
+                    warnings += write_tensor_data(
+                        writer, prep.plans, files, block_bytes, on_bytes or bar.update
+                    )
+            else:
+                warnings += write_tensor_data(
+                    writer, prep.plans, files, block_bytes, on_bytes or (lambda n: None)
+                )
+        writer.close()
+        writer = None
+        os.replace(tmp, out)
+    except OSError as e:
+        raise OutputError(f"writing {out} failed: {e.strerror or e}") from e
+    finally:
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return warnings
