@@ -12,67 +12,26 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-spm = pytest.importorskip("sentencepiece")
-pytest.importorskip("google.protobuf")  # transformers needs it to read tokenizer.model
+# The converter runs from a checkout (it is not part of the installed package), so make
+# the repository root importable however pytest was started.
+_ROOT = Path(__file__).resolve().parents[2]
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
 
-# Original pt-PT text for training the test tokenizer (not taken from any corpus).
-CORPUS = """\
-A Amália cantava o fado em Lisboa, nas noites quentes de Alfama.
-O elétrico 28 sobe a colina devagar, cheio de turistas e de vizinhos.
-Na padaria da esquina, o pão quente custa 0,35 € e os pastéis de nata 1,20 €.
-Ontem à tarde choveu imenso no Porto; hoje o céu está limpo sobre o Douro.
-A câmara municipal aprovou o orçamento para 2025 com 17 votos a favor.
-Os alunos da escola secundária leram «Os Lusíadas» durante o terceiro período.
-Se quiseres, podemos almoçar amanhã ao meio-dia junto ao rio.
-Ele disse-me que não sabia onde tinha deixado as chaves do carro.
-A ponte 25 de Abril liga Lisboa a Almada desde 1966.
-Às vezes, a maré sobe tanto que a estrada junto à praia fica alagada.
-O comboio para Coimbra parte às 9h15 da estação de Santa Apolónia.
-Obrigado pela ajuda! Foi muito simpático da vossa parte.
-Quantos quilómetros faltam até Évora? Mais ou menos cento e trinta.
-A avó guardava receitas antigas num caderno de capa azul.
-No verão, as sardinhas assadas enchem as ruas de fumo e de alegria.
-O médico recomendou descanso, água e uma alimentação equilibrada.
-Esta manhã, o autocarro atrasou-se vinte minutos por causa do trânsito.
-As universidades portuguesas recebem estudantes de todo o mundo.
-Ninguém esperava que o pequeno clube ganhasse o campeonato.
-Ela trabalha como engenheira informática numa empresa em Braga.
-Põe o casaco, que lá fora está frio e vento!
-O museu abre às terças-feiras e encerra aos domingos à noite.
-Comprei três quilos de laranjas do Algarve por 4,50 euros.
-Vamos ver o pôr do sol no miradouro da Senhora do Monte.
-A biblioteca municipal tem mais de 40 000 livros e revistas.
-Cada região tem a sua tradição: o vinho verde, o queijo da serra, o pão de ló.
-A conversa prolongou-se até de madrugada, entre risos e memórias.
-Os pescadores da Nazaré saem para o mar antes de o dia nascer.
-Não te esqueças de regar as plantas enquanto eu estiver fora.
-O governo anunciou novas medidas para a habitação e para os transportes.
-"""
-
-# Sentences the parity tests tokenize: accents, €, digits, punctuation, newlines,
-# repeated spaces, emoji (not in the training text: byte fallback), unseen words.
-SENTENCES = [
-    "Olá! Como estás?",
-    "A reunião é às 15h30, na sala 2.",
-    "O bilhete custou 12,50 € — caro, não achas?",
-    "Primeira linha.\nSegunda linha.\n\nTerceira, depois de uma linha vazia.",
-    "Espaços   repetidos    aqui  e   ali.",
-    "  Começa com espaços e acaba com espaço ",
-    "Gosto muito de pastéis de nata 😀🇵🇹!",
-    "Ação, coração, pão, mãe, avô, órgão: ç ã õ é ê í ó ú à.",
-    "Números: 0 1 2 3 4 5 6 7 8 9 10 100 1000 2024-11-27.",
-    "Aspas «assim», “assim” e 'assim'; parênteses (sim) [não] {talvez}.",
-    "Tabulação\taqui, e um URL: https://exemplo.pt/página?x=1&y=2",
-    "Zé Çé ÃÕ ÉÊ — maiúsculas acentuadas.",
-]
+# Test-only dependencies, imported plainly: CI installs them, and a missing one must fail
+# loudly rather than skip the parity tests. (transformers also needs protobuf to read
+# tokenizer.model.)
+import sentencepiece as spm  # noqa: E402
+import torch  # noqa: E402
+import transformers  # noqa: E402
+from convert_samples import CORPUS  # noqa: E402
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + "
@@ -141,6 +100,27 @@ def hf_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory, spm_model_bytes: 
     return out
 
 
+def _make_legacy(path: Path) -> None:
+    """Rewrite tokenizer.json the way transformers 4 wrote Llama tokenizers (legacy=True).
+
+    transformers 4 put SentencePiece's dummy prefix in the normalizer (Prepend "▁",
+    then spaces → "▁"), which is applied to every piece of text between special
+    tokens, exactly like SentencePiece and llama.cpp. transformers 5 uses a Metaspace
+    pre-tokenizer with prepend_scheme "first" instead. Checkpoints of both vintages are
+    on the Hub (EuroLLM's tokenizer.json predates transformers 5), so both are tested.
+    """
+    tok = json.loads(path.read_text(encoding="utf-8"))
+    tok["normalizer"] = {
+        "type": "Sequence",
+        "normalizers": [
+            {"type": "Prepend", "prepend": "\u2581"},
+            {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
+        ],
+    }
+    tok["pre_tokenizer"] = None
+    path.write_text(json.dumps(tok, ensure_ascii=False), encoding="utf-8")
+
+
 def build_checkpoint(
     dest: Path,
     tokenizer_dir: Path,
@@ -153,8 +133,9 @@ def build_checkpoint(
 ) -> Path:
     """Save a random LlamaForCausalLM (bf16, sharded) plus tokenizer files into ``dest``.
 
-    ``layout`` is ``"model"`` (tokenizer.model, no tokenizer.json) or ``"json"``
-    (tokenizer.json, no tokenizer.model).
+    ``layout`` is ``"model"`` (tokenizer.model, no tokenizer.json), ``"json"``
+    (tokenizer.json from transformers 5, no tokenizer.model) or ``"json_legacy"``
+    (tokenizer.json in the transformers 4 style, no tokenizer.model).
     """
     params: dict[str, Any] = {
         "vocab_size": VOCAB,
@@ -183,10 +164,12 @@ def build_checkpoint(
         # and carrying the chat template
         shutil.copy(tokenizer_dir / "tokenizer.model", dest / "tokenizer.model")
         (dest / "tokenizer_config.json").write_text(json.dumps(_tokenizer_config()))
-    elif layout == "json":
+    elif layout in ("json", "json_legacy"):
         # what transformers 5 writes: tokenizer.json, chat_template.jinja, no .model
         for name in ("tokenizer_config.json", "tokenizer.json", "chat_template.jinja"):
             shutil.copy(tokenizer_dir / name, dest / name)
+        if layout == "json_legacy":
+            _make_legacy(dest / "tokenizer.json")
     else:
         raise ValueError(layout)
     (dest / "README.md").write_text("---\nlicense: apache-2.0\nlanguage:\n- pt\n---\n# tiny\n")
@@ -215,7 +198,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "spm_model": {"layout": "model"},
     "json_only": {"layout": "json"},
     "gqa_tied": {
-        "layout": "json",
+        "layout": "json_legacy",
         "num_attention_heads": 8,
         "num_key_value_heads": 2,
         "tie_word_embeddings": True,
@@ -238,3 +221,37 @@ def copy_checkpoint(src: Path, dest: Path) -> Path:
     """A private, mutable copy for tests that damage the checkpoint."""
     shutil.copytree(src, dest)
     return dest
+
+
+@pytest.fixture(scope="session")
+def converted(
+    checkpoint: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., Path]:
+    """Factory: the GGUF our converter writes for a variant and output type (cached)."""
+    from convert.core import prepare, write_gguf
+    from convert.tensors import OutType
+
+    cache: dict[tuple[str, str], Path] = {}
+
+    def conv(variant: str, outtype: str = "f32") -> Path:
+        key = (variant, outtype)
+        if key not in cache:
+            out = tmp_path_factory.mktemp("gguf") / f"{variant}-{outtype}.gguf"
+            write_gguf(prepare(checkpoint(variant), OutType(outtype)), out, show_progress=False)
+            cache[key] = out
+        return cache[key]
+
+    return conv
+
+
+@pytest.fixture(scope="session")
+def hf_tokenizer(checkpoint: Callable[[str], Path]) -> Callable[[str], Any]:
+    """The Hugging Face tokenizer of a variant, loaded the way users load it."""
+    cache: dict[str, Any] = {}
+
+    def load(variant: str) -> Any:
+        if variant not in cache:
+            cache[variant] = transformers.AutoTokenizer.from_pretrained(checkpoint(variant))
+        return cache[variant]
+
+    return load
