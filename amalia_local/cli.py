@@ -1,0 +1,247 @@
+"""The ``amalia`` command line: parses arguments, calls one service, maps errors to exits.
+
+Kept thin on purpose: behaviour lives in the services and the engine, so the chat UI and
+tests reach the same code. Heavy imports (llama.cpp) happen only in the command that
+needs them, so ``amalia --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from amalia_local import __version__
+from amalia_local.errors import AmaliaError, UsageError
+from amalia_local.i18n import LANGUAGES, Translator, detect_language
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError("error.usage", message=message, prog=self.prog)
+
+
+def _common_flags() -> argparse.ArgumentParser:
+    # SUPPRESS lets the same flags appear before or after the sub-command.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show llama.cpp's log on stderr",
+    )
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors"
+    )
+    common.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=argparse.SUPPRESS,
+        help="interface language (default: from the locale)",
+    )
+    return common
+
+
+def _engine_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ctx", type=int, metavar="N", help="context length in tokens")
+    parser.add_argument(
+        "--threads", type=int, metavar="N", help="CPU threads (default: physical cores)"
+    )
+    parser.add_argument(
+        "--gpu-layers",
+        type=int,
+        metavar="N",
+        help="layers to offload to the GPU (-1 all; default: all if supported)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_flags()
+    parser = _Parser(
+        prog="amalia",
+        parents=[common],
+        description="Run AMALIA and other GGUF models locally with llama.cpp.",
+    )
+    parser.add_argument("--version", action="version", version=f"amalia-local {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = commands.add_parser(
+        "run",
+        parents=[common],
+        help="answer one prompt and exit",
+        description="Answer one prompt (argument or stdin), streamed.",
+    )
+    run.add_argument("model", metavar="MODEL", help="path to a .gguf file")
+    run.add_argument(
+        "prompt",
+        nargs="?",
+        metavar="PROMPT",
+        help="the question; read from stdin when omitted or '-'",
+    )
+    run.add_argument("--system", metavar="TEXT", help="system prompt")
+    run.add_argument(
+        "--temperature",
+        type=float,
+        default=0.7,
+        metavar="T",
+        help="0 = always the most likely token (default 0.7)",
+    )
+    run.add_argument("--top-p", type=float, default=0.9, metavar="P")
+    run.add_argument("--top-k", type=int, default=40, metavar="K")
+    run.add_argument("--max-tokens", type=int, metavar="N", help="stop after N tokens")
+    run.add_argument("--seed", type=int, metavar="N", help="random seed for sampling")
+    run.add_argument("--json", action="store_true", help="print one JSON object: text and stats")
+    _engine_flags(run)
+
+    info = commands.add_parser(
+        "info",
+        parents=[common],
+        help="describe a GGUF file",
+        description="Describe a GGUF model file without loading it.",
+    )
+    info.add_argument("model", metavar="MODEL", help="path to a .gguf file")
+    info.add_argument("--ctx", type=int, metavar="N", help="context length for the RAM estimate")
+    info.add_argument("--json", action="store_true", help="print JSON")
+
+    bench = commands.add_parser(
+        "bench",
+        parents=[common],
+        help="measure tokens per second",
+        description="Prompt and generation speed (like llama-bench).",
+    )
+    bench.add_argument("model", metavar="MODEL", help="path to a .gguf file")
+    bench.add_argument("-p", "--prompt-tokens", type=int, default=512, metavar="N")
+    bench.add_argument("-n", "--gen-tokens", type=int, default=128, metavar="N")
+    bench.add_argument("-r", "--repetitions", type=int, default=5, metavar="N")
+    bench.add_argument("--json", action="store_true", help="print JSON")
+    _engine_flags(bench)
+    return parser
+
+
+def _positive(value: int | None, flag: str) -> None:
+    if value is not None and value <= 0:
+        raise UsageError("error.not_positive", flag=flag)
+
+
+def _load_options(args: argparse.Namespace):
+    from amalia_local.engine import LoadOptions
+
+    _positive(args.ctx, "--ctx")
+    _positive(args.threads, "--threads")
+    return LoadOptions(n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=args.gpu_layers)
+
+
+def _read_prompt(args: argparse.Namespace) -> str:
+    prompt = args.prompt
+    if prompt is None or prompt == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("error.no_prompt")
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        raise UsageError("error.empty_prompt")
+    return prompt
+
+
+def _dispatch(args: argparse.Namespace, runtime) -> int:
+    if args.command == "run":
+        from amalia_local.engine import SamplingOptions
+        from amalia_local.services.run import RunRequest, run
+
+        _positive(args.max_tokens, "--max-tokens")
+        request = RunRequest(
+            model=args.model,
+            prompt=_read_prompt(args),
+            system=args.system,
+            load=_load_options(args),
+            sampling=SamplingOptions(
+                temperature=args.temperature,
+                top_p=args.top_p,
+                top_k=args.top_k,
+                max_tokens=args.max_tokens,
+                seed=args.seed,
+            ),
+            json_output=args.json,
+        )
+        return run(request, runtime, sys.stdout)
+    if args.command == "info":
+        from amalia_local.services.info import info
+
+        _positive(args.ctx, "--ctx")
+        return info(args.model, args.ctx, args.json, runtime, sys.stdout)
+    if args.command == "bench":
+        from amalia_local.services.bench import BenchRequest, bench
+
+        _positive(args.repetitions, "--repetitions")
+        request = BenchRequest(
+            model=args.model,
+            prompt_tokens=args.prompt_tokens,
+            gen_tokens=args.gen_tokens,
+            repetitions=args.repetitions,
+            load=_load_options(args),
+            json_output=args.json,
+        )
+        return bench(request, runtime, sys.stdout)
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _early_language(argv: Sequence[str]) -> str:
+    """The language for errors found while parsing, before --lang is known for sure."""
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return detect_language()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    translator = Translator(_early_language(argv))
+    debug = "--debug" in argv
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        from amalia_local.runtime import Runtime
+
+        runtime = Runtime(translator=translator, verbose=getattr(args, "verbose", False))
+        return _dispatch(args, runtime)
+    except AmaliaError as exc:
+        if debug:
+            raise
+        _print_error(translator.t(exc.key, **exc.params))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _print_error(translator.t("error.interrupted"))
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``amalia run ... | head``): not an error of ours.
+        _silence_stdout()
+        return 0
+    except Exception as exc:
+        if debug:
+            raise
+        _print_error(translator.t("error.unexpected", reason=f"{type(exc).__name__}: {exc}"))
+        return 1
+
+
+def _print_error(message: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()  # keep the partial answer before the error line
+    print(f"amalia: {message}", file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,315 @@
+"""The llama.cpp engine: one loaded model, its KV cache, and token streaming.
+
+Everything that touches llama-cpp-python lives here, so the CLI, the chat UI and the
+benchmarks share one code path and one set of speed characteristics.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import ctypes
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import llama_cpp
+
+from amalia_local import hardware
+from amalia_local.engine.options import LoadOptions, Machine, ResolvedOptions, SamplingOptions
+from amalia_local.engine.options import resolve as resolve_options
+from amalia_local.engine.stats import ReplyStats, StopReason
+from amalia_local.engine.template import CHATML_END_OF_TURN, ChatTemplate
+from amalia_local.errors import ContextOverflowError, ModelLoadError
+from amalia_local.llama_log import LlamaLogSink
+from amalia_local.model_file import ModelFile, inspect
+
+
+def current_machine() -> Machine:
+    return Machine(
+        physical_cores=hardware.physical_cores(),
+        available_ram=hardware.memory().available_bytes,
+        gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
+    )
+
+
+@dataclass
+class _CacheMemo:
+    """The text whose tokens are (nearly all) in the KV cache, and those tokens.
+
+    Re-tokenising a conversation can split the previous answer differently from how the
+    model produced it, which breaks llama.cpp's prefix match and re-evaluates the whole
+    history. Keeping the model's own tokens for the text it has seen avoids that.
+    """
+
+    text: str = ""
+    tokens: list[int] = field(default_factory=list)
+
+
+class Engine:
+    """A loaded GGUF model ready to generate; not thread-safe except :meth:`cancel` paths."""
+
+    def __init__(
+        self,
+        model_file: ModelFile,
+        options: ResolvedOptions,
+        log: LlamaLogSink,
+    ) -> None:
+        self.model_file = model_file
+        self.options = options
+        self._log = log
+        self._lock = threading.Lock()
+        try:
+            with contextlib.redirect_stderr(log.stream), contextlib.redirect_stdout(log.stream):
+                self._llm = llama_cpp.Llama(
+                    model_path=str(model_file.path),
+                    n_ctx=options.n_ctx,
+                    n_threads=options.n_threads,
+                    n_threads_batch=options.n_threads,
+                    n_gpu_layers=options.n_gpu_layers,
+                    n_batch=options.n_batch,
+                    # verbose=False would swap file descriptors 1 and 2 for /dev/null while
+                    # loading, which corrupts a running terminal UI; the C log already goes
+                    # to our sink, and Python-side chatter goes to the same file.
+                    verbose=True,
+                )
+        except (ValueError, RuntimeError, OSError) as exc:
+            reason = log.last_error() or str(exc)
+            raise ModelLoadError(
+                "error.model_load_failed", path=model_file.path, reason=reason
+            ) from exc
+        finally:
+            log.stream.flush()
+        self._llm.verbose = False  # keep per-call prefix-match chatter out of stdout/stderr
+        self._vocab = self._llm._model.vocab
+        self._pieces: dict[int, bytes] = {}
+        self._memo = _CacheMemo()
+        self.template = ChatTemplate(
+            model_file.chat_template,
+            bos_token=self.token_text(self._llm.token_bos()),
+            eos_token=self.token_text(self._llm.token_eos()),
+        )
+        self._extra_stops = self._fallback_stops()
+
+    # --- construction -----------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str,
+        request: LoadOptions,
+        log: LlamaLogSink,
+        machine: Machine | None = None,
+    ) -> Engine:
+        model_file = inspect(path)
+        resolved = resolve_options(model_file, request, machine or current_machine())
+        return cls(model_file, resolved, log)
+
+    def close(self) -> None:
+        llm = getattr(self, "_llm", None)
+        if llm is not None:
+            with contextlib.redirect_stderr(self._log.stream):
+                llm.close()
+            self._llm = None  # type: ignore[assignment]
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- vocabulary -----------------------------------------------------------------------
+    @property
+    def n_ctx(self) -> int:
+        return self._llm.n_ctx()
+
+    def token_text(self, token: int) -> str:
+        """Text of a special token (``<|im_end|>``), empty when the id is invalid."""
+        if token < 0 or token >= self._llm.n_vocab():
+            return ""
+        return self._piece(token, special=True).decode("utf-8", errors="replace")
+
+    def _piece(self, token: int, special: bool = False) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, special)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, special)
+        return buf.raw[:n]
+
+    def piece(self, token: int) -> bytes:
+        """Bytes a generated token contributes to the answer (control tokens: none)."""
+        cached = self._pieces.get(token)
+        if cached is None:
+            cached = self._pieces[token] = self._piece(token)
+        return cached
+
+    def is_end_of_generation(self, token: int) -> bool:
+        return token in self._extra_stops or bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+    def _fallback_stops(self) -> frozenset[int]:
+        """ChatML's end-of-turn must stop generation even when the file forgot to say so."""
+        if not self.template.is_fallback:
+            return frozenset()
+        ids = self.tokenize(CHATML_END_OF_TURN, add_special=False)
+        return frozenset(ids) if len(ids) == 1 else frozenset()
+
+    def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
+        """Tokenize with special tokens parsed; BOS only once even if the template wrote it."""
+        bos_text = self.template.bos_token if hasattr(self, "template") else ""
+        if add_special and bos_text and text.startswith(bos_text):
+            add_special = False
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=True)
+
+    def prompt_tokens(self, text: str) -> list[int]:
+        """Tokens for a rendered conversation, reusing the model's own tokens for its past."""
+        memo = self._memo
+        if memo.tokens and text.startswith(memo.text):
+            rest = self.tokenize(text[len(memo.text) :], add_special=False)
+            # Splicing is exact only at a special-token boundary (e.g. <|im_end|>): raw text
+            # after a splice could gain a SentencePiece space prefix.
+            if rest and llama_cpp.llama_vocab_is_control(self._vocab, rest[0]):
+                return memo.tokens + rest
+        return self.tokenize(text)
+
+    def cached_prefix(self, tokens: list[int]) -> int:
+        """How many leading ``tokens`` are already in the KV cache."""
+        cached = self._llm._input_ids
+        n = min(len(cached), len(tokens))
+        i = 0
+        while i < n and cached[i] == tokens[i]:
+            i += 1
+        return i
+
+    # --- raw evaluation (benchmarks) -------------------------------------------------------
+    def clear_cache(self) -> None:
+        self._llm.reset()
+        self._memo = _CacheMemo()
+
+    def sample_tokens(self, n: int, seed: int = 1234) -> list[int]:
+        """``n`` ordinary (non-control) token ids, reproducible, for timing runs."""
+        rng = random.Random(seed)
+        n_vocab = self._llm.n_vocab()
+        tokens: list[int] = []
+        while len(tokens) < n:
+            token = rng.randrange(n_vocab)
+            if not llama_cpp.llama_vocab_is_control(self._vocab, token):
+                tokens.append(token)
+        return tokens
+
+    def time_prompt(self, tokens: list[int]) -> float:
+        """Seconds to process ``tokens`` as one prompt from an empty cache."""
+        self.clear_cache()
+        start = time.perf_counter()
+        self._llm.eval(tokens)
+        return time.perf_counter() - start
+
+    def time_generation(self, tokens: list[int]) -> float:
+        """Seconds to decode ``tokens`` one at a time, as generation does."""
+        self.clear_cache()
+        start = time.perf_counter()
+        for token in tokens:
+            self._llm.eval([token])
+        return time.perf_counter() - start
+
+    # --- generation -----------------------------------------------------------------------
+    def generate(
+        self,
+        prompt_text: str,
+        tokens: list[int],
+        sampling: SamplingOptions,
+        stats: ReplyStats,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """Stream UTF-8-complete text chunks for ``tokens``; fills ``stats`` as it goes.
+
+        Closing the iterator early counts as a cancellation; the KV cache keeps what was
+        evaluated either way so the next turn continues from it.
+        """
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError("engine is already generating")
+        try:
+            yield from self._generate(prompt_text, tokens, sampling, stats, cancel)
+        finally:
+            self._lock.release()
+
+    def _generate(
+        self,
+        prompt_text: str,
+        tokens: list[int],
+        sampling: SamplingOptions,
+        stats: ReplyStats,
+        cancel: threading.Event | None,
+    ) -> Iterator[str]:
+        llm = self._llm
+        n_ctx = self.n_ctx
+        room = n_ctx - len(tokens)
+        if room <= 0:
+            raise ContextOverflowError("error.context_overflow", needed=len(tokens), n_ctx=n_ctx)
+        budget = min(room, sampling.max_tokens) if sampling.max_tokens else room
+        cached = self.cached_prefix(tokens)
+        stats.context_size = n_ctx
+        stats.prompt_tokens = len(tokens)
+        stats.prompt_tokens_cached = min(cached, len(tokens) - 1)
+        stats.prompt_tokens_evaluated = len(tokens) - stats.prompt_tokens_cached
+        stats.stop_reason = StopReason.LENGTH
+        llm.set_seed(sampling.seed if sampling.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED)
+
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        generated: list[int] = []
+        text_parts: list[str] = []
+        sampled = 0
+        start = time.perf_counter()
+        first = last = start
+        stream = llm.generate(
+            tokens,
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            min_p=sampling.min_p,
+            temp=sampling.temperature,
+            repeat_penalty=sampling.repeat_penalty,
+            reset=True,
+        )
+        try:
+            if cancel is not None and cancel.is_set():
+                stats.stop_reason = StopReason.CANCELLED
+                return
+            for token in stream:
+                last = time.perf_counter()
+                sampled += 1
+                if sampled == 1:
+                    first = last
+                if self.is_end_of_generation(token):
+                    stats.stop_reason = StopReason.END
+                    break
+                generated.append(token)
+                chunk = decoder.decode(self.piece(token))
+                if chunk:
+                    text_parts.append(chunk)
+                    yield chunk
+                if cancel is not None and cancel.is_set():
+                    stats.stop_reason = StopReason.CANCELLED
+                    break
+                if len(generated) >= budget:
+                    break
+            tail = decoder.decode(b"", final=True)
+            if tail:
+                text_parts.append(tail)
+                yield tail
+        except GeneratorExit:
+            stats.stop_reason = StopReason.CANCELLED
+            raise
+        finally:
+            stream.close()
+            stats.generated_tokens = len(generated)
+            stats.sampled_tokens = sampled
+            stats.time_to_first_token_s = first - start if sampled else 0.0
+            stats.prompt_seconds = stats.time_to_first_token_s
+            stats.generation_seconds = last - first if sampled > 1 else 0.0
+            answer = "".join(text_parts)
+            # Remember the pairing only when the text is byte-exact (no U+FFFD stand-ins).
+            if answer.encode("utf-8") == b"".join(self.piece(t) for t in generated):
+                self._memo = _CacheMemo(prompt_text + answer, tokens + generated)
+            else:
+                self._memo = _CacheMemo()

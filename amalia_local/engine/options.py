@@ -1,0 +1,94 @@
+"""Engine settings: what the user asked for, and what we pick from the machine and model.
+
+Resolution is a pure function of (model, request, machine) so it can be tested without
+loading anything and shown to the user with the reason behind each number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amalia_local.model_file import ModelFile
+
+# llama.cpp can go far beyond this, but on a laptop a bigger window mostly costs RAM and
+# prompt time; users who need more say so with --ctx.
+DEFAULT_CONTEXT_CAP = 8192
+MIN_CONTEXT = 256
+CONTEXT_STEP = 256
+# Leave room for the OS, the UI and page cache churn when sizing the context to RAM.
+RAM_HEADROOM = 0.85
+# When the user sets no --max-tokens, keep this much room for the reply when trimming.
+DEFAULT_REPLY_RESERVE = 512
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What the user asked for; ``None`` means "pick for me"."""
+
+    n_ctx: int | None = None
+    n_threads: int | None = None
+    n_gpu_layers: int | None = None
+    n_batch: int = 512
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    temperature: float = 0.7
+    top_p: float = 0.9
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    max_tokens: int | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Machine:
+    physical_cores: int
+    available_ram: int
+    gpu_offload: bool
+
+
+@dataclass(frozen=True)
+class ResolvedOptions:
+    n_ctx: int
+    n_threads: int
+    n_gpu_layers: int
+    n_batch: int
+    ctx_reason: str  # "user", "trained", "ram" or "default cap": shown by info/status
+
+
+def ram_context_cap(model: ModelFile, available_ram: int) -> int:
+    """Largest context (a multiple of CONTEXT_STEP) whose estimate fits in available RAM."""
+    budget = int(available_ram * RAM_HEADROOM)
+    ctx = MIN_CONTEXT
+    limit = max(model.context_length, DEFAULT_CONTEXT_CAP, MIN_CONTEXT)
+    while ctx + CONTEXT_STEP <= limit and model.ram_needed(ctx + CONTEXT_STEP) <= budget:
+        ctx += CONTEXT_STEP
+    return ctx
+
+
+def resolve(model: ModelFile, request: LoadOptions, machine: Machine) -> ResolvedOptions:
+    """Context = min(trained length, RAM cap, user setting or our default cap).
+
+    Beyond the trained length quality collapses; beyond the RAM cap the machine swaps.
+    """
+    trained = model.context_length or DEFAULT_CONTEXT_CAP
+    candidates = {"trained": trained, "ram": ram_context_cap(model, machine.available_ram)}
+    if request.n_ctx is not None:
+        candidates["user"] = request.n_ctx
+    else:
+        candidates["default cap"] = DEFAULT_CONTEXT_CAP
+    reason, n_ctx = min(candidates.items(), key=lambda item: item[1])
+    n_threads = request.n_threads or machine.physical_cores
+    if request.n_gpu_layers is not None:
+        n_gpu_layers = request.n_gpu_layers
+    else:
+        n_gpu_layers = -1 if machine.gpu_offload else 0
+    return ResolvedOptions(
+        n_ctx=max(1, n_ctx),
+        n_threads=max(1, n_threads),
+        n_gpu_layers=n_gpu_layers,
+        n_batch=request.n_batch,
+        ctx_reason=reason,
+    )

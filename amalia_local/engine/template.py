@@ -1,0 +1,74 @@
+"""Chat templates: the one stored in the GGUF, rendered safely, or ChatML when absent.
+
+Templates are Jinja code shipped inside model files downloaded from strangers, so they
+run in Jinja's immutable sandbox: they can format text but not touch Python objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NoReturn
+
+from jinja2 import TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from amalia_local.errors import ModelFileError
+
+# AMALIA and EuroLLM are trained on ChatML; files converted without a template still
+# understand it, so it is the right fallback for them (and harmless for the rest).
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+CHATML_END_OF_TURN = "<|im_end|>"
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+def _raise_exception(message: str) -> NoReturn:
+    raise TemplateError(message)
+
+
+def _strftime_now(fmt: str) -> str:
+    return datetime.now().strftime(fmt)
+
+
+class ChatTemplate:
+    """Compiled chat template plus the special-token text it may refer to."""
+
+    def __init__(self, source: str | None, *, bos_token: str = "", eos_token: str = "") -> None:
+        self.is_fallback = not source
+        self.source = source or CHATML_TEMPLATE
+        self.bos_token = bos_token
+        self.eos_token = eos_token
+        env = ImmutableSandboxedEnvironment(
+            trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+        )
+        env.globals["raise_exception"] = _raise_exception
+        env.globals["strftime_now"] = _strftime_now
+        try:
+            self._template = env.from_string(self.source)
+        except TemplateError as exc:
+            raise ModelFileError("error.template_invalid", reason=str(exc)) from exc
+
+    def render(self, messages: list[Message], *, add_generation_prompt: bool = True) -> str:
+        try:
+            return self._template.render(
+                messages=[m.as_dict() for m in messages],
+                add_generation_prompt=add_generation_prompt,
+                bos_token=self.bos_token,
+                eos_token=self.eos_token,
+            )
+        except TemplateError as exc:
+            raise ModelFileError("error.template_failed", reason=str(exc)) from exc

@@ -1,0 +1,58 @@
+"""One catalogue of user-facing text in English and European Portuguese.
+
+Text lives in ``locales/<lang>.json`` so translators edit data, not code, and a test
+can prove that every key exists in every language.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+LANGUAGES = ("en", "pt")
+DEFAULT_LANGUAGE = "en"
+
+
+def detect_language(environ: dict[str, str] | None = None) -> str:
+    """Pick pt for any Portuguese locale, English otherwise.
+
+    POSIX precedence: LC_ALL overrides LC_MESSAGES, which overrides LANG. ``AMALIA_LANG``
+    beats all of them so a user can switch without touching the system locale.
+    """
+    env = os.environ if environ is None else environ
+    for name in ("AMALIA_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name, "")
+        if value:
+            return normalise_language(value)
+    return DEFAULT_LANGUAGE
+
+
+def normalise_language(value: str) -> str:
+    """Map ``pt_PT.UTF-8``, ``pt-BR``, ``PT`` ... to ``pt``; anything else to ``en``."""
+    code = value.strip().lower().replace("-", "_").split(".")[0].split("_")[0]
+    return code if code in LANGUAGES else DEFAULT_LANGUAGE
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def load_catalogue(lang: str) -> dict[str, str]:
+    """Read one language's catalogue from the package data (cached: it never changes)."""
+    text = resources.files("amalia_local").joinpath("locales", f"{lang}.json").read_text("utf-8")
+    return json.loads(text)
+
+
+class Translator:
+    """Formats catalogue entries in one language, falling back to English per key."""
+
+    def __init__(self, lang: str | None = None) -> None:
+        self.lang = normalise_language(lang) if lang else detect_language()
+        self._messages = load_catalogue(self.lang)
+        self._fallback = load_catalogue(DEFAULT_LANGUAGE)
+
+    def t(self, key: str, **params: Any) -> str:
+        template = self._messages.get(key) or self._fallback.get(key)
+        if template is None:
+            return key
+        return template.format(**params) if params else template

@@ -1,0 +1,68 @@
+"""Routes llama.cpp's C logging to a file instead of the user's terminal.
+
+llama.cpp prints hundreds of lines while loading a model; they matter when something
+breaks and are noise otherwise. They go to the log file always, to stderr only with
+``--verbose``, and the last error lines are kept to explain a failed load.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from collections import deque
+from pathlib import Path
+from typing import TextIO
+
+import llama_cpp
+
+# ggml_log_level values (ggml.h); CONT continues the previous line at its level.
+_LEVEL_ERROR = 3
+_LEVEL_CONT = 5
+
+
+class LlamaLogSink:
+    """Owns the C callback for as long as llama.cpp may call it.
+
+    The ctypes function object must outlive every call from C, so it lives here and
+    :meth:`close` hands logging back to llama-cpp-python's own handler before it dies.
+    """
+
+    def __init__(self, log_file: Path, *, echo: bool = False) -> None:
+        self.log_file = log_file
+        self.echo = echo
+        self.recent_errors: deque[str] = deque(maxlen=8)
+        self._last_level = 0
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        self._stream: TextIO = open(log_file, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self._callback = llama_cpp.llama_log_callback(self._on_log)
+        llama_cpp.llama_log_set(self._callback, ctypes.c_void_p(0))
+
+    @property
+    def stream(self) -> TextIO:
+        """Where Python-side chatter from llama-cpp-python is redirected too."""
+        return self._stream
+
+    def _on_log(self, level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+        message = text.decode("utf-8", errors="replace")
+        if level != _LEVEL_CONT:
+            self._last_level = level
+        if self._last_level == _LEVEL_ERROR and message.strip():
+            self.recent_errors.append(message.strip())
+        self._stream.write(message)
+        if self.echo:
+            sys.stderr.write(message)
+
+    def last_error(self) -> str:
+        return self.recent_errors[-1] if self.recent_errors else ""
+
+    def close(self) -> None:
+        from llama_cpp import _logger
+
+        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+        self._stream.close()
+
+    def __enter__(self) -> LlamaLogSink:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -1,0 +1,24 @@
+"""What every command needs from its surroundings, resolved once by the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from amalia_local.i18n import Translator
+from amalia_local.llama_log import LlamaLogSink
+from amalia_local.locations import Locations
+
+
+@dataclass
+class Runtime:
+    """Paths, language and verbosity for one invocation; passed down, never global."""
+
+    locations: Locations = field(default_factory=Locations.resolve)
+    translator: Translator = field(default_factory=Translator)
+    verbose: bool = False
+
+    def t(self, key: str, **params: object) -> str:
+        return self.translator.t(key, **params)
+
+    def open_llama_log(self) -> LlamaLogSink:
+        return LlamaLogSink(self.locations.llama_log_file, echo=self.verbose)

@@ -1,0 +1,1 @@
+"""One module per command: each turns a typed request into engine calls and output."""

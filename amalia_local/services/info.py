@@ -1,0 +1,95 @@
+"""``amalia info``: what a GGUF file is and what it costs to run, without loading it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from amalia_local.engine import LoadOptions, current_machine
+from amalia_local.engine.options import resolve
+from amalia_local.formatting import human_bytes, human_count
+from amalia_local.model_file import ModelFile, inspect
+from amalia_local.runtime import Runtime
+
+
+def describe(model: ModelFile, n_ctx: int) -> dict[str, Any]:
+    """Plain data for ``--json`` and for other commands (``show`` in the model store)."""
+    return {
+        "path": str(model.path),
+        "name": model.name,
+        "architecture": model.architecture,
+        "parameters": model.parameter_count,
+        "file_type": model.file_type,
+        "tensor_types": model.type_breakdown(),
+        "bits_per_weight": round(model.bits_per_weight, 3),
+        "file_size": model.size_bytes,
+        "context_length": model.context_length,
+        "layers": model.block_count,
+        "embedding_length": model.embedding_length,
+        "heads": model.head_count,
+        "kv_heads": model.head_count_kv,
+        "vocab_size": model.vocab_size,
+        "vocab_type": model.tokenizer_model,
+        "special_tokens": {k: {"id": i, "text": t} for k, (i, t) in model.special_tokens().items()},
+        "chat_template": model.chat_template is not None,
+        "ram": {
+            "n_ctx": n_ctx,
+            "weights": model.tensor_bytes,
+            "kv_cache": model.kv_cache_bytes(n_ctx),
+            "compute": model.compute_buffer_bytes(n_ctx),
+            "total": model.ram_needed(n_ctx),
+        },
+    }
+
+
+def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
+    t = runtime.t
+    types = (
+        ", ".join(
+            f"{name} {count / data['parameters']:.0%}"
+            for name, count in data["tensor_types"].items()
+        )
+        if data["parameters"]
+        else "-"
+    )
+    specials = (
+        ", ".join(f"{k}={v['id']} {v['text']!r}" for k, v in data["special_tokens"].items()) or "-"
+    )
+    ram = data["ram"]
+    rows = [
+        (t("info.name"), data["name"]),
+        (t("info.architecture"), data["architecture"]),
+        (t("info.parameters"), f"{human_count(data['parameters'])} ({data['parameters']:,})"),
+        (t("info.quantization"), f"{data['file_type'] or '-'} ({types})"),
+        (t("info.bits_per_weight"), f"{data['bits_per_weight']:.2f}"),
+        (t("info.file_size"), human_bytes(data["file_size"])),
+        (t("info.context_length"), f"{data['context_length']:,}"),
+        (t("info.layers"), f"{data['layers']} / {data['heads']} / {data['kv_heads']}"),
+        (t("info.vocabulary"), f"{data['vocab_size']:,} ({data['vocab_type']})"),
+        (t("info.special_tokens"), specials),
+        (t("info.chat_template"), t("common.yes") if data["chat_template"] else t("info.chatml")),
+        (
+            t("info.ram", n_ctx=f"{ram['n_ctx']:,}"),
+            t(
+                "info.ram_detail",
+                total=human_bytes(ram["total"]),
+                weights=human_bytes(ram["weights"]),
+                kv=human_bytes(ram["kv_cache"]),
+                compute=human_bytes(ram["compute"]),
+            ),
+        ),
+    ]
+    width = max(len(label) for label, _ in rows)
+    return [f"{label:<{width}}  {value}" for label, value in rows]
+
+
+def info(path: str, n_ctx: int | None, json_output: bool, runtime: Runtime, out: TextIO) -> int:
+    model = inspect(path)
+    if n_ctx is None:
+        n_ctx = resolve(model, LoadOptions(), current_machine()).n_ctx
+    data = describe(model, n_ctx)
+    if json_output:
+        out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.write("\n".join(format_text(data, runtime)) + "\n")
+    return 0

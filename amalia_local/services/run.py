@@ -1,0 +1,50 @@
+"""``amalia run``: one question in, one streamed answer out, for scripts and pipes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from amalia_local.engine import ChatSession, Engine, LoadOptions, SamplingOptions
+from amalia_local.prompts import default_system_prompt
+from amalia_local.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    model: str
+    prompt: str
+    system: str | None = None
+    load: LoadOptions = field(default_factory=LoadOptions)
+    sampling: SamplingOptions = field(default_factory=SamplingOptions)
+    json_output: bool = False
+
+
+def run(request: RunRequest, runtime: Runtime, out: TextIO) -> int:
+    with runtime.open_llama_log() as log, Engine.open(request.model, request.load, log) as engine:
+        system = request.system
+        if system is None:
+            system = default_system_prompt(engine.model_file)
+        session = ChatSession(engine, system_prompt=system)
+        reply = session.send(request.prompt, request.sampling)
+        if request.json_output:
+            text = reply.consume()
+            payload = {
+                "model": engine.model_file.name,
+                "text": text,
+                "stats": reply.stats.as_dict(),
+                "settings": {
+                    "n_ctx": engine.options.n_ctx,
+                    "n_threads": engine.options.n_threads,
+                    "n_gpu_layers": engine.options.n_gpu_layers,
+                },
+            }
+            out.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        else:
+            for chunk in reply:
+                out.write(chunk)
+                out.flush()
+            out.write("\n")
+        out.flush()
+    return 0
