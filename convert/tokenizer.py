@@ -414,6 +414,9 @@ def _resolve_specials(model_dir: Path, vocab: Vocabulary, trainer_ids: dict[str,
             vocab.special_ids[typ] = tid
     if "unk" not in vocab.special_ids and int(T.UNKNOWN) in vocab.types:
         vocab.special_ids["unk"] = vocab.types.index(int(T.UNKNOWN))
+    if "unk" in vocab.special_ids:
+        # tokenizer.json may list <unk> only as an added special token
+        vocab.types[vocab.special_ids["unk"]] = int(T.UNKNOWN)
     if vocab.add_bos is None:
         # Llama tokenizers prepend BOS unless told otherwise
         vocab.add_bos = "bos" in vocab.special_ids

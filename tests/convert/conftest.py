@@ -31,17 +31,12 @@ if str(_ROOT) not in sys.path:
 import sentencepiece as spm  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from convert_samples import CORPUS  # noqa: E402
+from convert_samples import CHAT_TEMPLATE, CORPUS  # noqa: E402
 
 # Tiny models: a second thread buys nothing, and on a busy 2-core machine spinning
 # threads make each forward pass ~100x slower.
 torch.set_num_threads(1)
 
-CHAT_TEMPLATE = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + "
-    "message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
 CHATML = ["<|im_start|>", "<|im_end|>"]
 VOCAB = 600
 
@@ -212,6 +207,27 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "layout": "model",
         "rope_scaling": {"rope_type": "linear", "factor": 2.0},
         "seed": 2,
+    },
+    "rope_llama3": {
+        "layout": "model",
+        "rope_scaling": {
+            "rope_type": "llama3",
+            "factor": 8.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 64,
+        },
+        "rope_theta": 500000.0,
+        "seed": 3,
+    },
+    "rope_yarn": {
+        "layout": "model",
+        "rope_scaling": {
+            "rope_type": "yarn",
+            "factor": 4.0,
+            "original_max_position_embeddings": 64,
+        },
+        "seed": 4,
     },
 }
 

@@ -59,3 +59,9 @@ BOUNDARY = [
     " Um espaço à frente.",
     "<|im_start|>user\nOlá, tudo bem?<|im_end|>\n<|im_start|>assistant\nSim!<|im_end|>\n",
 ]
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + "
+    "message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)

@@ -77,7 +77,9 @@ def max_relative_error(
     return worst
 
 
-@pytest.mark.parametrize("variant", ["spm_model", "json_only", "gqa_tied", "rope_linear"])
+@pytest.mark.parametrize(
+    "variant", ["spm_model", "json_only", "gqa_tied", "rope_linear", "rope_llama3", "rope_yarn"]
+)
 def test_f32_logits_match_transformers(
     variant: str,
     converted: Callable[..., Path],
