@@ -91,12 +91,14 @@ def default_output(prep: Prepared) -> Path:
     return Path.cwd() / f"{safe}-{prep.outtype.value.upper()}.gguf"
 
 
-def _check_output(out: Path, needed: int) -> None:
-    directory = out.parent
-    if not directory.is_dir():
-        raise OutputError(f"output directory {directory} does not exist")
+def _check_output_path(out: Path) -> None:
+    if not out.parent.is_dir():
+        raise OutputError(f"output directory {out.parent} does not exist")
     if out.is_dir():
         raise OutputError(f"output path {out} is a directory")
+
+
+def _check_disk_space(directory: Path, needed: int) -> None:
     free = shutil.disk_usage(directory).free
     if free < needed:
         raise OutputError(
@@ -125,7 +127,7 @@ def write_gguf(
 ) -> list[str]:
     """Write ``prep`` to ``out`` atomically. Returns warnings worth showing the user."""
     out = out.absolute()
-    _check_output(out, prep.data_bytes + _HEADER_MARGIN)
+    _check_output_path(out)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     except OSError as e:
@@ -135,6 +137,7 @@ def write_gguf(
     writer: gguf.GGUFWriter | None = None
     warnings = list(prep.warnings)
     try:
+        _check_disk_space(out.parent, prep.data_bytes + _HEADER_MARGIN)
         writer = open_gguf(tmp, prep.config.arch_name)
         _add_general(writer, prep)
         add_hparams(writer, prep.config)

@@ -36,6 +36,7 @@ from convert_samples import CHAT_TEMPLATE, CORPUS  # noqa: E402
 # Tiny models: a second thread buys nothing, and on a busy 2-core machine spinning
 # threads make each forward pass ~100x slower.
 torch.set_num_threads(1)
+transformers.utils.logging.disable_progress_bar()
 
 CHATML = ["<|im_start|>", "<|im_end|>"]
 VOCAB = 600
