@@ -1,0 +1,71 @@
+"""amalia_local.progress: plain periodic lines off a terminal, a redrawn bar on one."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from amalia_local.progress import Progress, format_amount, format_duration
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_plain_lines_when_not_a_tty() -> None:
+    out, clock = io.StringIO(), FakeClock()
+    with Progress(total=4_000_000, label="converting", stream=out, clock=clock) as bar:
+        clock.now += 1
+        bar.update(1_000_000)  # 1 s < 5 s interval: nothing yet
+        clock.now += 5
+        bar.update(1_000_000)  # 2 MB in 6 s
+        clock.now += 2
+        bar.update(2_000_000)
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue()
+    assert lines[0] == "converting   50%  2.0 MB / 4.0 MB  333.3 kB/s  ETA 0:06"
+    assert lines[-1] == "converting  100%  4.0 MB / 4.0 MB  500.0 kB/s  in 0:08"
+    assert len(lines) == 2
+
+
+def test_tty_redraws_one_line_with_bar() -> None:
+    out, clock = Tty(), FakeClock()
+    with Progress(total=100, unit="tensors", stream=out, clock=clock) as bar:
+        for _ in range(4):
+            clock.now += 1
+            bar.update(25)
+    text = out.getvalue()
+    assert text.count("\n") == 1 and text.endswith("\n")
+    assert text.count("\r\x1b[2K") == 5
+    assert "[######------------------]   25%" in text
+    assert "100 tensors / 100 tensors" in text
+
+
+def test_error_leaves_partial_bar_and_no_final_line() -> None:
+    out, clock = Tty(), FakeClock()
+    with pytest.raises(RuntimeError), Progress(total=10, stream=out, clock=clock) as bar:
+        clock.now += 1
+        bar.update(3)
+        raise RuntimeError
+    assert out.getvalue().endswith("\n") and "in 0:" not in out.getvalue()
+
+
+def test_unknown_total_and_formatting() -> None:
+    out, clock = io.StringIO(), FakeClock()
+    with Progress(total=None, stream=out, clock=clock) as bar:
+        clock.now += 2
+        bar.update(3_500_000_000)
+    assert out.getvalue() == "3.5 GB  1.8 GB/s  in 0:02\n"
+    assert format_amount(999, "B") == "999 B"
+    assert format_amount(1_234_567_890_123_456, "B") == "1234.6 TB"
+    assert format_duration(3725) == "1:02:05"
