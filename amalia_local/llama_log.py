@@ -29,7 +29,9 @@ class LlamaLogSink:
 
     def __init__(self, log_file: Path, *, echo: bool = False) -> None:
         self.log_file = log_file
-        self.echo = echo
+        # Bound now: the engine later redirects sys.stderr into this very log while
+        # llama-cpp-python loads, and echoing must still reach the real terminal.
+        self._echo_to: TextIO | None = sys.stderr if echo else None
         self.recent_errors: deque[str] = deque(maxlen=8)
         self._last_level = 0
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -49,8 +51,8 @@ class LlamaLogSink:
         if self._last_level == _LEVEL_ERROR and message.strip():
             self.recent_errors.append(message.strip())
         self._stream.write(message)
-        if self.echo:
-            sys.stderr.write(message)
+        if self._echo_to is not None:
+            self._echo_to.write(message)
 
     def last_error(self) -> str:
         return self.recent_errors[-1] if self.recent_errors else ""

@@ -1,0 +1,95 @@
+"""Shared fixtures: generated tiny GGUF models, the real SmolLM2 GGUF, a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fetch_smollm import ensure_smollm
+from tiny_gguf import TinySpec, write_tiny_gguf
+
+from amalia_local.engine import Engine, LoadOptions
+from amalia_local.llama_log import LlamaLogSink
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(model_dir: Path) -> Path:
+    """Scripted: always answers 'Olá, aç€!' then <|im_end|> under greedy decoding."""
+    return write_tiny_gguf(model_dir / "tiny-scripted.gguf")
+
+
+@pytest.fixture(scope="session")
+def random_model(model_dir: Path) -> Path:
+    return write_tiny_gguf(model_dir / "tiny-random.gguf", TinySpec(scripted=False))
+
+
+@pytest.fixture(scope="session")
+def templateless_model(model_dir: Path) -> Path:
+    return write_tiny_gguf(model_dir / "tiny-no-template.gguf", TinySpec(chat_template=None))
+
+
+@pytest.fixture(scope="session")
+def smollm() -> Path:
+    return ensure_smollm()
+
+
+@pytest.fixture
+def llama_log(tmp_path: Path) -> Iterator[LlamaLogSink]:
+    with LlamaLogSink(tmp_path / "llama.log") as sink:
+        yield sink
+
+
+@pytest.fixture
+def open_engine(llama_log: LlamaLogSink) -> Iterator[Callable[..., Engine]]:
+    engines: list[Engine] = []
+
+    def _open(path: Path, **options: int) -> Engine:
+        engine = Engine.open(str(path), LoadOptions(**options), llama_log)
+        engines.append(engine)
+        return engine
+
+    yield _open
+    for engine in engines:
+        engine.close()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "AMALIA"))}
+    env.update(LANG="C.UTF-8", AMALIA_HOME=str(tmp_path / "home"), PYTHONIOENCODING="utf-8")
+    return env
+
+
+@pytest.fixture
+def amalia(cli_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real CLI in a subprocess, as a user would (``python -m amalia_local``)."""
+
+    def _run(
+        *args: str,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 300,
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "amalia_local", *args],
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            env={**cli_env, **(env or {})},
+            timeout=timeout,
+        )
+
+    return _run
