@@ -226,7 +226,10 @@ def undo_rope_permutation(block: np.ndarray, heads: int, head_dim: int) -> np.nd
 
 def _to_f32(block: np.ndarray, dtype: str) -> np.ndarray:
     if dtype == "BF16":
-        return (block.astype(np.uint32) << 16).view(np.float32)
+        # bf16 is the top half of an f32: widen and shift in one pass, one allocation
+        out = np.empty(block.shape, dtype=np.uint32)
+        np.left_shift(block, 16, out=out, dtype=np.uint32)
+        return out.view(np.float32)
     return block.astype(np.float32, copy=False)
 
 

@@ -127,6 +127,7 @@ def build_checkpoint(
     *,
     layout: str,
     seed: int = 0,
+    arch: str = "llama",
     dtype: Any = None,
     max_shard_size: str = "120KB",
     **config: Any,
@@ -155,7 +156,10 @@ def build_checkpoint(
     }
     params.update(config)
     torch.manual_seed(seed)
-    model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**params))
+    if arch == "mistral":
+        model = transformers.MistralForCausalLM(transformers.MistralConfig(**params))
+    else:
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**params))
     model = model.to(dtype or torch.bfloat16)
     model.generation_config.eos_token_id = [2, 4]  # </s> and <|im_end|>
     model.save_pretrained(dest, max_shard_size=max_shard_size)
@@ -208,6 +212,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "layout": "model",
         "rope_scaling": {"rope_type": "linear", "factor": 2.0},
         "seed": 2,
+    },
+    # Mistral class; embedding rows beyond the tokenizer (padded vocabulary); head_dim
+    # larger than hidden_size / heads
+    "mistral_padded": {
+        "layout": "model",
+        "arch": "mistral",
+        "vocab_size": 608,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 32,
+        "sliding_window": 4096,
+        "seed": 5,
     },
     "rope_llama3": {
         "layout": "model",

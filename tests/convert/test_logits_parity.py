@@ -41,7 +41,7 @@ def hf_model(checkpoint: Callable[[str], Path]) -> Callable[[str], Any]:
 
     def load(variant: str) -> Any:
         if variant not in cache:
-            cache[variant] = transformers.LlamaForCausalLM.from_pretrained(
+            cache[variant] = transformers.AutoModelForCausalLM.from_pretrained(
                 checkpoint(variant), dtype=torch.float32
             ).eval()
         return cache[variant]
@@ -78,7 +78,16 @@ def max_relative_error(
 
 
 @pytest.mark.parametrize(
-    "variant", ["spm_model", "json_only", "gqa_tied", "rope_linear", "rope_llama3", "rope_yarn"]
+    "variant",
+    [
+        "spm_model",
+        "json_only",
+        "gqa_tied",
+        "rope_linear",
+        "rope_llama3",
+        "rope_yarn",
+        "mistral_padded",
+    ],
 )
 def test_f32_logits_match_transformers(
     variant: str,

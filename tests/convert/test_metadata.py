@@ -158,3 +158,15 @@ def test_scores_from_merges_preserve_sentencepiece_order(converted: Callable[...
     a = np.array([spm_f[K.Tokenizer.SCORES][i] for i in merged])
     b = np.array([json_f[K.Tokenizer.SCORES][i] for i in merged])
     assert np.array_equal(np.argsort(-a, kind="stable"), np.argsort(-b, kind="stable"))
+
+
+def test_padded_vocabulary_and_explicit_head_dim(converted: Callable[..., Path]) -> None:
+    """Embedding rows beyond the tokenizer get UNUSED names; head_dim != hidden/heads is kept."""
+    f = _fields(converted("mistral_padded"))
+    tokens, types = f[K.Tokenizer.LIST], f[K.Tokenizer.TOKEN_TYPE]
+    assert len(tokens) == 608
+    assert tokens[600:] == [f"[PAD{i}]" for i in range(600, 608)]
+    assert all(t == gguf.TokenType.UNUSED for t in types[600:])
+    assert f[_key(K.Attention.KEY_LENGTH)] == f[_key(K.Attention.VALUE_LENGTH)] == 32
+    assert f[_key(K.Rope.DIMENSION_COUNT)] == 32
+    assert f[K.General.ARCHITECTURE] == ARCH

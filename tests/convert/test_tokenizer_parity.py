@@ -36,9 +36,7 @@ def test_ids_equal_hf_tokenizer(
 
 
 @pytest.mark.parametrize("variant", LAYOUTS)
-def test_detokenize_round_trip(
-    variant: str, converted: Callable[..., Path], hf_tokenizer: Callable[[str], Any]
-) -> None:
+def test_detokenize_round_trip(variant: str, converted: Callable[..., Path]) -> None:
     """Byte-fallback pieces (emoji, €) reassemble into the original UTF-8."""
     llm = _vocab_only(converted(variant))
     for text in SENTENCES:
