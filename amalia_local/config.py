@@ -1,0 +1,85 @@
+"""The user's settings, in ``config.toml`` under the platform config dir.
+
+Typed and loaded once per process; written atomically (temporary file, then rename) so
+a crash while saving never leaves a half-written config behind.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from amalia_local.errors import AmaliaError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CONFIG_NAME = "config.toml"
+
+
+@dataclass
+class Config:
+    """Every setting a user can change; ``None`` means "let amalia-local choose"."""
+
+    model: str | None = None  # a path to a .gguf file or a model name from the store
+    system_prompt: str | None = None  # None: the model's default (AMALIA gets one in pt-PT)
+    temperature: float = 0.7
+    top_p: float = 0.9
+    max_tokens: int | None = None
+    n_ctx: int | None = None
+    threads: int | None = None
+    gpu_layers: int | None = None
+    language: str | None = None  # "pt" or "en"; None follows the locale
+    offline: bool = False  # never touch the network, even when it is there
+
+    @classmethod
+    def load(cls, config_dir: Path) -> Config:
+        path = config_dir / CONFIG_NAME
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise AmaliaError("error.config_invalid", path=path, reason=str(exc)) from exc
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}
+        return cls(**values)
+
+    def save(self, config_dir: Path) -> Path:
+        config_dir.mkdir(parents=True, exist_ok=True)
+        path = config_dir / CONFIG_NAME
+        text = "".join(
+            f"{k} = {_toml_value(v)}\n" for k, v in asdict(self).items() if v is not None
+        )
+        fd, tmp = tempfile.mkstemp(dir=config_dir, prefix=".config-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+
+def _toml_value(value: Any) -> str:
+    """The few TOML scalars our settings use (no writer in the standard library)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value)
+    escaped = (
+        text.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\t", "\\t")
+        .replace("\r", "\\r")
+    )
+    return f'"{escaped}"'

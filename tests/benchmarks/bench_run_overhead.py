@@ -1,0 +1,167 @@
+"""Speed of ``amalia run`` against a bare llama-cpp-python loop, side by side.
+
+Target (issue 2): through ``amalia run``, generation and prompt tokens/s are at least 97%
+of what a bare ``Llama.generate`` loop gets with the same model, threads and settings.
+
+Both sides run in fresh subprocesses (cold KV cache, same memory state), alternating, on
+the same rendered ChatML prompt; rates are computed the same way on both sides: prompt
+tokens / time to first token, and (tokens sampled - 1) / time from first to last token.
+We report medians over the repetitions.
+
+    python tests/benchmarks/bench_run_overhead.py [MODEL.gguf] [--reps 5] [--threads N]
+
+MODEL defaults to the SmolLM2-135M GGUF the tests fetch (tests/.models/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fetch_smollm import ensure_smollm
+
+from amalia_local.hardware import physical_cores
+
+SYSTEM = "You are a helpful AI assistant."
+QUESTION = (
+    "Escreve um texto longo e detalhado sobre a história de Lisboa, desde a fundação até "
+    "aos dias de hoje, incluindo o terramoto de 1755, a reconstrução pombalina, a "
+    "revolução de 25 de Abril de 1974 e a Expo 98. " * 6
+).strip()
+CTX = 2048
+MAX_TOKENS = 192
+
+BARE = textwrap.dedent(
+    """
+    import json, sys, time
+    import llama_cpp
+    model, threads, ctx, max_tokens, system, question = sys.argv[1:7]
+    threads, ctx, max_tokens = int(threads), int(ctx), int(max_tokens)
+    llm = llama_cpp.Llama(model, n_ctx=ctx, n_threads=threads, n_threads_batch=threads,
+                          n_batch=512, verbose=False)
+    prompt = ("<|im_start|>system\\n" + system + "<|im_end|>\\n<|im_start|>user\\n" + question
+              + "<|im_end|>\\n<|im_start|>assistant\\n")
+    tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+    vocab = llm._model.vocab
+    sampled = 0
+    start = time.perf_counter()
+    first = last = start
+    for token in llm.generate(tokens, temp=0.0, top_k=40, top_p=0.9, min_p=0.05,
+                              repeat_penalty=1.0):
+        last = time.perf_counter()
+        sampled += 1
+        if sampled == 1:
+            first = last
+        if llama_cpp.llama_vocab_is_eog(vocab, token) or sampled >= max_tokens:
+            break
+    print(json.dumps({"prompt_tokens": len(tokens), "sampled": sampled,
+                      "prompt_tps": len(tokens) / (first - start),
+                      "gen_tps": (sampled - 1) / (last - first)}))
+    """
+)
+
+
+def bare_run(model: Path, threads: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            BARE,
+            str(model),
+            str(threads),
+            str(CTX),
+            str(MAX_TOKENS),
+            SYSTEM,
+            QUESTION,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def amalia_run(model: Path, threads: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "amalia_local",
+            "run",
+            str(model),
+            QUESTION,
+            "--json",
+            "--system",
+            SYSTEM,
+            "--temperature",
+            "0",
+            "--threads",
+            str(threads),
+            "--ctx",
+            str(CTX),
+            "--max-tokens",
+            str(MAX_TOKENS - 1),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    stats = json.loads(out)["stats"]
+    return {
+        "prompt_tokens": stats["prompt_tokens"],
+        "sampled": stats["sampled_tokens"],
+        "prompt_tps": stats["prompt_tokens_per_second"],
+        "gen_tps": stats["generation_tokens_per_second"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", type=Path)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=physical_cores())
+    args = parser.parse_args()
+    model = args.model or ensure_smollm()
+
+    bare: list[dict[str, float]] = []
+    ours: list[dict[str, float]] = []
+    for i in range(args.reps):
+        bare.append(bare_run(model, args.threads))
+        ours.append(amalia_run(model, args.threads))
+        print(
+            f"rep {i + 1}: bare gen {bare[-1]['gen_tps']:.1f} t/s, "
+            f"amalia gen {ours[-1]['gen_tps']:.1f} t/s",
+            file=sys.stderr,
+        )
+
+    def med(runs: list[dict[str, float]], key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    print(
+        f"model {model.name}, threads {args.threads}, ctx {CTX}, greedy, "
+        f"median of {args.reps} alternating runs"
+    )
+    print(
+        f"prompt tokens: bare {bare[0]['prompt_tokens']}, amalia {ours[0]['prompt_tokens']}; "
+        f"tokens sampled: bare {bare[0]['sampled']}, amalia {ours[0]['sampled']}"
+    )
+    print(f"{'metric':<22}{'llama-cpp-python':>18}{'amalia run':>14}{'ratio':>9}{'target':>9}")
+    verdict = 0
+    for key, label in (("prompt_tps", "prompt tokens/s"), ("gen_tps", "generation tokens/s")):
+        b, o = med(bare, key), med(ours, key)
+        ratio = o / b
+        ok = ratio >= 0.97
+        verdict |= 0 if ok else 1
+        status = "ok" if ok else "MISS"
+        print(f"{label:<22}{b:>18.1f}{o:>14.1f}{ratio:>8.1%}  ≥97% {status}")
+    return verdict
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
