@@ -160,6 +160,10 @@ def build_checkpoint(
         model = transformers.MistralForCausalLM(transformers.MistralConfig(**params))
     else:
         model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**params))
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear) and module.bias is not None:
+                module.bias.normal_(0.0, 0.5)  # transformers zeroes biases; make them count
     model = model.to(dtype or torch.bfloat16)
     model.generation_config.eos_token_id = [2, 4]  # </s> and <|im_end|>
     model.save_pretrained(dest, max_shard_size=max_shard_size)
@@ -237,6 +241,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "rope_theta": 500000.0,
         "seed": 3,
     },
+    # also: attention and MLP biases, and a single unsharded model.safetensors
     "rope_yarn": {
         "layout": "model",
         "rope_scaling": {
@@ -244,6 +249,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "factor": 4.0,
             "original_max_position_embeddings": 64,
         },
+        "attention_bias": True,
+        "mlp_bias": True,
+        "max_shard_size": "50MB",
         "seed": 4,
     },
 }

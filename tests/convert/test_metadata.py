@@ -170,3 +170,14 @@ def test_padded_vocabulary_and_explicit_head_dim(converted: Callable[..., Path])
     assert f[_key(K.Attention.KEY_LENGTH)] == f[_key(K.Attention.VALUE_LENGTH)] == 32
     assert f[_key(K.Rope.DIMENSION_COUNT)] == 32
     assert f[K.General.ARCHITECTURE] == ARCH
+
+
+def test_single_file_checkpoint_with_biases(
+    checkpoint: Callable[[str], Path], converted: Callable[..., Path]
+) -> None:
+    ckpt = checkpoint("rope_yarn")
+    assert (ckpt / "model.safetensors").is_file()
+    assert not (ckpt / "model.safetensors.index.json").exists()
+    names = {t.name for t in gguf.GGUFReader(converted("rope_yarn")).tensors}
+    for bias in ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"):
+        assert f"blk.1.{bias}.bias" in names
