@@ -65,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # e.g. a checkpoint file we may not read
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         if args.debug:
             traceback.print_exc()

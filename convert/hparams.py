@@ -114,6 +114,13 @@ def _rope_scaling(cfg: dict[str, Any]) -> tuple[RopeScaling, float]:
 
 def load_config(model_dir: Path) -> ModelConfig:
     """Parse and validate config.json; refuses architectures llama.cpp's llama arch can't run."""
+    try:
+        return _load_config(model_dir)
+    except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as e:
+        raise CorruptCheckpointError(f"config.json is malformed ({type(e).__name__}: {e})") from e
+
+
+def _load_config(model_dir: Path) -> ModelConfig:
     path = model_dir / "config.json"
     if not path.is_file():
         raise MissingFileError(f"config.json not found in {model_dir}")

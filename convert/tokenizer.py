@@ -331,6 +331,17 @@ def _generation_eos(model_dir: Path) -> list[int]:
 
 def load_vocabulary(model_dir: Path, vocab_size: int) -> Vocabulary:
     """Build the llama.cpp vocabulary for ``model_dir``, padded to the model's ``vocab_size``."""
+    try:
+        return _load_vocabulary(model_dir, vocab_size)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        # a well-formed JSON file with the wrong structure (missing "content", ids that
+        # are not numbers...): name the problem instead of showing a traceback
+        raise CorruptCheckpointError(
+            f"tokenizer files are malformed ({type(e).__name__}: {e})"
+        ) from e
+
+
+def _load_vocabulary(model_dir: Path, vocab_size: int) -> Vocabulary:
     spm_path = model_dir / "tokenizer.model"
     json_path = model_dir / "tokenizer.json"
     tok_json = _load_json(json_path) if json_path.is_file() else None

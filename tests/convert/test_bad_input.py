@@ -130,6 +130,24 @@ def test_unsupported_architecture(
     )
 
 
+def test_malformed_config_value(
+    ckpt: Path, out_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = json.loads((ckpt / "config.json").read_text())
+    cfg["hidden_size"] = "wide"
+    (ckpt / "config.json").write_text(json.dumps(cfg))
+    _fails(capsys, [str(ckpt)], out_dir, "config.json is malformed")
+
+
+def test_malformed_tokenizer_config(
+    ckpt: Path, out_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = json.loads((ckpt / "tokenizer_config.json").read_text())
+    cfg["added_tokens_decoder"]["3"].pop("content")
+    (ckpt / "tokenizer_config.json").write_text(json.dumps(cfg))
+    _fails(capsys, [str(ckpt)], out_dir, "tokenizer files are malformed")
+
+
 def test_missing_tokenizer(ckpt: Path, out_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (ckpt / "tokenizer.model").unlink()
     _fails(capsys, [str(ckpt)], out_dir, "no tokenizer.model or tokenizer.json")
