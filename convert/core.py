@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +107,25 @@ def _check_disk_space(directory: Path, needed: int) -> None:
         )
 
 
+def _create_temp(out: Path) -> Path:
+    """An empty hidden ``.part`` file beside ``out``, created with the umask's permissions.
+
+    (``tempfile.mkstemp`` would make it 0600, and the rename would carry that over to
+    the finished model.)
+    """
+    for _ in range(100):
+        tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise OutputError(f"cannot write to {out.parent}: {e.strerror}") from e
+        os.close(fd)
+        return tmp
+    raise OutputError(f"cannot create a temporary file in {out.parent}")
+
+
 def _add_general(writer: gguf.GGUFWriter, prep: Prepared) -> None:
     writer.add_type(gguf.GGUFType.MODEL)
     writer.add_name(prep.name)
@@ -128,12 +147,7 @@ def write_gguf(
     """Write ``prep`` to ``out`` atomically. Returns warnings worth showing the user."""
     out = out.absolute()
     _check_output_path(out)
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    except OSError as e:
-        raise OutputError(f"cannot write to {out.parent}: {e.strerror}") from e
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _create_temp(out)
     writer: gguf.GGUFWriter | None = None
     warnings = list(prep.warnings)
     try:

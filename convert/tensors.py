@@ -254,7 +254,8 @@ def encode_block(plan: TensorPlan, block: np.ndarray) -> tuple[np.ndarray, bool]
         return f32, False
     if qtype == Q.F16:
         overflow = src != "F16" and float(np.max(np.abs(f32), initial=0.0)) > _F16_MAX
-        return f32.astype(np.float16), overflow
+        with np.errstate(over="ignore"):  # reported once per tensor by the caller
+            return f32.astype(np.float16), overflow
     if qtype in (Q.BF16, Q.Q8_0):
         return gguf.quants.quantize(f32, qtype), False
     raise UnsupportedError(f"output type {qtype.name} is not supported")

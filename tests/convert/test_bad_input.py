@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -116,6 +119,33 @@ def test_unsupported_dtype(ckpt: Path, out_dir: Path, capsys: pytest.CaptureFixt
     tensors[name] = tensors[name].float().round().to(dtype=tensors[name].dtype).int()
     save_file(tensors, shard, metadata={"format": "pt"})
     _fails(capsys, [str(ckpt)], out_dir, name, "unsupported dtype I32")
+
+
+def test_missing_tensor(ckpt: Path, out_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    index = json.loads((ckpt / "model.safetensors.index.json").read_text())
+    victim = "model.layers.1.mlp.up_proj.weight"
+    shard = ckpt / index["weight_map"][victim]
+    tensors = load_file(shard)
+    del tensors[victim]
+    save_file(tensors, shard, metadata={"format": "pt"})
+    del index["weight_map"][victim]
+    (ckpt / "model.safetensors.index.json").write_text(json.dumps(index))
+    _fails(capsys, [str(ckpt)], out_dir, "blk.1.ffn_up", "in block 1")
+
+
+def test_f16_overflow_is_a_warning(
+    ckpt: Path, out_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shard = _shards(ckpt)[0]
+    tensors = load_file(shard)
+    name = next(n for n in sorted(tensors) if n.endswith("v_proj.weight"))
+    tensors[name][0, 0] = 1e6  # fine in bf16, beyond f16's 65504
+    save_file(tensors, shard, metadata={"format": "pt"})
+    out = out_dir / "m.gguf"
+    assert main([str(ckpt), "-o", str(out), "--outtype", "f16", "--quiet"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: blk.") and "f16 range" in err[0]
+    assert out.is_file()
 
 
 def test_unsupported_architecture(
@@ -239,3 +269,36 @@ def test_cli_subprocess_default_name_and_auto(
     assert reader.get_field(gguf.Keys.General.NAME).contents() == "Tiny AMALIA"
     file_type = reader.get_field(gguf.Keys.General.FILE_TYPE).contents()
     assert file_type == gguf.LlamaFileType.MOSTLY_BF16
+
+
+def test_sigterm_cleans_up_like_ctrl_c(
+    checkpoint: Callable[[str], Path], out_dir: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`kill` during the tensor data: exit 130, no output, no temporary file."""
+    import convert.cli
+
+    real = convert.cli.write_gguf
+
+    def write_then_get_killed(*args: object, **kwargs: object) -> object:
+        def on_bytes(n: int) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        return real(*args, **kwargs, on_bytes=on_bytes, block_bytes=4096)
+
+    monkeypatch.setattr(convert.cli, "write_gguf", write_then_get_killed)
+    code = main([str(checkpoint("spm_model")), "-o", str(out_dir / "m.gguf"), "--quiet"])
+    assert code == 130
+    assert capsys.readouterr().err == "error: interrupted; no output written\n"
+    assert list(out_dir.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+
+
+def test_output_permissions_follow_umask(checkpoint: Callable[[str], Path], out_dir: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        write_gguf(prepare(checkpoint("spm_model"), OutType.F16), out_dir / "m.gguf",
+                   show_progress=False)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((out_dir / "m.gguf").stat().st_mode) == 0o644
