@@ -253,7 +253,10 @@ def encode_block(plan: TensorPlan, block: np.ndarray) -> tuple[np.ndarray, bool]
     if qtype == Q.F32:
         return f32, False
     if qtype == Q.F16:
-        overflow = src != "F16" and float(np.max(np.abs(f32), initial=0.0)) > _F16_MAX
+        # max and min rather than abs: no block-sized temporary
+        overflow = src != "F16" and f32.size > 0 and (
+            float(f32.max()) > _F16_MAX or float(f32.min()) < -_F16_MAX
+        )
         with np.errstate(over="ignore"):  # reported once per tensor by the caller
             return f32.astype(np.float16), overflow
     if qtype in (Q.BF16, Q.Q8_0):
