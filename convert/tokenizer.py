@@ -175,6 +175,14 @@ def _from_sentencepiece(path: Path) -> tuple[Vocabulary, dict[str, int]]:
         raise UnsupportedError(
             f"SentencePiece model type {kind} is not supported (only BPE, as in Llama/EuroLLM)"
         )
+    n_bytes = sum(1 for p in spm.pieces if p[2] == int(T.BYTE))
+    if not spm.byte_fallback or n_bytes != 256:
+        # llama.cpp's SPM tokenizer falls back to <0xNN> pieces for any character it
+        # cannot merge; without all 256 it fails on the first unseen character
+        raise UnsupportedError(
+            "SentencePiece models without byte fallback (all 256 <0xNN> pieces) "
+            "are not supported"
+        )
     vocab = Vocabulary(
         tokens=[p[0] for p in spm.pieces],
         scores=[p[1] for p in spm.pieces],

@@ -183,6 +183,18 @@ def test_missing_tokenizer(ckpt: Path, out_dir: Path, capsys: pytest.CaptureFixt
     _fails(capsys, [str(ckpt)], out_dir, "no tokenizer.model or tokenizer.json")
 
 
+def test_sentencepiece_without_byte_fallback(
+    ckpt: Path, out_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    model = pb.ModelProto()
+    model.ParseFromString((ckpt / "tokenizer.model").read_bytes())
+    model.trainer_spec.byte_fallback = False
+    (ckpt / "tokenizer.model").write_bytes(model.SerializeToString())
+    _fails(capsys, [str(ckpt)], out_dir, "without byte fallback")
+
+
 def test_unsupported_tokenizer_model(
     checkpoint: Callable[[str], Path], tmp_path: Path, out_dir: Path,
     capsys: pytest.CaptureFixture[str],
