@@ -21,8 +21,8 @@ _EPILOG = """\
 output types:
   auto  keep the checkpoint's own precision: bf16 weights (AMALIA, EuroLLM) give a bf16
         file, f16 give f16, f32 give f32. Conversion then loses nothing; quantize
-        afterwards for speed and size. (f16 from bf16 is exact for typical weights but
-        overflows values above 65504 and flushes tiny ones; bf16 never does.)
+        afterwards for speed and size. (bf16 -> f16 is exact only between about 6e-5
+        and 65504 in magnitude: larger values overflow, smaller ones lose bits.)
   f32   full precision, twice the size of bf16
   f16   half precision; widely supported by llama.cpp back ends
   bf16  bfloat16; a bit-exact copy of bf16 checkpoints
@@ -37,8 +37,8 @@ The default output is ./<NAME>-<OUTTYPE>.gguf in the current directory, where NA
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m convert",
-        description="Convert a Hugging Face Llama/Mistral safetensors checkpoint "
-        "(such as AMALIA) to a GGUF file for llama.cpp.",
+        description="Convert a Hugging Face Llama/Mistral safetensors checkpoint\n"
+        "(such as AMALIA) to a GGUF file for llama.cpp, in bounded memory.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
