@@ -44,6 +44,12 @@ def _common_flags() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="interface language (default: from the locale)",
     )
+    common.add_argument(
+        "--offline",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="never use the network (also: HF_HUB_OFFLINE=1, or offline = true in the settings)",
+    )
     return common
 
 
@@ -58,6 +64,9 @@ def _engine_flags(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="layers to offload to the GPU (-1 all; default: all if supported)",
     )
+
+
+_MODEL_HELP = "a .gguf file or an installed model name (amalia, amalia:q8_0, hf:OWNER/REPO:QUANT)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer one prompt and exit",
         description="Answer one prompt (argument or stdin), streamed.",
     )
-    run.add_argument("model", metavar="MODEL", help="path to a .gguf file")
+    run.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     run.add_argument(
         "prompt",
         nargs="?",
@@ -96,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-tokens", type=int, metavar="N", help="stop after N tokens")
     run.add_argument("--seed", type=int, metavar="N", help="random seed for sampling")
     run.add_argument("--json", action="store_true", help="print one JSON object: text and stats")
+    run.add_argument(
+        "--force", action="store_true", help="run even if the model does not fit in available RAM"
+    )
     _engine_flags(run)
 
     info = commands.add_parser(
@@ -104,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="describe a GGUF file",
         description="Describe a GGUF model file without loading it.",
     )
-    info.add_argument("model", metavar="MODEL", help="path to a .gguf file")
+    info.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     info.add_argument("--ctx", type=int, metavar="N", help="context length for the RAM estimate")
     info.add_argument("--json", action="store_true", help="print JSON")
 
@@ -114,13 +126,67 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure tokens per second",
         description="Prompt and generation speed (like llama-bench).",
     )
-    bench.add_argument("model", metavar="MODEL", help="path to a .gguf file")
+    bench.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     bench.add_argument("-p", "--prompt-tokens", type=int, default=512, metavar="N")
     bench.add_argument("-n", "--gen-tokens", type=int, default=128, metavar="N")
     bench.add_argument("-r", "--repetitions", type=int, default=5, metavar="N")
     bench.add_argument("--json", action="store_true", help="print JSON")
     _engine_flags(bench)
+    _store_commands(commands, common)
     return parser
+
+
+def _store_commands(commands, common: argparse.ArgumentParser) -> None:
+    """pull / list / rm / import / show / doctor: the model store (amalia_local.store)."""
+    pull = commands.add_parser(
+        "pull",
+        parents=[common],
+        help="download a model by name",
+        description="Download a model from the Hugging Face Hub, verify its sha256, install it.",
+    )
+    pull.add_argument("name", metavar="NAME", help="amalia, amalia:q8_0, hf:OWNER/REPO:QUANT ...")
+
+    listing = commands.add_parser(
+        "list",
+        parents=[common],
+        help="installed models",
+        description="Installed models; --available lists the catalogue and what fits here.",
+    )
+    listing.add_argument("--available", action="store_true", help="show the catalogue")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+
+    rm = commands.add_parser(
+        "rm", parents=[common], help="remove a model", description="Remove an installed model."
+    )
+    rm.add_argument("name", metavar="NAME")
+    rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
+    imp = commands.add_parser(
+        "import",
+        parents=[common],
+        help="add a local .gguf file to the store",
+        description="Validate a GGUF file and add it (hard link or copy) to the store.",
+    )
+    imp.add_argument("path", metavar="PATH.gguf")
+    imp.add_argument("--name", metavar="NAME", help="store name (default: from the file name)")
+
+    show = commands.add_parser(
+        "show",
+        parents=[common],
+        help="describe an installed model",
+        description="What 'amalia info' prints, plus the store's record.",
+    )
+    show.add_argument("name", metavar="NAME")
+    show.add_argument("--ctx", type=int, metavar="N", help="context length for the RAM estimate")
+    show.add_argument("--json", action="store_true", help="print JSON")
+
+    doctor = commands.add_parser(
+        "doctor",
+        parents=[common],
+        help="check this machine and recommend a model",
+        description="System, llama.cpp build, store and which catalogue models fit.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _positive(value: int | None, flag: str) -> None:
@@ -148,6 +214,10 @@ def _read_prompt(args: argparse.Namespace) -> str:
 
 
 def _dispatch(args: argparse.Namespace, runtime) -> int:
+    if args.command in _STORE_COMMANDS:
+        return _dispatch_store(args, runtime)
+    if args.command in ("run", "info", "bench", "chat") and getattr(args, "model", None):
+        args.model = _open_store(args, runtime).resolve_path(args.model)
     if args.command == "run":
         from amalia_local.engine import SamplingOptions
         from amalia_local.services.run import RunRequest, run
@@ -166,6 +236,7 @@ def _dispatch(args: argparse.Namespace, runtime) -> int:
                 seed=args.seed,
             ),
             json_output=args.json,
+            force=args.force,
         )
         return run(request, runtime, sys.stdout)
     if args.command == "info":
@@ -187,6 +258,54 @@ def _dispatch(args: argparse.Namespace, runtime) -> int:
         )
         return bench(request, runtime, sys.stdout)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+_STORE_COMMANDS = ("pull", "list", "rm", "import", "show", "doctor")
+
+
+def _open_store(args: argparse.Namespace, runtime):
+    from amalia_local.config import Config
+    from amalia_local.store import ModelStore
+
+    config = Config.load(runtime.locations.config_dir)
+    return ModelStore.open(
+        runtime.locations,
+        offline=getattr(args, "offline", False),
+        config_offline=config.offline,
+    )
+
+
+def _dispatch_store(args: argparse.Namespace, runtime) -> int:
+    store = _open_store(args, runtime)
+    if args.command == "pull":
+        from amalia_local.services.pull import pull
+
+        return pull(args.name, store, runtime, sys.stdout)
+    if args.command == "list":
+        from amalia_local.services import list_models
+
+        if args.available:
+            from amalia_local import hardware
+
+            available = hardware.memory().available_bytes
+            return list_models.list_available(store, runtime, sys.stdout, args.json, available)
+        return list_models.list_installed(store, runtime, sys.stdout, args.json)
+    if args.command == "rm":
+        from amalia_local.services.remove import remove
+
+        return remove(args.name, store, runtime, sys.stdout, sys.stdin, args.yes)
+    if args.command == "import":
+        from amalia_local.services.import_model import import_model
+
+        return import_model(args.path, args.name, store, runtime, sys.stdout)
+    if args.command == "show":
+        from amalia_local.services.show import show
+
+        _positive(args.ctx, "--ctx")
+        return show(args.name, args.ctx, args.json, store, runtime, sys.stdout)
+    from amalia_local.services.doctor import doctor
+
+    return doctor(store, runtime, sys.stdout, args.json)
 
 
 def _early_language(argv: Sequence[str]) -> str:

@@ -6,9 +6,13 @@ import json
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from amalia_local.engine import ChatSession, Engine, LoadOptions, SamplingOptions
+from amalia_local.engine import ChatSession, Engine, LoadOptions, SamplingOptions, current_machine
+from amalia_local.engine.options import resolve
+from amalia_local.llama_log import LlamaLogSink
+from amalia_local.model_file import inspect
 from amalia_local.prompts import default_system_prompt
 from amalia_local.runtime import Runtime
+from amalia_local.store.fit import ensure_fits
 
 
 @dataclass(frozen=True)
@@ -19,10 +23,22 @@ class RunRequest:
     load: LoadOptions = field(default_factory=LoadOptions)
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
     json_output: bool = False
+    force: bool = False  # load even when the model will not fit in available RAM
+
+
+def open_checked(request: RunRequest, log: LlamaLogSink) -> Engine:
+    """Engine.open, but refuse a model that cannot fit at the chosen context first:
+    llama.cpp would otherwise swap until the machine looks frozen."""
+    model_file = inspect(request.model)
+    machine = current_machine()
+    options = resolve(model_file, request.load, machine)
+    if not request.force and options.n_gpu_layers == 0:
+        ensure_fits(model_file, options.n_ctx, machine.available_ram)
+    return Engine(model_file, options, log)
 
 
 def run(request: RunRequest, runtime: Runtime, out: TextIO) -> int:
-    with runtime.open_llama_log() as log, Engine.open(request.model, request.load, log) as engine:
+    with runtime.open_llama_log() as log, open_checked(request, log) as engine:
         system = request.system
         if system is None:
             system = default_system_prompt(engine.model_file)

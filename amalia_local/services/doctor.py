@@ -1,0 +1,217 @@
+"""``amalia doctor``: can this machine run AMALIA, and which quantization?
+
+Everything a bug report needs in one place (OS, CPU features, RAM, disk, llama.cpp build,
+versions, store and offline state), followed by the fit of each catalogue entry with the
+numbers behind it, so "it is slow" and "it crashed" come with their likely cause.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TextIO
+
+from amalia_local import hardware
+from amalia_local.formatting import human_bytes
+from amalia_local.runtime import Runtime
+from amalia_local.store import ModelStore, fit
+
+PACKAGES = (
+    "amalia-local",
+    "llama-cpp-python",
+    "gguf",
+    "huggingface-hub",
+    "textual",
+    "platformdirs",
+)
+
+
+@dataclass(frozen=True)
+class LlamaBuild:
+    version: str
+    system_info: str
+    features: list[str]
+    gpu_offload: bool
+    backends: list[str]
+
+
+def llama_build() -> LlamaBuild:
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info()
+    text = info.decode("utf-8", "replace") if isinstance(info, bytes) else str(info)
+    features = re.findall(r"([A-Z0-9_]+) = 1", text)
+    backends = [
+        b for b in ("CUDA", "Metal", "Vulkan", "ROCm", "SYCL", "BLAS") if b.upper() in text.upper()
+    ]
+    return LlamaBuild(
+        version=getattr(llama_cpp, "__version__", "?"),
+        system_info=text.strip(" |\n"),
+        features=features,
+        gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
+        backends=backends,
+    )
+
+
+def cpu_model() -> str:
+    if platform.system() == "Linux":
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    if line.lower().startswith(("model name", "hardware", "cpu model")):
+                        return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+    return platform.processor() or platform.machine()
+
+
+def free_disk(path: Path) -> int:
+    """Free bytes on the filesystem that holds (or will hold) ``path``."""
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError:
+        return 0
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def collect(store: ModelStore, memory: hardware.Memory | None = None) -> dict[str, Any]:
+    """The report as plain data (``--json`` prints exactly this)."""
+    mem = memory or hardware.memory()
+    build = llama_build()
+    judged = fit.assess(mem.available_bytes, store.catalogue.entries)
+    best = next((f for f in judged if f.fits), None)
+    return {
+        "os": {
+            "system": platform.system(),
+            "release": platform.release(),
+            "platform": platform.platform(),
+        },
+        "cpu": {
+            "model": cpu_model(),
+            "arch": platform.machine(),
+            "features": build.features,
+            "physical_cores": hardware.physical_cores(),
+            "logical_cpus": os.cpu_count() or 1,
+        },
+        "memory": {"total": mem.total_bytes, "available": mem.available_bytes},
+        "disk": {
+            "store": str(store.root),
+            "store_free": free_disk(store.root),
+            "hf_cache": str(store.hub.cache_dir),
+            "hf_cache_free": free_disk(store.hub.cache_dir),
+        },
+        "llama_cpp": {
+            "version": build.version,
+            "system_info": build.system_info,
+            "gpu_offload": build.gpu_offload,
+            "backends": build.backends,
+        },
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "packages": {p: _version(p) for p in PACKAGES},
+        "store": {"path": str(store.root), "installed": len(store.installed())},
+        "hub": {
+            "endpoint": store.hub.endpoint,
+            "cache_dir": str(store.hub.cache_dir),
+            "token": store.hub.token is not None,
+        },
+        "offline": {"enabled": store.hub.offline, "reason": store.hub.offline_reason},
+        "fit": [
+            {
+                "name": f.name,
+                "fits": f.fits,
+                "ram_needed": f.estimate.total,
+                "weights": f.estimate.weights,
+                "kv_cache": f.estimate.kv_cache,
+                "compute": f.estimate.compute,
+                "n_ctx": f.estimate.n_ctx,
+                "budget": f.budget,
+            }
+            for f in judged
+        ],
+        "recommended": best.name if best else None,
+    }
+
+
+def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
+    t = runtime.t
+    yes, no = t("common.yes"), t("common.no")
+    cpu, mem, disk, llama = data["cpu"], data["memory"], data["disk"], data["llama_cpp"]
+    offline = data["offline"]
+    packages = ", ".join(f"{k} {v}" for k, v in data["packages"].items() if v)
+    rows = [
+        (t("doctor.os"), data["os"]["platform"]),
+        (t("doctor.cpu"), f"{cpu['model']} ({cpu['arch']})"),
+        (t("doctor.features"), " ".join(cpu["features"]) or "-"),
+        (t("doctor.cores"), f"{cpu['physical_cores']} / {cpu['logical_cpus']}"),
+        (
+            t("doctor.ram"),
+            t(
+                "doctor.ram_detail",
+                total=human_bytes(mem["total"]),
+                available=human_bytes(mem["available"]),
+            ),
+        ),
+        (t("doctor.disk"), f"{human_bytes(disk['store_free'])} ({disk['store']})"),
+        (t("doctor.hf_cache"), f"{disk['hf_cache']} ({human_bytes(disk['hf_cache_free'])})"),
+        (t("doctor.llama"), f"{llama['version']}: {llama['system_info']}"),
+        (
+            t("doctor.gpu"),
+            (yes + (f" ({', '.join(llama['backends'])})" if llama["backends"] else ""))
+            if llama["gpu_offload"]
+            else no,
+        ),
+        (t("doctor.python"), f"{data['python']} ({data['executable']})"),
+        (t("doctor.packages"), packages),
+        (t("doctor.store"), f"{data['store']['path']} ({data['store']['installed']})"),
+        (
+            t("doctor.offline"),
+            f"{yes} ({offline['reason']})" if offline["enabled"] else no,
+        ),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{label:<{width}}  {value}" for label, value in rows]
+    lines += ["", t("doctor.fit_header", available=human_bytes(mem["available"]))]
+    for f in data["fit"]:
+        mark = t("list.fits_yes") if f["fits"] else t("list.fits_no")
+        lines.append(
+            "  "
+            + t(
+                "doctor.fit_line",
+                name=f["name"],
+                mark=mark,
+                total=human_bytes(f["ram_needed"]),
+                weights=human_bytes(f["weights"]),
+                kv=human_bytes(f["kv_cache"]),
+                n_ctx=f"{f['n_ctx']:,}",
+                budget=human_bytes(f["budget"]),
+            )
+        )
+    best = data["recommended"]
+    lines.append(t("doctor.recommend", name=best) if best else t("doctor.recommend_none"))
+    return lines
+
+
+def doctor(store: ModelStore, runtime: Runtime, out: TextIO, json_output: bool) -> int:
+    data = collect(store)
+    if json_output:
+        out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.write("\n".join(format_text(data, runtime)) + "\n")
+    return 0

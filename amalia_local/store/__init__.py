@@ -1,0 +1,38 @@
+"""Models by name: the catalogue, the store of installed models, Hub downloads, fit checks.
+
+Public API (what the CLI and the chat UI call; nothing else is needed):
+
+* ``ModelStore.open(locations, offline=False, config_offline=False) -> ModelStore``
+  - ``.installed() -> list[Installed]`` — what is installed (name, path, sha256, size, ...)
+  - ``.pull(name, progress=None) -> PullResult`` — download, verify, register.
+    ``progress(done_bytes, total_bytes_or_None)`` is called from the calling thread as
+    bytes arrive; run it in a worker thread in a UI. Raises ``StoreError`` subclasses.
+  - ``.import_file(path, name=None) -> Installed``, ``.remove(name) -> Installed``
+  - ``.find(name) -> Installed | None``, ``.get(name) -> Installed`` (raises),
+    ``.resolve_path(name_or_path) -> str`` — what ``run``/``info``/chat open.
+* ``catalogue.entries() -> tuple[Entry, ...]`` — the catalogue, default model first;
+  ``Entry.describe(lang)`` gives the one-line pt-PT/English description.
+* ``fit.recommend(available_ram) -> list[Fit]`` — catalogue quantizations that fit, best
+  first (``Fit.name`` is what ``pull`` takes; ``Fit.estimate.total`` the RAM needed);
+  ``fit.assess`` gives all of them with ``Fit.fits``; ``fit.ensure_fits(model_file,
+  n_ctx, available_ram)`` raises ``DoesNotFitError`` before a model is loaded.
+
+Errors are typed (:mod:`amalia_local.store.errors`) and carry catalogue keys, so the UI
+shows the same one-line messages as the CLI.
+"""
+
+from amalia_local.store import catalogue, fit
+from amalia_local.store.errors import StoreError
+from amalia_local.store.hub import HubSettings
+from amalia_local.store.index import Installed
+from amalia_local.store.store import ModelStore, PullResult
+
+__all__ = [
+    "HubSettings",
+    "Installed",
+    "ModelStore",
+    "PullResult",
+    "StoreError",
+    "catalogue",
+    "fit",
+]

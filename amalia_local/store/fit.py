@@ -1,0 +1,167 @@
+"""Will a model fit in this machine's memory? Answered before a 10-minute download.
+
+Estimates use the very formulas ``amalia info`` and the engine use
+(:meth:`ModelFile.ram_needed`: weights + KV cache + compute buffers), applied to a
+catalogue entry's published shape, so the recommendation, ``info`` and the refusal in
+``run`` never disagree. Everything here is a pure function of numbers, so a test can ask
+"what would a 4 GB laptop be offered?" without owning one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import gguf
+
+from amalia_local.engine.options import (
+    DEFAULT_CONTEXT_CAP,
+    MIN_CONTEXT,
+    RAM_HEADROOM,
+    ram_context_cap,
+)
+from amalia_local.formatting import human_bytes
+from amalia_local.model_file import ModelFile, TensorExtent
+from amalia_local.store.catalogue import Entry, Quant
+from amalia_local.store.catalogue import entries as catalogue_entries
+from amalia_local.store.errors import DoesNotFitError
+
+
+@dataclass(frozen=True)
+class RamEstimate:
+    n_ctx: int
+    weights: int
+    kv_cache: int
+    compute: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv_cache + self.compute
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One catalogue quantization judged against the available RAM."""
+
+    entry: Entry
+    quant: Quant
+    estimate: RamEstimate
+    available_ram: int
+    fits: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.entry.name}:{self.quant.tag}"
+
+    @property
+    def budget(self) -> int:
+        """RAM we allow a model to take: the rest is for the OS, the UI and page cache."""
+        return int(self.available_ram * RAM_HEADROOM)
+
+
+def catalogue_model(entry: Entry, quant: Quant) -> ModelFile:
+    """A ModelFile stand-in built from catalogue facts, so the engine's own RAM formulas
+    apply to a model that is not on disk yet (one extent carrying the published size)."""
+    arch = entry.architecture
+    prefix = "llama"
+    metadata = {
+        f"{prefix}.context_length": arch.context,
+        f"{prefix}.block_count": arch.layers,
+        f"{prefix}.embedding_length": arch.embedding,
+        f"{prefix}.attention.head_count": arch.heads,
+        f"{prefix}.attention.head_count_kv": arch.kv_heads,
+        f"{prefix}.attention.key_length": arch.head_dim,
+        f"{prefix}.attention.value_length": arch.head_dim,
+    }
+    weights = TensorExtent(
+        name="weights",
+        ggml_type=gguf.GGMLQuantizationType.F32,
+        n_elements=arch.parameters,
+        start=0,
+        n_bytes=quant.size,
+    )
+    return ModelFile(
+        path=_placeholder_path(entry, quant),
+        size_bytes=quant.size,
+        version=3,
+        architecture=prefix,
+        metadata=metadata,
+        tensors=(weights,),
+        vocab_size=arch.vocab,
+    )
+
+
+def _placeholder_path(entry: Entry, quant: Quant) -> Path:
+    return Path(quant.file or f"{entry.name}-{quant.tag}.gguf")
+
+
+def default_context(model: ModelFile) -> int:
+    """The context the engine picks when RAM is plentiful: trained length, capped."""
+    return min(model.context_length or DEFAULT_CONTEXT_CAP, DEFAULT_CONTEXT_CAP)
+
+
+def estimate(model: ModelFile, n_ctx: int | None = None) -> RamEstimate:
+    ctx = n_ctx or default_context(model)
+    return RamEstimate(
+        n_ctx=ctx,
+        weights=model.tensor_bytes,
+        kv_cache=model.kv_cache_bytes(ctx),
+        compute=model.compute_buffer_bytes(ctx),
+    )
+
+
+def assess(available_ram: int, entries: tuple[Entry, ...] | None = None) -> list[Fit]:
+    """Every catalogue quantization with its RAM estimate and whether it fits.
+
+    Order: catalogue order (the default model first), the default quantization first,
+    then larger (better) quantizations before smaller ones.
+    """
+    fits = []
+    for entry in entries if entries is not None else catalogue_entries():
+        quants = sorted(entry.quants, key=lambda q: (q.tag != entry.default_quant, -q.size))
+        for quant in quants:
+            est = estimate(catalogue_model(entry, quant))
+            fits.append(
+                Fit(
+                    entry=entry,
+                    quant=quant,
+                    estimate=est,
+                    available_ram=available_ram,
+                    fits=est.total <= int(available_ram * RAM_HEADROOM),
+                )
+            )
+    return fits
+
+
+def recommend(available_ram: int, entries: tuple[Entry, ...] | None = None) -> list[Fit]:
+    """What this machine can run comfortably, best first; empty when nothing fits."""
+    return [f for f in assess(available_ram, entries) if f.fits]
+
+
+def ensure_fits(
+    model: ModelFile,
+    n_ctx: int,
+    available_ram: int,
+    entries: tuple[Entry, ...] | None = None,
+) -> None:
+    """Refuse a model that cannot fit at ``n_ctx``, naming the numbers and a way out.
+
+    The threshold is all available RAM (not the headroom budget): past it the OS swaps
+    and generation crawls, which looks like a hang. ``--force`` skips this check.
+    """
+    needed = model.ram_needed(n_ctx)
+    if needed <= available_ram:
+        return
+    params = {
+        "needed": human_bytes(needed),
+        "available": human_bytes(available_ram),
+        "n_ctx": f"{n_ctx:,}",
+    }
+    if model.ram_needed(MIN_CONTEXT) <= int(available_ram * RAM_HEADROOM):
+        raise DoesNotFitError(
+            "error.does_not_fit_ctx", ctx=ram_context_cap(model, available_ram), **params
+        )
+    smaller = [f for f in recommend(available_ram, entries) if f.quant.size < model.size_bytes]
+    if smaller:
+        raise DoesNotFitError("error.does_not_fit_model", model=smaller[0].name, **params)
+    raise DoesNotFitError("error.does_not_fit", **params)

@@ -1,0 +1,482 @@
+"""Downloads from the Hugging Face Hub through huggingface_hub, resumable and verified.
+
+Why not just ``hf_hub_download``: since huggingface_hub 1.x it writes each download to a
+process-unique temporary file and deletes it on any failure, so an interrupted 5.6 GB
+pull would start again from zero. We keep huggingface_hub for everything else — the
+endpoint, token and proxy handling, the metadata request (``get_hf_file_metadata``),
+the transfer with its in-process retries (``http_get`` with HTTP Range), and its cache
+layout — but own the partial file: it lives at ``blobs/<etag>.incomplete`` in the Hub
+cache under our lock, survives a crash or Ctrl-C, and is continued with a Range request
+next time. The finished bytes are checked against the sha256 the Hub publishes (the
+LFS etag) before they are moved into place, then ``hf_hub_download`` itself creates the
+snapshot entry, so other tools see and reuse the file and we reuse theirs.
+
+Nothing here opens a socket when :attr:`HubSettings.offline` is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from amalia_local.store.errors import (
+    ChecksumError,
+    DownloadError,
+    HubError,
+    HubNotFoundError,
+    NetworkError,
+    OfflineError,
+)
+from amalia_local.store.lock import FileLock
+from amalia_local.store.names import HubRef, is_split, match_quant
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+# Metadata requests are tiny: if the Hub has not answered in this time there is no usable
+# network, and the user should hear so at once rather than after a long hang.
+DEFAULT_METADATA_TIMEOUT = 4.0
+_HASH_CHUNK = 8 * 1024 * 1024
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_GIT_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+
+ProgressCallback = Callable[[int, "int | None"], None]
+"""Called with (bytes done, total bytes or None) as a download advances."""
+
+T = TypeVar("T")
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    """Every Hub setting, resolved once from the environment, the config and the CLI."""
+
+    endpoint: str
+    cache_dir: Path
+    token: str | None
+    offline: bool
+    offline_reason: str | None  # "--offline", "config" or "HF_HUB_OFFLINE"
+    timeout: float
+
+    @classmethod
+    def resolve(
+        cls,
+        environ: dict[str, str] | None = None,
+        *,
+        offline_flag: bool = False,
+        config_offline: bool = False,
+    ) -> HubSettings:
+        """Read HF_ENDPOINT, HF_HOME/HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE the way
+        huggingface_hub does, but at call time (its constants are frozen at import)."""
+        env = os.environ if environ is None else environ
+        if env.get("HF_HUB_CACHE"):
+            cache = Path(env["HF_HUB_CACHE"])
+        else:
+            xdg = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+            cache = Path(env.get("HF_HOME") or Path(xdg) / "huggingface") / "hub"
+        reason = None
+        if offline_flag:
+            reason = "--offline"
+        elif _truthy(env.get("HF_HUB_OFFLINE")) or _truthy(env.get("TRANSFORMERS_OFFLINE")):
+            reason = "HF_HUB_OFFLINE"
+        elif config_offline:
+            reason = "config"
+        try:
+            timeout = float(env.get("HF_HUB_ETAG_TIMEOUT") or DEFAULT_METADATA_TIMEOUT)
+        except ValueError:
+            timeout = DEFAULT_METADATA_TIMEOUT
+        return cls(
+            endpoint=(env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/"),
+            cache_dir=cache.expanduser(),
+            token=env.get("HF_TOKEN") or None,
+            offline=reason is not None,
+            offline_reason=reason,
+            timeout=timeout,
+        )
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A verified file in the Hub cache."""
+
+    path: Path  # the snapshot entry (symlink to the blob on POSIX)
+    sha256: str
+    size: int
+    commit: str | None
+    downloaded: int  # bytes transferred by this call (0: reused from the cache)
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """Connection-level exception types of whichever HTTP stack huggingface_hub uses."""
+    found: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for module_name in ("httpx2", "httpx"):
+        try:
+            module = __import__(module_name)
+        except ImportError:
+            continue
+        for attr in ("TransportError", "TimeoutException"):
+            cls = getattr(module, attr, None)
+            if isinstance(cls, type):
+                found.append(cls)
+    return tuple(found)
+
+
+def _with_deadline(fn: Callable[[], T], seconds: float, settings: HubSettings) -> T:
+    """Run ``fn`` but give up after ``seconds`` even if it is stuck in DNS resolution,
+    which no HTTP timeout covers; the stuck thread is a daemon and dies with us."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="amalia-hub-request", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise NetworkError(
+            "error.hub_unreachable",
+            endpoint=settings.endpoint,
+            reason=f"no answer in {seconds:g} s",
+        )
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _hub_call(fn: Callable[[], T], settings: HubSettings, repo: str, what: str) -> T:
+    """Call the Hub and turn its exceptions into our typed, translatable ones."""
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    if settings.offline:  # belt and braces: callers check first
+        raise OfflineError("error.offline_download", name=what, reason=settings.offline_reason)
+    try:
+        return _with_deadline(fn, settings.timeout + 1.0, settings)
+    except OfflineModeIsEnabled as exc:
+        raise OfflineError("error.offline_download", name=what, reason="HF_HUB_OFFLINE") from exc
+    except GatedRepoError as exc:
+        raise HubNotFoundError("error.hub_gated", repo=repo) from exc
+    except RepositoryNotFoundError as exc:
+        raise HubNotFoundError("error.hub_repo_not_found", repo=repo) from exc
+    except RevisionNotFoundError as exc:
+        raise HubNotFoundError("error.hub_revision_not_found", repo=repo) from exc
+    except EntryNotFoundError as exc:
+        raise HubNotFoundError("error.hub_file_not_found", repo=repo, file=what) from exc
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "?"
+        raise HubError("error.hub_http", endpoint=settings.endpoint, status=status) from exc
+    except _network_errors() as exc:
+        raise NetworkError(
+            "error.hub_unreachable", endpoint=settings.endpoint, reason=_short(exc)
+        ) from exc
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:160] if text else type(exc).__name__
+
+
+# --- which file ------------------------------------------------------------------------
+def list_files(ref: HubRef, settings: HubSettings) -> list[str]:
+    """Files of a repo revision: from the Hub, or from the local cache when offline."""
+    if settings.offline:
+        snapshots = _storage(settings, ref.repo) / "snapshots"
+        return sorted(
+            {
+                p.relative_to(snap).as_posix()
+                for snap in snapshots.glob("*")
+                for p in snap.rglob("*.gguf")
+            }
+        )
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=settings.endpoint, token=settings.token)
+    info = _hub_call(
+        lambda: api.model_info(ref.repo, revision=ref.revision, timeout=settings.timeout),
+        settings,
+        ref.repo,
+        ref.repo,
+    )
+    return [s.rfilename for s in (info.siblings or [])]
+
+
+def resolve_file(ref: HubRef, settings: HubSettings) -> HubRef:
+    """Pick the file a quant tag names (shortest match wins: the plain, non-variant one)."""
+    if ref.filename is not None:
+        if is_split(ref.filename):
+            raise HubError("error.hub_split_unsupported", file=ref.filename)
+        return ref
+    files = list_files(ref, settings)
+    matches = match_quant(files, ref.quant or "")
+    if not matches:
+        ggufs = [f for f in files if f.lower().endswith(".gguf")]
+        if settings.offline:
+            raise OfflineError(
+                "error.offline_download",
+                name=f"hf:{ref.repo}:{ref.quant}",
+                reason=settings.offline_reason,
+            )
+        raise HubNotFoundError(
+            "error.hub_no_quant",
+            repo=ref.repo,
+            quant=ref.quant,
+            available=", ".join(ggufs) or "-",
+        )
+    chosen = min(matches, key=lambda f: (len(f), f))
+    if is_split(chosen):
+        raise HubError("error.hub_split_unsupported", file=chosen)
+    return ref.with_file(chosen)
+
+
+# --- cache layout ------------------------------------------------------------------------
+def _storage(settings: HubSettings, repo: str) -> Path:
+    from huggingface_hub.file_download import repo_folder_name
+
+    return settings.cache_dir / repo_folder_name(repo_id=repo, repo_type="model")
+
+
+def partial_path(settings: HubSettings, repo: str, etag: str) -> Path:
+    """Where an interrupted download of blob ``etag`` waits to be resumed."""
+    return _storage(settings, repo) / "blobs" / f"{etag}.incomplete"
+
+
+# --- verification ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Digests:
+    sha256: str
+    git_sha1: str
+
+
+def digests(path: Path) -> Digests:
+    """sha256 (what LFS publishes) and git's blob sha1 (what small files publish), one read."""
+    size = path.stat().st_size
+    sha256 = hashlib.sha256()
+    git = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            sha256.update(chunk)
+            git.update(chunk)
+    return Digests(sha256.hexdigest(), git.hexdigest())
+
+
+def _check(path: Path, etag: str, what: str) -> str:
+    """Verify ``path`` against the Hub's etag; returns its sha256 or raises ChecksumError."""
+    found = digests(path)
+    if _SHA256.match(etag):
+        ok = found.sha256 == etag
+    elif _GIT_SHA1.match(etag):
+        ok = found.git_sha1 == etag
+    else:
+        raise ChecksumError("error.hub_no_checksum", name=what)
+    if not ok:
+        raise ChecksumError(
+            "error.checksum_mismatch", name=what, expected=etag, actual=found.sha256
+        )
+    return found.sha256
+
+
+# --- fetching ------------------------------------------------------------------------------
+def _tqdm_adapter(callback: ProgressCallback | None) -> type:
+    """A class with the slice of tqdm's interface ``http_get`` uses, feeding ``callback``."""
+
+    class _Bar:
+        def __init__(self, *_args: Any, total: int | None = None, initial: int = 0, **_kw: Any):
+            self.total = total
+            self.n = initial
+            if callback is not None:
+                callback(self.n, self.total)
+
+        def update(self, n: int = 1) -> None:
+            self.n += n
+            if callback is not None:
+                callback(self.n, self.total)
+
+        def __enter__(self) -> _Bar:
+            return self
+
+        def __exit__(self, *_exc: object) -> None:
+            return None
+
+        def close(self) -> None:
+            return None
+
+    return _Bar
+
+
+def fetch(
+    ref: HubRef,
+    settings: HubSettings,
+    lock_dir: Path,
+    progress: ProgressCallback | None = None,
+) -> Fetched:
+    """Make ``ref`` (with its file resolved) present and verified in the Hub cache."""
+    if ref.filename is None:
+        raise ValueError("resolve_file() first")
+    what = f"{ref.repo}/{ref.filename}"
+    if settings.offline:
+        return _from_cache_offline(ref, settings, what)
+
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    url = hf_hub_url(ref.repo, ref.filename, revision=ref.revision, endpoint=settings.endpoint)
+    meta = _hub_call(
+        lambda: get_hf_file_metadata(
+            url, token=settings.token, timeout=settings.timeout, endpoint=settings.endpoint
+        ),
+        settings,
+        ref.repo,
+        ref.filename,
+    )
+    if not meta.commit_hash or not meta.etag:
+        raise HubError("error.hub_bad_answer", endpoint=settings.endpoint)
+    etag = meta.etag
+    blob = _storage(settings, ref.repo) / "blobs" / etag
+    partial = partial_path(settings, ref.repo, etag)
+    downloaded = 0
+    # One lock per blob: a second pull of the same file waits, then finds it done.
+    with FileLock(lock_dir / f"{etag[:64]}.lock", timeout=None):
+        if not blob.exists():
+            downloaded = _download(url, partial, meta.size, settings, progress, what)
+            try:
+                sha256 = _check(partial, etag, what)
+            except ChecksumError:
+                partial.unlink(missing_ok=True)  # wrong bytes: resuming them would stay wrong
+                raise
+            os.replace(partial, blob)
+        else:
+            sha256 = _check(blob, etag, what)
+        path = _snapshot_entry(ref, settings, blob)
+    return Fetched(path, sha256, blob.stat().st_size, meta.commit_hash, downloaded)
+
+
+def _download(
+    url: str,
+    partial: Path,
+    expected_size: int | None,
+    settings: HubSettings,
+    progress: ProgressCallback | None,
+    what: str,
+) -> int:
+    """Append the missing bytes to ``partial`` (Range request); returns bytes received."""
+    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
+
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    resume = partial.stat().st_size if partial.exists() else 0
+    if expected_size is not None and resume > expected_size:
+        partial.unlink()
+        resume = 0
+    if expected_size is not None:
+        free = shutil.disk_usage(partial.parent).free
+        if free < expected_size - resume:
+            raise DownloadError(
+                "error.disk_full", path=partial.parent, needed=expected_size - resume, free=free
+            )
+    headers = build_hf_headers(token=settings.token)
+    try:
+        with open(partial, "ab") as fh:
+            http_get(
+                url,
+                fh,
+                resume_size=resume,
+                headers=headers,
+                expected_size=expected_size,
+                displayed_filename=what,
+                tqdm_class=_tqdm_adapter(progress),
+            )
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "?"
+        raise DownloadError("error.download_failed", name=what, reason=f"HTTP {status}") from exc
+    except _network_errors() as exc:
+        raise DownloadError("error.download_failed", name=what, reason=_short(exc)) from exc
+    except OSError as exc:
+        raise DownloadError("error.download_failed", name=what, reason=_short(exc)) from exc
+    return partial.stat().st_size - resume
+
+
+def _snapshot_entry(ref: HubRef, settings: HubSettings, blob: Path) -> Path:
+    """Let huggingface_hub create its snapshot entry for our blob (no bytes transferred:
+    it finds the blob in place). Falls back to the blob if that extra request fails."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = _hub_call(
+            lambda: hf_hub_download(
+                ref.repo,
+                ref.filename or "",
+                revision=ref.revision,
+                cache_dir=settings.cache_dir,
+                endpoint=settings.endpoint,
+                token=settings.token,
+                etag_timeout=settings.timeout,
+            ),
+            settings,
+            ref.repo,
+            ref.filename or "",
+        )
+    except (NetworkError, HubError, HubNotFoundError):
+        return blob
+    entry = Path(str(path))
+    return entry if entry.resolve() == blob.resolve() else blob
+
+
+def _from_cache_offline(ref: HubRef, settings: HubSettings, what: str) -> Fetched:
+    """Offline pull: register a file another tool (or an earlier pull) already cached."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    try:
+        path = Path(
+            str(
+                hf_hub_download(
+                    ref.repo,
+                    ref.filename or "",
+                    revision=ref.revision,
+                    cache_dir=settings.cache_dir,
+                    local_files_only=True,
+                )
+            )
+        )
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled, FileNotFoundError) as exc:
+        raise OfflineError(
+            "error.offline_download", name=what, reason=settings.offline_reason
+        ) from exc
+    blob = path.resolve()
+    sha256 = _check(blob, blob.name, what)
+    commit = path.parent.name if _GIT_SHA1.match(path.parent.name) else None
+    return Fetched(path, sha256, blob.stat().st_size, commit, 0)
+
+
+def remove_cached(path: Path, settings: HubSettings) -> None:
+    """Delete a snapshot entry and its blob unless another snapshot still points at it."""
+    try:
+        blob = path.resolve()
+    except OSError:
+        blob = path
+    path.unlink(missing_ok=True)
+    if blob == path or not blob.exists():
+        return
+    repo_dir = blob.parent.parent
+    for other in (repo_dir / "snapshots").rglob("*"):
+        if other.is_symlink() and other.resolve() == blob:
+            return
+    if settings.cache_dir.resolve() in blob.parents:
+        blob.unlink(missing_ok=True)

@@ -1,0 +1,303 @@
+"""The model store: installed models by name, pulled from the Hub or imported by hand.
+
+Pulled files stay in the Hugging Face cache (one copy shared with every other tool);
+imported files are hard-linked or copied under ``<data_dir>/models``. The index
+(:mod:`amalia_local.store.index`) records what is installed, its sha256, size, source
+and time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from amalia_local.locations import Locations
+from amalia_local.model_file import inspect
+from amalia_local.store import catalogue as catalogue_module
+from amalia_local.store import hub
+from amalia_local.store.catalogue import Catalogue
+from amalia_local.store.errors import (
+    AlreadyInstalledError,
+    BadNameError,
+    NotInstalledError,
+    UnknownModelError,
+)
+from amalia_local.store.hub import HubSettings, ProgressCallback
+from amalia_local.store.index import SOURCE_HUB, SOURCE_IMPORT, Installed, StoreIndex, now_iso
+from amalia_local.store.lock import FileLock
+from amalia_local.store.names import (
+    HF_PREFIX,
+    CatalogueRef,
+    HubRef,
+    LocalRef,
+    ModelRef,
+    hub_store_name,
+    match_quant,
+    name_from_filename,
+    parse,
+    valid_local_name,
+)
+
+MODELS_DIR = "models"
+_COPY_CHUNK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PullResult:
+    model: Installed
+    downloaded: int  # bytes transferred now; 0 when the file was already present
+    already_installed: bool
+
+
+class ModelStore:
+    """Installed models under ``root`` (``<data_dir>/models``); safe across processes."""
+
+    def __init__(self, root: Path, hub_settings: HubSettings, catalogue: Catalogue | None = None):
+        self.root = root
+        self.hub = hub_settings
+        self.catalogue = catalogue or catalogue_module.load()
+        self.index = StoreIndex(root)
+
+    @classmethod
+    def open(
+        cls,
+        locations: Locations | None = None,
+        *,
+        offline: bool = False,
+        config_offline: bool = False,
+        environ: Mapping[str, str] | None = None,
+    ) -> ModelStore:
+        """The user's store, with Hub settings from the environment and offline switches."""
+        locations = locations or Locations.resolve(dict(environ) if environ else None)
+        settings = HubSettings.resolve(
+            dict(environ) if environ is not None else None,
+            offline_flag=offline,
+            config_offline=config_offline,
+        )
+        return cls(locations.data_dir / MODELS_DIR, settings)
+
+    # --- lookup ------------------------------------------------------------------------
+    def installed(self) -> list[Installed]:
+        return sorted(self.index.read(), key=lambda m: m.name)
+
+    def parse(self, name: str) -> ModelRef:
+        return parse(name, self.catalogue)
+
+    def find(self, name: str) -> Installed | None:
+        """The installed model ``name`` refers to, without touching the network."""
+        ref = self.parse(name)
+        models = self.index.read()
+        by_name = {m.name.lower(): m for m in models}
+        for model in models:
+            for alias in model.aliases:
+                by_name.setdefault(alias.lower(), model)
+        if isinstance(ref, CatalogueRef):
+            found = by_name.get(ref.store_name)
+            explicit_tag = ":" in name
+            if found is None and not explicit_tag:
+                # "amalia" with only amalia:q8_0 installed: use what is there.
+                for quant in ref.entry.quants:
+                    found = found or by_name.get(f"{ref.entry.name}:{quant.tag}")
+            return found
+        if isinstance(ref, HubRef):
+            if ref.filename is not None:
+                known = self.catalogue.by_file(ref.repo, ref.filename)
+                key = f"{known[0].name}:{known[1].tag}" if known else ref.store_name
+                return by_name.get(key.lower()) or by_name.get(ref.store_name.lower())
+            alias = _hub_alias(ref)
+            if alias in by_name:
+                return by_name[alias]
+            for model in models:
+                same_repo = (model.repo or "").lower() == ref.repo.lower()
+                if same_repo and model.filename and match_quant([model.filename], ref.quant or ""):
+                    return model
+            return None
+        return by_name.get(ref.store_name)
+
+    def get(self, name: str) -> Installed:
+        """Like :meth:`find` but raises a clear error when the model is not usable."""
+        found = self.find(name)
+        if found is None:
+            ref = self.parse(name)
+            if isinstance(ref, LocalRef):
+                raise UnknownModelError("error.unknown_model", name=name)
+            raise NotInstalledError("error.not_installed", name=name)
+        if not found.exists:
+            raise NotInstalledError(
+                "error.installed_file_missing", name=found.name, path=found.path
+            )
+        return found
+
+    def resolve_path(self, reference: str) -> str:
+        """A path for the engine from a path *or* a store name (``run``, ``info``, chat)."""
+        if reference.lower().startswith(HF_PREFIX):
+            return self.get(reference).path
+        path = Path(reference).expanduser()
+        looks_like_path = (
+            path.exists()
+            or reference.lower().endswith(".gguf")
+            or os.sep in reference
+            or (os.altsep is not None and os.altsep in reference)
+        )
+        if looks_like_path:
+            return str(path)
+        return self.get(reference).path
+
+    # --- pull --------------------------------------------------------------------------
+    def pull(self, name: str, progress: ProgressCallback | None = None) -> PullResult:
+        """Download (or find in the Hub cache), verify and register ``name``."""
+        ref = self.parse(name)
+        present = self.find(name)
+        if present is not None and present.exists:
+            return PullResult(present, 0, already_installed=True)
+        if isinstance(ref, LocalRef):
+            raise UnknownModelError("error.unknown_model", name=name)
+        aliases: tuple[str, ...] = ()
+        if isinstance(ref, CatalogueRef):
+            hub_ref = HubRef(ref.entry.repo, ref.quant.file, ref.quant.tag, ref.entry.revision)
+            hub_ref = hub.resolve_file(hub_ref, self.hub)
+            store_name = ref.store_name
+        else:
+            if ref.filename is None:
+                aliases = (_hub_alias(ref),)
+            hub_ref = hub.resolve_file(ref, self.hub)
+            known = self.catalogue.by_file(hub_ref.repo, hub_ref.filename or "")
+            store_name = f"{known[0].name}:{known[1].tag}" if known else hub_ref.store_name
+            if known:
+                aliases = (*aliases, hub_ref.store_name.lower())
+        fetched = hub.fetch(hub_ref, self.hub, self.root / ".locks", progress)
+        inspect(fetched.path)  # a verified download can still be a model llama.cpp cannot run
+        model = Installed(
+            name=store_name,
+            path=str(fetched.path),
+            sha256=fetched.sha256,
+            size=fetched.size,
+            source=SOURCE_HUB,
+            installed_at=now_iso(),
+            repo=hub_ref.repo,
+            filename=hub_ref.filename,
+            revision=hub_ref.revision,
+            commit=fetched.commit,
+            aliases=aliases,
+        )
+
+        def register(models: list[Installed]) -> list[Installed]:
+            rest = [m for m in models if m.name != store_name]
+            old = next((m for m in models if m.name == store_name), None)
+            merged = model
+            if old is not None:
+                merged = replace(model, aliases=tuple(dict.fromkeys((*old.aliases, *aliases))))
+            return [*rest, merged]
+
+        self.index.update(register)
+        return PullResult(model, fetched.downloaded, already_installed=False)
+
+    # --- import ------------------------------------------------------------------------
+    def import_file(self, source: str | os.PathLike[str], name: str | None = None) -> Installed:
+        """Validate a GGUF file as the engine does, then hard-link or copy it in."""
+        source_path = Path(source).expanduser()
+        inspect(source_path)
+        name = (name or name_from_filename(source_path.stem)).lower()
+        self._check_import_name(name)
+        models_dir = self.root / "files"
+        dest = models_dir / f"{name.replace(':', '_')}.gguf"
+        with FileLock(self.root / ".locks" / f"import-{dest.stem}.lock", timeout=None):
+            if self.index.get(name) is not None:
+                raise AlreadyInstalledError("error.already_installed", name=name)
+            models_dir.mkdir(parents=True, exist_ok=True)
+            sha256, linked = _link_or_copy(source_path, dest)
+            model = Installed(
+                name=name,
+                path=str(dest),
+                sha256=sha256,
+                size=dest.stat().st_size,
+                source=SOURCE_IMPORT,
+                installed_at=now_iso(),
+                origin=str(source_path.resolve()),
+                linked=linked,
+            )
+
+            def register(models: list[Installed]) -> list[Installed]:
+                if any(m.name == name for m in models):
+                    raise AlreadyInstalledError("error.already_installed", name=name)
+                return [*models, model]
+
+            try:
+                self.index.update(register)
+            except BaseException:
+                dest.unlink(missing_ok=True)
+                raise
+        return model
+
+    def _check_import_name(self, name: str) -> None:
+        if not valid_local_name(name):
+            raise BadNameError("error.bad_model_name", name=name)
+        if name.startswith(HF_PREFIX) or self.catalogue.get(name.partition(":")[0]) is not None:
+            raise BadNameError("error.import_name_reserved", name=name)
+
+    # --- remove ------------------------------------------------------------------------
+    def remove(self, name: str) -> Installed:
+        """Unregister ``name``, then delete its file (unless another entry uses it)."""
+        target = self.find(name)
+        if target is None:
+            raise NotInstalledError("error.not_installed", name=name)
+        remaining: list[Installed] = []
+
+        def unregister(models: list[Installed]) -> list[Installed]:
+            remaining[:] = [m for m in models if m.name != target.name]
+            return remaining
+
+        self.index.update(unregister)
+        if any(m.path == target.path for m in remaining):
+            return target
+        path = Path(target.path)
+        if target.source == SOURCE_IMPORT:
+            if self.root.resolve() in path.resolve().parents:
+                path.unlink(missing_ok=True)
+        else:
+            hub.remove_cached(path, self.hub)
+        return target
+
+
+def _hub_alias(ref: HubRef) -> str:
+    return f"{HF_PREFIX}{ref.repo}:{ref.quant}".lower()
+
+
+def _link_or_copy(source: Path, dest: Path) -> tuple[str, bool]:
+    """Hard link when on the same filesystem (no extra space), else copy; both through a
+    temporary name and an atomic rename, so ``dest`` is never a half-written file."""
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}-", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+            linked = True
+            sha256 = hub.digests(tmp).sha256
+        except OSError:
+            linked = False
+            sha256 = _copy_hashing(source, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return sha256, linked
+
+
+def _copy_hashing(source: Path, dest: Path) -> str:
+    digest = hashlib.sha256()
+    with open(source, "rb") as src, open(dest, "xb") as out:
+        while chunk := src.read(_COPY_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest()
+
+
+__all__ = ["ModelStore", "PullResult", "hub_store_name"]
