@@ -120,6 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--ctx", type=int, metavar="N", help="context length for the RAM estimate")
     info.add_argument("--json", action="store_true", help="print JSON")
 
+    chat = commands.add_parser(
+        "chat",
+        parents=[common],
+        help="open the chat (the default when no command is given)",
+        description="Chat in the terminal; conversations are saved as they happen.",
+    )
+    chat.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        help="path to a .gguf file (default: the model in the settings)",
+    )
+    _engine_flags(chat)
+
     bench = commands.add_parser(
         "bench",
         parents=[common],
@@ -213,7 +227,7 @@ def _read_prompt(args: argparse.Namespace) -> str:
     return prompt
 
 
-def _dispatch(args: argparse.Namespace, runtime) -> int:
+def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> int:
     if args.command in _STORE_COMMANDS:
         return _dispatch_store(args, runtime)
     if args.command in ("run", "info", "bench", "chat") and getattr(args, "model", None):
@@ -244,6 +258,19 @@ def _dispatch(args: argparse.Namespace, runtime) -> int:
 
         _positive(args.ctx, "--ctx")
         return info(args.model, args.ctx, args.json, runtime, sys.stdout)
+    if args.command == "chat":
+        from amalia_local.tui.run import ChatRequest, run_chat
+
+        _positive(args.ctx, "--ctx")
+        _positive(args.threads, "--threads")
+        request = ChatRequest(
+            model=args.model,
+            n_ctx=args.ctx,
+            n_threads=args.threads,
+            n_gpu_layers=args.gpu_layers,
+            language_forced=any(a == "--lang" or a.startswith("--lang=") for a in argv),
+        )
+        return run_chat(request, runtime)
     if args.command == "bench":
         from amalia_local.services.bench import BenchRequest, bench
 
@@ -326,12 +353,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.print_help()
-            return 0
+            # Plain ``amalia`` opens the chat, like ``amalia chat`` with no model.
+            args = parser.parse_args([*argv, "chat"])
         from amalia_local.runtime import Runtime
 
         runtime = Runtime(translator=translator, verbose=getattr(args, "verbose", False))
-        return _dispatch(args, runtime)
+        return _dispatch(args, runtime, argv)
     except AmaliaError as exc:
         if debug:
             raise

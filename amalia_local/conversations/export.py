@@ -1,0 +1,26 @@
+"""A conversation as a Markdown document a person can read, share or keep."""
+
+from __future__ import annotations
+
+from amalia_local.conversations.store import USER, Conversation
+from amalia_local.i18n import Translator
+
+
+def to_markdown(conversation: Conversation, translator: Translator) -> str:
+    """Title, model and date, then each turn under a heading naming who spoke.
+
+    Answers are Markdown already, so they are copied verbatim; an answer that was cut
+    short says so, because a reader of the file cannot see the stop.
+    """
+    t = translator.t
+    lines = [f"# {conversation.title}", ""]
+    if conversation.model:
+        lines.append(f"- {t('export.model')}: {conversation.model}")
+    lines.append(f"- {t('export.date')}: {conversation.created_at[:16].replace('T', ' ')} UTC")
+    lines.append("")
+    for message in conversation.messages:
+        who = t("export.user") if message.role == USER else t("export.assistant")
+        lines += [f"## {who}", "", message.content.strip(), ""]
+        if message.role != USER and (not message.complete or message.stop_reason == "cancelled"):
+            lines += [f"*{t('export.incomplete')}*", ""]
+    return "\n".join(lines).rstrip() + "\n"

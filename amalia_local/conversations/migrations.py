@@ -1,0 +1,80 @@
+"""Numbered schema migrations for the conversations database.
+
+The schema version lives in SQLite's ``user_version``. Migrations are only ever
+appended, never edited, so a history written by any older release opens in a newer
+one: each missing step runs once, in order, inside its own transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            model TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL
+                REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            content TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+        """,
+    ),
+    (
+        2,
+        """
+        -- An answer is written while it streams; 'complete' tells a finished answer from
+        -- one cut short by a crash, and stop_reason says why a finished one ended.
+        ALTER TABLE messages ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE messages ADD COLUMN stop_reason TEXT;
+        """,
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+class NewerSchemaError(RuntimeError):
+    """The file was written by a newer amalia-local; we must not touch it."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to :data:`LATEST_VERSION`; returns the version found."""
+    found = schema_version(conn)
+    if found > LATEST_VERSION:
+        raise NewerSchemaError(f"schema version {found} is newer than {LATEST_VERSION}")
+    for number, script in MIGRATIONS:
+        if number <= found:
+            continue
+        # executescript() commits first, so run the statements ourselves to keep each
+        # migration and its version bump in one transaction.
+        conn.execute("BEGIN")
+        try:
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,152 @@
+"""A conversation held with the engine and saved as it happens: what the chat UI drives.
+
+The UI only turns keys into calls here and paints what comes back. Keeping the
+engine-plus-store choreography in one place lets tests (and the SIGKILL test) exercise
+exactly what the app does, and keeps the widgets free of business logic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from amalia_local.conversations import (
+    Conversation,
+    ConversationStore,
+    StoredMessage,
+    title_from_question,
+)
+from amalia_local.conversations.store import ASSISTANT, USER
+from amalia_local.engine import ChatSession, Engine, Message, Reply, ReplyStats, SamplingOptions
+
+# Textual repaints at 60 Hz at best; handing over text ~15 times a second looks fluid
+# and costs the generation thread nothing measurable.
+UI_INTERVAL_S = 0.066
+# How much streamed text a kill -9 may lose.
+SAVE_INTERVAL_S = 0.5
+
+
+@dataclass
+class AnswerStream:
+    """One answer being generated and saved; iterate it with :meth:`run` in a worker."""
+
+    reply: Reply
+    store: ConversationStore
+    message_id: int
+    save_interval: float = SAVE_INTERVAL_S
+
+    def run(self, on_text: Callable[[str], None], interval: float = UI_INTERVAL_S) -> ReplyStats:
+        """Stream the answer, passing new text to ``on_text`` at most every ``interval`` s.
+
+        The partial text is written to the database every ``save_interval`` seconds and
+        the final text once more at the end, whether it finished or was stopped.
+        """
+        pending: list[str] = []
+        parts: list[str] = []
+        last_ui = last_save = time.monotonic()
+        try:
+            for chunk in self.reply:
+                pending.append(chunk)
+                parts.append(chunk)
+                now = time.monotonic()
+                if now - last_ui >= interval:
+                    on_text("".join(pending))
+                    pending.clear()
+                    last_ui = now
+                if now - last_save >= self.save_interval:
+                    self.store.update_message(self.message_id, "".join(parts))
+                    last_save = now
+        finally:
+            if pending:
+                on_text("".join(pending))
+            self.store.update_message(
+                self.message_id,
+                self.reply.text,
+                complete=True,
+                stop_reason=self.reply.stats.stop_reason.value,
+            )
+        return self.reply.stats
+
+    def cancel(self) -> None:
+        """Thread-safe; generation stops within one token and the text so far is kept."""
+        self.reply.cancel()
+
+
+class ChatService:
+    """The current conversation: engine session in memory, its copy in the database.
+
+    A conversation row is created on the first question, so opening the app and
+    closing it again leaves no empty conversations behind.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: ConversationStore,
+        system_prompt: str | None,
+        conversation: Conversation | None = None,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.conversation_id: int | None = conversation.id if conversation else None
+        # Stored ids of the messages in session order, for regenerate and edit.
+        self._ids: list[int] = []
+        history: list[Message] = []
+        for message in conversation.messages if conversation else []:
+            if message.role == ASSISTANT and not message.content:
+                continue  # killed before its first token: nothing to show the model
+            history.append(Message(message.role, message.content))
+            self._ids.append(message.id)
+        self.session = ChatSession(engine, system_prompt=system_prompt, history=history)
+
+    @property
+    def messages(self) -> list[Message]:
+        return self.session.messages
+
+    def send(self, text: str, sampling: SamplingOptions) -> AnswerStream:
+        if self.conversation_id is None:
+            self.conversation_id = self.store.create(
+                title_from_question(text), self.engine.model_file.name
+            )
+        self._ids.append(self.store.add_message(self.conversation_id, USER, text))
+        reply = self.session.send(text, sampling)
+        return self._stream(reply)
+
+    def regenerate(self, sampling: SamplingOptions) -> AnswerStream:
+        """Answer the last question again; the old answer is replaced, here and on disk."""
+        if self.conversation_id is None:
+            raise ValueError("nothing to regenerate")
+        if self.messages and self.messages[-1].role == ASSISTANT:
+            self.store.delete_messages_from(self.conversation_id, self._ids.pop())
+        reply = self.session.regenerate(sampling)
+        return self._stream(reply)
+
+    def take_back_last_question(self) -> str | None:
+        """Remove the last question and its answer so it can be edited and sent again."""
+        last_user = max((i for i, m in enumerate(self.messages) if m.role == USER), default=None)
+        if last_user is None or self.conversation_id is None:
+            return None
+        text = self.messages[last_user].content
+        self.store.delete_messages_from(self.conversation_id, self._ids[last_user])
+        del self.session.messages[last_user:]
+        del self._ids[last_user:]
+        self.session.window_start = min(self.session.window_start, len(self.messages))
+        return text
+
+    def last_answer(self) -> str | None:
+        for message in reversed(self.messages):
+            if message.role == ASSISTANT:
+                return message.content
+        return None
+
+    def _stream(self, reply: Reply) -> AnswerStream:
+        assert self.conversation_id is not None
+        message_id = self.store.add_message(self.conversation_id, ASSISTANT, "", complete=False)
+        self._ids.append(message_id)
+        return AnswerStream(reply, self.store, message_id)
+
+
+def visible_history(conversation: Conversation) -> list[StoredMessage]:
+    """What the message list shows for a saved conversation (same rule as the model)."""
+    return [m for m in conversation.messages if m.role == USER or m.content]

@@ -1,0 +1,1 @@
+"""The Textual chat UI: ``app.py`` wires screens; widgets only paint and forward keys."""

@@ -1,0 +1,339 @@
+"""The AMALIA chat app: wires screens, owns the engine and the conversation store.
+
+Loading a model takes seconds to minutes, so the chat screen appears at once and the
+model loads in a thread worker; everything that talks to llama.cpp goes through the
+engine shared with the CLI, and llama.cpp's own log goes to a file, never the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
+from textual.screen import Screen
+
+from amalia_local.config import Config
+from amalia_local.conversations import ConversationStore
+from amalia_local.errors import AmaliaError
+from amalia_local.formatting import human_bytes, human_count
+from amalia_local.runtime import Runtime
+from amalia_local.services.models import model_choices, resolve_model
+from amalia_local.tui.keys import translate_bindings
+from amalia_local.tui.screens.chat import ChatScreen
+from amalia_local.tui.screens.first_run import FirstRunScreen
+from amalia_local.tui.screens.help import HelpScreen
+from amalia_local.tui.screens.settings import SettingsScreen
+from amalia_local.tui.widgets.prompt import NEWLINE_KEYS
+
+if TYPE_CHECKING:
+    from amalia_local.engine import Engine, LoadOptions, ReplyStats, SamplingOptions
+    from amalia_local.llama_log import LlamaLogSink
+
+
+@dataclass(frozen=True)
+class LoadOverrides:
+    """``--ctx/--threads/--gpu-layers`` from the command line: this run only, not saved."""
+
+    n_ctx: int | None = None
+    n_threads: int | None = None
+    n_gpu_layers: int | None = None
+
+
+class AmaliaApp(App[None]):
+    CSS_PATH = "amalia.tcss"
+    TITLE = "AMALIA"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "key.quit", priority=True),
+        # Not a priority: in a text box Ctrl+C copies the selection, as in Textual.
+        Binding("ctrl+c", "quit", show=False),
+        Binding("f1", "help", "key.help"),
+        Binding("ctrl+p", "command_palette", "key.palette", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        config: Config,
+        model: str | None = None,
+        overrides: LoadOverrides | None = None,
+    ) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.translator = runtime.translator
+        self.config = config
+        self.overrides = overrides or LoadOverrides()
+        self.model_ref = resolve_model(model or config.model)
+        self.store = ConversationStore.in_dir(runtime.locations.data_dir)
+        self.engine: Engine | None = None
+        self.loading: str | None = None
+        self._log: LlamaLogSink | None = None
+        self._generation_idle = threading.Event()
+        self._generation_idle.set()
+        translate_bindings(self, self.t)
+
+    def t(self, key: str, **params: object) -> str:
+        return self.translator.t(key, **params)
+
+    # --- start and stop -----------------------------------------------------------------
+    def on_mount(self) -> None:
+        if self.model_ref is None:
+            self.push_screen(FirstRunScreen())
+        else:
+            self.push_screen(ChatScreen())
+            self.load_model(self.model_ref)
+
+    def choose_model(self, reference: str) -> None:
+        """From the first-run screen: remember the file and open the chat with it."""
+        self.config = replace(self.config, model=reference)
+        self.config.save(self.runtime.locations.config_dir)
+        self.model_ref = reference
+        self.switch_screen(ChatScreen())
+        self.load_model(reference)
+
+    async def action_quit(self) -> None:
+        chat = self.chat_screen()
+        if chat is not None and chat.answer is not None:
+            chat.answer.cancel()
+        # The answer stops within one token; wait for it so the engine can be closed
+        # safely and the final text is saved.
+        for _ in range(150):
+            if self._generation_idle.is_set():
+                break
+            await asyncio.sleep(0.02)
+        self.exit()
+
+    def on_unmount(self) -> None:
+        if self.engine is not None and self._generation_idle.is_set():
+            self.engine.close()
+        self.engine = None
+        self.store.close()
+        if self._log is not None and self._generation_idle.is_set():
+            self._log.close()
+
+    # --- the model --------------------------------------------------------------------
+    def load_options(self) -> LoadOptions:
+        from amalia_local.engine import LoadOptions
+
+        c, o = self.config, self.overrides
+        return LoadOptions(
+            n_ctx=o.n_ctx or c.n_ctx,
+            n_threads=o.n_threads or c.threads,
+            n_gpu_layers=o.n_gpu_layers if o.n_gpu_layers is not None else c.gpu_layers,
+        )
+
+    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
+    def load_model(self, reference: str) -> None:
+        from amalia_local.engine import Engine
+
+        self.loading = reference
+        self.call_from_thread(self._refresh_status)
+        old, self.engine = self.engine, None
+        if old is not None:
+            old.close()
+        try:
+            if self._log is None:
+                self._log = self.runtime.open_llama_log()
+            engine = Engine.open(reference, self.load_options(), self._log)
+        except (AmaliaError, OSError) as exc:
+            self.loading = None
+            self.call_from_thread(self._model_failed, exc)
+            return
+        self.loading = None
+        self.engine = engine
+        self.call_from_thread(self._model_ready)
+
+    def _model_ready(self) -> None:
+        chat = self.chat_screen()
+        if chat is not None:
+            chat.engine_changed()
+
+    def _model_failed(self, error: BaseException) -> None:
+        self.notify(self.describe_error(error), severity="error", timeout=15)
+        self._refresh_status()
+
+    def _refresh_status(self) -> None:
+        chat = self.chat_screen()
+        if chat is not None:
+            chat.refresh_status()
+
+    def chat_screen(self) -> ChatScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, ChatScreen):
+                return screen
+        return None
+
+    def generation_started(self) -> None:
+        self._generation_idle.clear()
+
+    def generation_finished(self) -> None:
+        self._generation_idle.set()
+
+    # --- what screens ask for -------------------------------------------------------------
+    def sampling(self) -> SamplingOptions:
+        from amalia_local.engine import SamplingOptions
+
+        c = self.config
+        return SamplingOptions(temperature=c.temperature, top_p=c.top_p, max_tokens=c.max_tokens)
+
+    def system_prompt(self) -> str | None:
+        if self.config.system_prompt is not None:
+            return self.config.system_prompt or None
+        return self.default_system_prompt()
+
+    def default_system_prompt(self) -> str | None:
+        from amalia_local.prompts import default_system_prompt
+
+        return default_system_prompt(self.engine.model_file) if self.engine else None
+
+    def model_label(self) -> str:
+        if self.engine is not None:
+            return self.engine.model_file.name
+        return Path(self.model_ref).name if self.model_ref else "AMALIA"
+
+    def status_parts(self, stats: ReplyStats | None) -> list[str]:
+        t = self.t
+        if self.engine is None:
+            if self.loading:
+                return [t("status.loading", model=Path(self.loading).name)]
+            return [t("status.no_model")]
+        opts = self.engine.options
+        parts = [self.engine.model_file.name, backend_name(opts.n_gpu_layers)]
+        parts.append(t("status.threads", n=opts.n_threads))
+        if opts.n_gpu_layers:
+            parts.append(t("status.gpu_layers", n=opts.n_gpu_layers))
+        if stats is not None and stats.generation_tokens_per_second:
+            parts.append(t("status.speed", tps=f"{stats.generation_tokens_per_second:.1f}"))
+        used = stats.context_used if stats is not None else 0
+        parts.append(t("status.context", used=used, size=opts.n_ctx))
+        return parts
+
+    def describe_error(self, error: BaseException) -> str:
+        if isinstance(error, AmaliaError):
+            return self.t(error.key, **error.params)
+        return self.t("error.unexpected", reason=f"{type(error).__name__}: {error}")
+
+    def model_description(self) -> str:
+        if self.engine is None:
+            return self.t("status.no_model")
+        m = self.engine.model_file
+        return self.t(
+            "settings.model_info",
+            name=m.name,
+            quant=m.file_type or "?",
+            size=human_bytes(m.size_bytes),
+            params=human_count(m.parameter_count),
+            trained=m.context_length,
+            n_ctx=self.engine.options.n_ctx,
+        )
+
+    # --- settings -----------------------------------------------------------------------
+    def open_settings(self) -> None:
+        choices = model_choices(self.config, self.model_ref)
+        screen = SettingsScreen(
+            replace(self.config, model=self.config.model or self.model_ref),
+            choices,
+            self.model_description(),
+            self.system_prompt() or "",
+            self.default_system_prompt(),
+        )
+        self.push_screen(screen, self._apply_settings)
+
+    def _apply_settings(self, config: Config | None) -> None:
+        if config is None:
+            return
+        reload = config.model != self.model_ref or config.n_ctx != self.config.n_ctx
+        self.config = config
+        config.save(self.runtime.locations.config_dir)
+        chat = self.chat_screen()
+        if chat is not None:
+            chat.engine_changed()  # new system prompt or sampling: a fresh session
+        self.notify(self.t("settings.saved"))
+        if reload and config.model:
+            self.model_ref = resolve_model(config.model)
+            if self.model_ref:
+                self.load_model(self.model_ref)
+
+    # --- keys, help and the command palette ---------------------------------------------
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        rows = [
+            ("Enter", self.t("key.send")),
+            (_key_label(",".join(NEWLINE_KEYS)), self.t("key.newline")),
+        ]
+        bindings = list(ChatScreen.BINDINGS) + list(self.BINDINGS)
+        for binding in bindings:
+            if isinstance(binding, Binding) and binding.description:
+                rows.append((_key_label(binding.key), self.t(binding.description)))
+        self.push_screen(HelpScreen(self.t("help.title"), rows))
+
+    def action_command_palette(self) -> None:
+        if not CommandPalette.is_open(self):
+            self.push_screen(
+                CommandPalette(placeholder=self.t("palette.placeholder"), id="--command-palette")
+            )
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        t = self.t
+        chat = self.chat_screen()
+        if chat is not None:
+            for action, name in (
+                ("new_conversation", "new"),
+                ("stop", "stop"),
+                ("regenerate", "regenerate"),
+                ("edit_last", "edit"),
+                ("copy_answer", "copy"),
+                ("toggle_sidebar", "sidebar"),
+                ("search", "search"),
+                ("rename", "rename"),
+                ("delete", "delete"),
+                ("export", "export"),
+                ("settings", "settings"),
+            ):
+                yield SystemCommand(t(f"key.{name}"), t(f"command.{name}"), _runner(chat, action))
+        yield SystemCommand(t("key.help"), t("command.help"), self.action_help)
+        yield SystemCommand(t("key.quit"), t("command.quit"), self.action_quit)
+
+
+def _runner(screen: Screen, action: str):
+    async def run() -> None:
+        await screen.run_action(action)
+
+    return run
+
+
+def _key_label(keys: str) -> str:
+    """``ctrl+n, f2`` -> ``Ctrl+N, F2``: how keys are written on keyboards and in manuals."""
+    names = {"escape": "Esc", "enter": "Enter", "ctrl": "Ctrl", "shift": "Shift"}
+
+    def one(key: str) -> str:
+        return "+".join(
+            names.get(p, p.upper() if len(p) <= 3 else p.title()) for p in key.split("+")
+        )
+
+    return ", ".join(one(k.strip()) for k in keys.split(","))
+
+
+def backend_name(n_gpu_layers: int) -> str:
+    """CPU, or the GPU library llama.cpp was built with (Metal, CUDA, ...)."""
+    if not n_gpu_layers:
+        return "CPU"
+    if sys.platform == "darwin":
+        return "Metal"
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
+    for name in ("CUDA", "ROCm", "HIP", "Vulkan", "SYCL", "OpenCL"):
+        if name in info:
+            return name
+    return "GPU"

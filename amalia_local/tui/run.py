@@ -1,0 +1,38 @@
+"""``amalia chat``: settings in, the Textual app run, an exit code out.
+
+Only Textual and our own light modules are imported before the first screen is drawn;
+llama.cpp is imported by the worker that loads the model, so the window appears fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amalia_local.config import Config
+from amalia_local.i18n import Translator
+from amalia_local.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str | None = None
+    n_ctx: int | None = None
+    n_threads: int | None = None
+    n_gpu_layers: int | None = None
+    language_forced: bool = False  # --lang given: it beats the language in the settings
+
+
+def build_app(request: ChatRequest, runtime: Runtime):
+    """The app for a request, not yet running (tests and benchmarks drive it headless)."""
+    from amalia_local.tui.app import AmaliaApp, LoadOverrides
+
+    config = Config.load(runtime.locations.config_dir)
+    if config.language and not request.language_forced:
+        runtime.translator = Translator(config.language)
+    overrides = LoadOverrides(request.n_ctx, request.n_threads, request.n_gpu_layers)
+    return AmaliaApp(runtime, config, request.model, overrides)
+
+
+def run_chat(request: ChatRequest, runtime: Runtime) -> int:
+    build_app(request, runtime).run()
+    return 0

@@ -1,0 +1,1 @@
+"""Screens: the chat, the first run, settings, help and small dialogs."""

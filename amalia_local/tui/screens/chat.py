@@ -1,0 +1,408 @@
+"""The chat: sidebar of saved conversations, the message list, the prompt, the status.
+
+Generation runs in a thread worker (``AnswerStream.run``); text comes back as
+messages at most ~15 times a second and is appended to the last answer only, so
+painting never competes with the model for the CPU.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from amalia_local.conversations import to_markdown
+from amalia_local.conversations.store import USER
+from amalia_local.engine import ReplyStats, StopReason
+from amalia_local.errors import AmaliaError
+from amalia_local.services.chat import AnswerStream, ChatService, visible_history
+from amalia_local.tui.keys import translate_bindings
+from amalia_local.tui.screens.dialogs import ConfirmScreen, TextPromptScreen
+from amalia_local.tui.widgets.messages import MessageList
+from amalia_local.tui.widgets.prompt import PromptInput
+from amalia_local.tui.widgets.sidebar import Sidebar
+from amalia_local.tui.widgets.status import StatusBar
+
+
+@dataclass
+class AnswerText(Message):
+    """New text of the answer being streamed (sent from the generation thread)."""
+
+    text: str
+
+
+@dataclass
+class AnswerDone(Message):
+    stats: ReplyStats | None
+    error: BaseException | None = None
+
+
+class ChatScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "stop", "key.stop"),
+        Binding("ctrl+n", "new_conversation", "key.new"),
+        Binding("ctrl+r", "regenerate", "key.regenerate", show=False),
+        Binding("ctrl+l", "edit_last", "key.edit", show=False),
+        Binding("f3", "copy_answer", "key.copy", show=False),
+        Binding("ctrl+b", "toggle_sidebar", "key.sidebar", show=False),
+        Binding("ctrl+f", "search", "key.search", show=False),
+        Binding("f2", "rename", "key.rename", show=False),
+        Binding("f8", "delete", "key.delete", show=False),
+        Binding("ctrl+s", "export", "key.export", show=False),
+        Binding("ctrl+o", "settings", "key.settings"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="chat")
+        self.service: ChatService | None = None
+        self.conversation_id: int | None = None
+        self.answer: AnswerStream | None = None
+        self._md_stream: MarkdownStream | None = None
+        self._last_stats: ReplyStats | None = None
+
+    # --- layout -------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        t = self.app.t  # type: ignore[attr-defined]
+        with Horizontal(id="main"):
+            yield Sidebar(t("sidebar.search"), t("sidebar.title"), id="sidebar")
+            with Vertical(id="conversation"):
+                yield MessageList(id="messages")
+                yield Static("", id="notice", markup=False)
+                yield PromptInput(t("chat.placeholder"), id="prompt")
+        yield StatusBar(id="status", markup=False)
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        translate_bindings(self, self.app.t)  # type: ignore[attr-defined]
+        self.query_one("#conversation").border_title = self.app.t("chat.new_title")  # type: ignore[attr-defined]
+        self.query_one(PromptInput).focus()
+        await self.refresh_sidebar()
+        self.refresh_status()
+
+    # --- what the app tells us --------------------------------------------------------
+    def engine_changed(self) -> None:
+        """A model was (re)loaded: the next question starts a fresh engine session."""
+        self.service = None
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        self.query_one(StatusBar).show(self.app.status_parts(self._last_stats))  # type: ignore[attr-defined]
+
+    async def refresh_sidebar(self) -> None:
+        sidebar = self.query_one(Sidebar)
+        summaries = self.app.store.list(sidebar.query_text)  # type: ignore[attr-defined]
+        await sidebar.show(summaries, self.conversation_id)
+
+    @property
+    def generating(self) -> bool:
+        return self.answer is not None
+
+    # --- sending ------------------------------------------------------------------------
+    @on(PromptInput.Submitted)
+    async def _submitted(self, event: PromptInput.Submitted) -> None:
+        text = event.text.strip()
+        if not text:
+            return
+        if not self._can_talk():
+            return
+        prompt = self.query_one(PromptInput)
+        prompt.clear()
+        service = self._service()
+        try:
+            answer = service.send(text, self.app.sampling())  # type: ignore[attr-defined]
+        except AmaliaError as exc:
+            service.take_back_last_question()
+            prompt.insert(text)
+            self._error(exc)
+            return
+        if self.conversation_id != service.conversation_id:
+            self.conversation_id = service.conversation_id
+            self._show_title()
+            await self.refresh_sidebar()
+        await self.query_one(MessageList).add_user(text, self.app.t("chat.you"))  # type: ignore[attr-defined]
+        await self._start(answer)
+
+    def _can_talk(self) -> bool:
+        t = self.app.t  # type: ignore[attr-defined]
+        if self.generating:
+            self.notify(t("chat.busy"), severity="warning")
+            return False
+        if self.app.engine is None:  # type: ignore[attr-defined]
+            self.notify(t("chat.model_loading"), severity="warning")
+            return False
+        return True
+
+    def _service(self) -> ChatService:
+        if self.service is None:
+            app = self.app
+            conversation = (
+                app.store.get(self.conversation_id)  # type: ignore[attr-defined]
+                if self.conversation_id is not None
+                else None
+            )
+            self.service = ChatService(
+                app.engine,  # type: ignore[attr-defined]
+                app.store,  # type: ignore[attr-defined]
+                app.system_prompt(),  # type: ignore[attr-defined]
+                conversation,
+            )
+        return self.service
+
+    async def _start(self, answer: AnswerStream) -> None:
+        view = await self.query_one(MessageList).add_answer("", self.app.model_label())  # type: ignore[attr-defined]
+        self.answer = answer
+        self._md_stream = Markdown.get_stream(view)
+        self.query_one("#notice", Static).remove_class("-visible")
+        self.query_one(StatusBar).show(
+            [self.app.model_label(), self.app.t("status.generating")]  # type: ignore[attr-defined]
+        )
+        self.app.generation_started()  # type: ignore[attr-defined]
+        self._generate(answer)
+
+    @work(thread=True, group="generation", exit_on_error=False)
+    def _generate(self, answer: AnswerStream) -> None:
+        try:
+            stats = answer.run(lambda text: self.post_message(AnswerText(text)))
+        except BaseException as exc:
+            self.post_message(AnswerDone(None, exc))
+            return
+        finally:
+            self.app.generation_finished()  # type: ignore[attr-defined]
+        self.post_message(AnswerDone(stats))
+
+    @on(AnswerText)
+    async def _answer_text(self, message: AnswerText) -> None:
+        if self._md_stream is not None:
+            await self._md_stream.write(message.text)
+
+    @on(AnswerDone)
+    async def _answer_done(self, message: AnswerDone) -> None:
+        t = self.app.t  # type: ignore[attr-defined]
+        if self._md_stream is not None:
+            await self._md_stream.stop()
+            self._md_stream = None
+        self.answer = None
+        stats = message.stats
+        view = self.query_one(MessageList).last_answer()
+        if message.error is not None:
+            self._error(message.error)
+        elif stats is not None:
+            self._last_stats = stats
+            if view is not None and stats.stop_reason is StopReason.CANCELLED:
+                view.border_subtitle = t("chat.stopped")
+            elif view is not None and stats.stop_reason is StopReason.LENGTH:
+                view.border_subtitle = t("chat.truncated")
+            if stats.dropped_messages:
+                notice = t("chat.dropped", count=stats.dropped_messages)
+                self.query_one("#notice", Static).update(notice)
+                self.query_one("#notice", Static).add_class("-visible")
+        self.refresh_status()
+        await self.refresh_sidebar()
+
+    def _error(self, error: BaseException) -> None:
+        self.notify(self.app.describe_error(error), severity="error", timeout=8)  # type: ignore[attr-defined]
+
+    # --- actions ------------------------------------------------------------------------
+    def action_stop(self) -> None:
+        if self.answer is not None:
+            self.answer.cancel()
+
+    async def action_new_conversation(self) -> None:
+        if self.generating:
+            self.notify(self.app.t("chat.busy"), severity="warning")  # type: ignore[attr-defined]
+            return
+        self.service = None
+        self.conversation_id = None
+        self._last_stats = None
+        await self.query_one(MessageList).clear_messages()
+        self.query_one("#notice", Static).remove_class("-visible")
+        self._show_title()
+        self.refresh_status()
+        await self.refresh_sidebar()
+        self.query_one(PromptInput).focus()
+
+    async def action_regenerate(self) -> None:
+        if not self._can_talk() or self.conversation_id is None:
+            return
+        service = self._service()
+        if not any(m.role == USER for m in service.messages):
+            return
+        messages = self.query_one(MessageList)
+        last = messages.last_answer()
+        if last is not None and service.messages and service.messages[-1].role != USER:
+            await last.remove()
+        try:
+            answer = service.regenerate(self.app.sampling())  # type: ignore[attr-defined]
+        except (AmaliaError, ValueError) as exc:
+            self._error(exc)
+            return
+        await self._start(answer)
+
+    async def action_edit_last(self) -> None:
+        if self.generating or self.conversation_id is None:
+            return
+        text = self._service().take_back_last_question()
+        if text is None:
+            return
+        await self.query_one(MessageList).remove_from_last_question()
+        prompt = self.query_one(PromptInput)
+        prompt.text = text
+        prompt.focus()
+
+    def action_copy_answer(self) -> None:
+        t = self.app.t  # type: ignore[attr-defined]
+        text = self.service.last_answer() if self.service else None
+        if text is None:
+            conversation = self._conversation()
+            answers = (
+                [m.content for m in conversation.messages if m.role != USER] if conversation else []
+            )
+            text = answers[-1] if answers else None
+        if not text:
+            self.notify(t("chat.nothing_to_copy"), severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(t("chat.copied"))
+
+    def action_toggle_sidebar(self) -> None:
+        self.query_one(Sidebar).toggle_class("-hidden")
+
+    def action_search(self) -> None:
+        sidebar = self.query_one(Sidebar)
+        sidebar.remove_class("-hidden")
+        sidebar.query_one("#search").focus()
+
+    def action_settings(self) -> None:
+        if self.generating:
+            self.notify(self.app.t("chat.busy"), severity="warning")  # type: ignore[attr-defined]
+            return
+        self.app.open_settings()  # type: ignore[attr-defined]
+
+    def _target_id(self) -> int | None:
+        """The conversation highlighted in the sidebar when it has focus, else the open one."""
+        sidebar = self.query_one(Sidebar)
+        if sidebar.has_focus_within:
+            return sidebar.highlighted_id()
+        return self.conversation_id
+
+    def _conversation(self, conversation_id: int | None = None):
+        target = self.conversation_id if conversation_id is None else conversation_id
+        return self.app.store.get(target) if target is not None else None  # type: ignore[attr-defined]
+
+    @work
+    async def action_rename(self) -> None:
+        t = self.app.t  # type: ignore[attr-defined]
+        target = self._target_id()
+        conversation = self._conversation(target)
+        if conversation is None:
+            return
+        title = await self.app.push_screen_wait(
+            TextPromptScreen(
+                t("rename.question"), conversation.title, t("rename.ok"), t("dialog.cancel")
+            )
+        )
+        if title:
+            self.app.store.rename(conversation.id, title)  # type: ignore[attr-defined]
+            if conversation.id == self.conversation_id:
+                self._show_title(title)
+            await self.refresh_sidebar()
+
+    @work
+    async def action_delete(self) -> None:
+        t = self.app.t  # type: ignore[attr-defined]
+        target = self._target_id()
+        conversation = self._conversation(target)
+        if conversation is None or (self.generating and target == self.conversation_id):
+            return
+        confirmed = await self.app.push_screen_wait(
+            ConfirmScreen(
+                t("delete.question", title=conversation.title), t("delete.ok"), t("dialog.cancel")
+            )
+        )
+        if not confirmed:
+            return
+        self.app.store.delete(conversation.id)  # type: ignore[attr-defined]
+        if conversation.id == self.conversation_id:
+            await self.action_new_conversation()
+        else:
+            await self.refresh_sidebar()
+        self.notify(t("delete.done"))
+
+    @work
+    async def action_export(self) -> None:
+        t = self.app.t  # type: ignore[attr-defined]
+        conversation = self._conversation(self._target_id())
+        if conversation is None:
+            self.notify(t("export.nothing"), severity="warning")
+            return
+        default = Path.cwd() / f"{_slug(conversation.title)}.md"
+        answer = await self.app.push_screen_wait(
+            TextPromptScreen(t("export.question"), str(default), t("export.ok"), t("dialog.cancel"))
+        )
+        if not answer:
+            return
+        path = Path(answer).expanduser()
+        try:
+            path.write_text(to_markdown(conversation, self.app.translator), encoding="utf-8")  # type: ignore[attr-defined]
+        except OSError as exc:
+            self.notify(t("export.failed", path=path, reason=exc.strerror or exc), severity="error")
+            return
+        self.notify(t("export.done", path=path))
+
+    # --- opening and searching -----------------------------------------------------------
+    @on(Sidebar.Opened)
+    async def _opened(self, event: Sidebar.Opened) -> None:
+        await self.open_conversation(event.conversation_id)
+
+    @on(Sidebar.SearchChanged)
+    async def _search_changed(self, event: Sidebar.SearchChanged) -> None:
+        await self.refresh_sidebar()
+
+    async def open_conversation(self, conversation_id: int) -> None:
+        t = self.app.t  # type: ignore[attr-defined]
+        if self.generating:
+            self.notify(t("chat.busy"), severity="warning")
+            return
+        conversation = self._conversation(conversation_id)
+        if conversation is None:
+            return
+        self.service = None
+        self.conversation_id = conversation.id
+        self._last_stats = None
+        messages = self.query_one(MessageList)
+        await messages.clear_messages()
+        you, model = t("chat.you"), self.app.model_label()  # type: ignore[attr-defined]
+        for message in visible_history(conversation):
+            if message.role == USER:
+                await messages.add_user(message.content, you)
+            else:
+                note = (
+                    ""
+                    if message.complete and message.stop_reason != "cancelled"
+                    else t("chat.stopped")
+                )
+                await messages.add_answer(message.content, model, note=note)
+        self._show_title(conversation.title)
+        self.refresh_status()
+        self.query_one(PromptInput).focus()
+
+    def _show_title(self, title: str | None = None) -> None:
+        if title is None:
+            conversation = self._conversation()
+            title = conversation.title if conversation else None
+        self.query_one("#conversation").border_title = title or self.app.t("chat.new_title")  # type: ignore[attr-defined]
+
+
+def _slug(title: str) -> str:
+    slug = re.sub(r"[^\w-]+", "-", title.lower(), flags=re.UNICODE).strip("-")
+    return slug[:50] or "conversa"

@@ -1,0 +1,247 @@
+"""The chat app driven headless with Pilot on the generated tiny models."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from conftest import SIZE, ask, screen_text, wait_answer, wait_ready, wait_until
+from tiny_gguf import ANSWER_TEXT
+
+from amalia_local.config import Config
+from amalia_local.tui.screens.chat import ChatScreen
+from amalia_local.tui.screens.dialogs import ConfirmScreen, TextPromptScreen
+from amalia_local.tui.screens.first_run import FirstRunScreen
+from amalia_local.tui.widgets.messages import AnswerMessage, UserMessage
+from amalia_local.tui.widgets.sidebar import ConversationItem
+
+
+def answers(app) -> list[str]:
+    return [a.source for a in app.screen.query(AnswerMessage)]
+
+
+async def test_question_is_answered_and_saved(make_app, tiny_model):
+    app = make_app(tiny_model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        await ask(pilot, "Olá")
+        await wait_answer(app)
+        assert answers(app) == [ANSWER_TEXT]
+        assert [u.content for u in app.screen.query(UserMessage)] == ["Olá"]
+        assert app.screen.query_one("#prompt").text == ""
+        (summary,) = app.store.list()
+        assert summary.title == "Olá"
+        saved = app.store.get(summary.id)
+        assert [(m.role, m.content, m.complete) for m in saved.messages] == [
+            ("user", "Olá", True),
+            ("assistant", ANSWER_TEXT, True),
+        ]
+        status = str(app.screen.query_one("#status").render())
+        assert "tiny-scripted" in status and "CPU" in status and "tokens/s" in status
+
+
+async def test_ctrl_j_inserts_a_newline_and_enter_sends(make_app, tiny_model):
+    app = make_app(tiny_model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        await pilot.press("u", "m", "ctrl+j", "d", "o", "i", "s")
+        assert app.screen.query_one("#prompt").text == "um\ndois"
+        await pilot.press("enter")
+        await wait_answer(app)
+        assert app.store.get(app.store.list()[0].id).messages[0].content == "um\ndois"
+
+
+async def test_escape_stops_and_keeps_the_partial_answer(make_app, random_model):
+    app = make_app(random_model, max_tokens=100_000)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        await ask(pilot, "Conta uma história muito longa.")
+        await wait_until(lambda: len(answers(app)[-1]) > 20)
+        started = time.monotonic()
+        await pilot.press("escape")
+        await wait_answer(app, timeout=5)
+        assert time.monotonic() - started < 1.0
+        shown = answers(app)[-1]
+        saved = app.store.get(app.store.list()[0].id).messages[-1]
+        assert saved.stop_reason == "cancelled" and saved.complete
+        assert saved.content == shown and len(shown) > 20
+        assert app.screen.query(AnswerMessage).last().border_subtitle == "stopped"
+
+
+async def test_regenerate_edit_copy_and_new_conversation(make_app, tiny_model):
+    app = make_app(tiny_model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        await ask(pilot, "Primeira")
+        await wait_answer(app)
+        conversation_id = app.store.list()[0].id
+
+        await pilot.press("ctrl+r")
+        await wait_answer(app)
+        assert answers(app) == [ANSWER_TEXT]
+        stored = app.store.get(conversation_id).messages
+        assert [m.role for m in stored] == ["user", "assistant"]
+
+        await pilot.press("f3")
+        assert app.clipboard == ANSWER_TEXT
+
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert app.screen.query_one("#prompt").text == "Primeira"
+        assert not app.screen.query(UserMessage)
+        assert app.store.get(conversation_id).messages == []
+        prompt = app.screen.query_one("#prompt")
+        prompt.text = "Primeira, corrigida"
+        await pilot.press("enter")
+        await wait_answer(app)
+        stored = app.store.get(conversation_id).messages
+        assert [m.content for m in stored] == ["Primeira, corrigida", ANSWER_TEXT]
+
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert not app.screen.query(AnswerMessage)
+        await ask(pilot, "Segunda")
+        await wait_answer(app)
+        assert len(app.store.list()) == 2
+
+
+async def test_reopen_rename_search_and_delete(make_app, tiny_model):
+    app = make_app(tiny_model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        for question in ("Sobre Lisboa", "Sobre o Porto"):
+            await pilot.press("ctrl+n")
+            await ask(pilot, question)
+            await wait_answer(app)
+
+    app = make_app(tiny_model)  # a new run of the app on the same data dir
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        items = app.screen.query(ConversationItem)
+        assert [str(i.query_one("Label").render()) for i in items] == [
+            "Sobre o Porto",
+            "Sobre Lisboa",
+        ]
+        await pilot.click(items.last())
+        await pilot.pause()
+        assert [u.content for u in app.screen.query(UserMessage)] == ["Sobre Lisboa"]
+        # Carry on in the reopened conversation: the model sees its history.
+        await ask(pilot, "E mais?")
+        await wait_answer(app)
+        chat = app.chat_screen()
+        assert [m.content for m in chat.service.messages][:2] == ["Sobre Lisboa", ANSWER_TEXT]
+
+        await pilot.press("f2")
+        await pilot.pause()
+        assert isinstance(app.screen, TextPromptScreen)
+        app.screen.query_one("#answer").value = "Lisboa antiga"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.store.get(chat.conversation_id).title == "Lisboa antiga"
+        assert chat.query_one("#conversation").border_title == "Lisboa antiga"
+
+        await pilot.press("ctrl+f")
+        await pilot.press(*"porto")
+        await pilot.pause()
+        items = chat.query(ConversationItem)
+        assert [str(i.query_one("Label").render()) for i in items] == ["Sobre o Porto"]
+        chat.query_one("#search").value = ""
+        await pilot.pause()
+
+        chat.query_one("#prompt").focus()
+        await pilot.press("f8")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")  # cancelled: nothing deleted
+        await pilot.pause()
+        assert len(app.store.list()) == 2
+        await pilot.press("f8")
+        await pilot.pause()
+        await pilot.click("#confirm")
+        await pilot.pause()
+        assert [c.title for c in app.store.list()] == ["Sobre o Porto"]
+        assert chat.conversation_id is None and not chat.query(UserMessage)
+
+
+async def test_old_turns_dropped_shows_a_notice(make_app, tiny_model):
+    app = make_app(tiny_model, max_tokens=16)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        notice = app.screen.query_one("#notice")
+        for i in range(12):
+            await ask(pilot, f"Pergunta {i}: " + "conversa longa " * 12)
+            await wait_answer(app)
+            if notice.has_class("-visible"):
+                break
+        assert notice.has_class("-visible")
+        assert "older messages were left out" in str(notice.render())
+
+
+async def test_first_run_explains_and_remembers_the_model(make_app, tiny_model, home: Path):
+    app = make_app(None)
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, FirstRunScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "Type the path" in str(app.screen.query_one("#first-run-error").render())
+        app.screen.query_one("#model-path").value = str(tiny_model)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ChatScreen)
+        await wait_ready(app)
+    assert Config.load(home / "config").model == str(tiny_model)
+
+
+async def test_a_bad_model_file_is_a_message_not_a_traceback(make_app, tmp_path: Path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a model")
+    app = make_app(bad)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(lambda: app.loading is None and bool(app._notifications))
+        await pilot.pause()
+        (notification,) = list(app._notifications)
+        assert "not a GGUF model file" in notification.message
+        assert "No model loaded" in str(app.screen.query_one("#status").render())
+
+
+async def test_settings_are_saved_and_the_system_prompt_is_used(make_app, tiny_model, home):
+    app = make_app(tiny_model)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one("#system-prompt").text = "És um assistente de testes."
+        screen.query_one("#temperature").value = "0,2"
+        screen.query_one("#max-tokens").value = "64"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ChatScreen)
+        await ask(pilot, "Olá")
+        await wait_answer(app)
+        visible = app.chat_screen().service.session.visible_messages()
+        assert visible[0].content == "És um assistente de testes."
+    saved = Config.load(home / "config")
+    assert (saved.temperature, saved.max_tokens) == (0.2, 64)
+    assert saved.system_prompt == "És um assistente de testes."
+
+
+async def test_help_and_command_palette_are_translated(make_app, tiny_model):
+    app = make_app(tiny_model, lang="pt")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        await pilot.press("f1")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Nova linha" in text and "Ctrl+J" in text and "Parar" in text
+        await pilot.press("escape")
+        commands = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Exportar para Markdown" in commands and "Sair" in commands
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"nova")
+        await asyncio.sleep(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ChatScreen)
