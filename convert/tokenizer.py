@@ -56,11 +56,9 @@ class Vocabulary:
     source: str = ""
     warnings: list[str] = field(default_factory=list)
 
-    def id_of(self, text: str) -> int | None:
-        try:
-            return self.tokens.index(text)
-        except ValueError:
-            return None
+    def index(self) -> dict[str, int]:
+        """Token text -> id; build once the token list is final (texts are unique)."""
+        return {t: i for i, t in enumerate(self.tokens)}
 
 
 def _load_json(path: Path) -> Any:
@@ -284,11 +282,6 @@ def _load_vocabulary(model_dir: Path, vocab_size: int) -> Vocabulary:
             vocab.types[i] = int(T.CONTROL if special else T.USER_DEFINED)
         vocab.scores[i] = 0.0
 
-    for text in _listed_specials(model_dir):
-        i = vocab.id_of(text)
-        if i is not None and vocab.types[i] in (int(T.NORMAL), int(T.USER_DEFINED)):
-            vocab.types[i] = int(T.CONTROL)
-
     if len(vocab.tokens) > vocab_size:
         raise CorruptCheckpointError(
             f"tokenizer has {len(vocab.tokens)} tokens but config.json vocab_size is {vocab_size}"
@@ -298,14 +291,22 @@ def _load_vocabulary(model_dir: Path, vocab_size: int) -> Vocabulary:
         vocab.tokens.append(f"[PAD{n}]")
         vocab.scores.append(0.0)
         vocab.types.append(int(T.UNUSED))
-    if len(set(vocab.tokens)) != len(vocab.tokens):
+    index = vocab.index()
+    if len(index) != len(vocab.tokens):
         raise CorruptCheckpointError("tokenizer contains duplicate token texts")
 
-    _resolve_specials(model_dir, vocab, trainer_ids)
+    for text in _listed_specials(model_dir):
+        i = index.get(text)
+        if i is not None and vocab.types[i] in (int(T.NORMAL), int(T.USER_DEFINED)):
+            vocab.types[i] = int(T.CONTROL)
+
+    _resolve_specials(model_dir, vocab, index, trainer_ids)
     return vocab
 
 
-def _resolve_specials(model_dir: Path, vocab: Vocabulary, trainer_ids: dict[str, int]) -> None:
+def _resolve_specials(
+    model_dir: Path, vocab: Vocabulary, index: dict[str, int], trainer_ids: dict[str, int]
+) -> None:
     """Special-token ids, add-BOS/EOS flags, chat template and end-of-generation ids."""
     # gguf's SpecialVocab knows the HF conventions for add_*_token flags (including the
     # tokenizer.json post-processor) and for where chat templates live; it is chatty on
@@ -331,7 +332,7 @@ def _resolve_specials(model_dir: Path, vocab: Vocabulary, trainer_ids: dict[str,
                 if text is not None:
                     texts[typ] = text
     for typ in ("bos", "eos", "unk", "pad"):
-        tid = vocab.id_of(texts[typ]) if typ in texts else None
+        tid = index.get(texts[typ]) if typ in texts else None
         if tid is None:
             tid = trainer_ids.get(typ)
         if tid is None:
