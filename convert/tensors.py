@@ -69,7 +69,7 @@ class TensorPlan:
     out_type: Q
     ref: TensorRef | None = None  # None for tensors we synthesise (rope_freqs)
     data: np.ndarray | None = None
-    rope_heads: int = 0  # >0: undo HF's RoPE half-split over this many heads
+    rope_permute: bool = False  # Q/K: undo HF's half-split RoPE layout, head by head
     head_dim: int = 1
 
     @property
@@ -79,7 +79,7 @@ class TensorPlan:
     @property
     def row_multiple(self) -> int:
         """Rows that must stay together in one block (a whole head for Q/K)."""
-        return self.head_dim if self.rope_heads else 1
+        return self.head_dim if self.rope_permute else 1
 
 
 def tensor_nbytes(shape: tuple[int, ...], qtype: Q) -> int:
@@ -165,14 +165,13 @@ def plan_tensors(cfg: ModelConfig, refs: dict[str, TensorRef], out: OutType) -> 
         bid = _block_id(hf_name)
         if not is_bias:
             found.add((kind, bid))
-        heads = {MT.ATTN_Q: cfg.num_heads, MT.ATTN_K: cfg.num_kv_heads}.get(kind, 0)
         plans.append(
             TensorPlan(
                 name=gguf_name,
                 shape=ref.shape,
                 out_type=_weight_type(out, ref.shape),
                 ref=ref,
-                rope_heads=heads,
+                rope_permute=kind in (MT.ATTN_Q, MT.ATTN_K),
                 head_dim=cfg.head_dim,
             )
         )
@@ -207,12 +206,13 @@ def _block_id(name: str) -> int | None:
 
 
 def _natural_key(name: str) -> list[object]:
-    """Order tensors as llama.cpp's loader expects them to be grouped: by block number."""
+    """Global tensors first, then block by block (llama.cpp looks tensors up by name; a
+    stable order makes files reproducible and easy to inspect)."""
     bid = _block_id(name)
     return [-1 if bid is None else bid, name]
 
 
-def undo_rope_permutation(block: np.ndarray, heads: int, head_dim: int) -> np.ndarray:
+def undo_rope_permutation(block: np.ndarray, head_dim: int) -> np.ndarray:
     """Reorder rows of whole heads from HF's half-split to llama.cpp's interleaved pairs."""
     rows = block.shape[0]
     if rows % head_dim != 0:
@@ -241,8 +241,8 @@ def encode_block(plan: TensorPlan, block: np.ndarray) -> tuple[np.ndarray, bool]
     """
     assert plan.ref is not None
     src = plan.ref.dtype
-    if plan.rope_heads:
-        block = undo_rope_permutation(block, plan.rope_heads, plan.head_dim)
+    if plan.rope_permute:
+        block = undo_rope_permutation(block, plan.head_dim)
     qtype = plan.out_type
     # bit-exact pass-through when the precision does not change
     if (qtype == Q.BF16 and src == "BF16") or (qtype == Q.F16 and src == "F16") or (
