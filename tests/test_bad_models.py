@@ -105,3 +105,24 @@ def test_inspect_valid_model_reads_facts(tiny_model):
     assert model.tensor_bytes < model.size_bytes
     assert model.special_tokens()["eos"] == (4, "<|im_end|>")
     assert model.chat_template is not None
+
+
+def test_cached_description_matches_and_follows_file_changes(tiny_model, tmp_path):
+    cache = tmp_path / "cache"
+    copy = tmp_path / "model.gguf"
+    copy.write_bytes(tiny_model.read_bytes())
+    fresh = inspect(copy)
+    first = inspect(copy, cache)
+    again = inspect(copy, cache)  # served from the JSON record
+    assert len(list((cache / "gguf-inspect").glob("*.json"))) == 1
+    for model in (first, again):
+        assert model.metadata == fresh.metadata
+        assert model.tensors == fresh.tensors
+        assert model.special_tokens() == fresh.special_tokens()
+        assert model.vocab_size == fresh.vocab_size
+    # Truncating the file changes its size: the record no longer applies.
+    data = copy.read_bytes()
+    copy.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError) as info:
+        inspect(copy, cache)
+    assert info.value.key == "error.gguf_truncated"

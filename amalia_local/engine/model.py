@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import llama_cpp
 
@@ -101,8 +102,9 @@ class Engine:
         request: LoadOptions,
         log: LlamaLogSink,
         machine: Machine | None = None,
+        cache_dir: Path | None = None,
     ) -> Engine:
-        model_file = inspect(path)
+        model_file = inspect(path, cache_dir)
         resolved = resolve_options(model_file, request, machine or current_machine())
         return cls(model_file, resolved, log)
 

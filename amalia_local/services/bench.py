@@ -57,7 +57,12 @@ def measure(engine: Engine, request: BenchRequest) -> list[BenchResult]:
 
 
 def bench(request: BenchRequest, runtime: Runtime, out: TextIO) -> int:
-    with runtime.open_llama_log() as log, Engine.open(request.model, request.load, log) as engine:
+    with (
+        runtime.open_llama_log() as log,
+        Engine.open(
+            request.model, request.load, log, cache_dir=runtime.locations.cache_dir
+        ) as engine,
+    ):
         results = measure(engine, request)
         model = engine.model_file
         opts = engine.options

@@ -84,7 +84,7 @@ def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
 
 
 def info(path: str, n_ctx: int | None, json_output: bool, runtime: Runtime, out: TextIO) -> int:
-    model = inspect(path)
+    model = inspect(path, runtime.locations.cache_dir)
     if n_ctx is None:
         n_ctx = resolve(model, LoadOptions(), current_machine()).n_ctx
     data = describe(model, n_ctx)

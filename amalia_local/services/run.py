@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 from amalia_local.engine import ChatSession, Engine, LoadOptions, SamplingOptions, current_machine
@@ -26,10 +27,10 @@ class RunRequest:
     force: bool = False  # load even when the model will not fit in available RAM
 
 
-def open_checked(request: RunRequest, log: LlamaLogSink) -> Engine:
+def open_checked(request: RunRequest, log: LlamaLogSink, cache_dir: Path | None = None) -> Engine:
     """Engine.open, but refuse a model that cannot fit at the chosen context first:
     llama.cpp would otherwise swap until the machine looks frozen."""
-    model_file = inspect(request.model)
+    model_file = inspect(request.model, cache_dir)
     machine = current_machine()
     options = resolve(model_file, request.load, machine)
     if not request.force and options.n_gpu_layers == 0:
@@ -38,7 +39,10 @@ def open_checked(request: RunRequest, log: LlamaLogSink) -> Engine:
 
 
 def run(request: RunRequest, runtime: Runtime, out: TextIO) -> int:
-    with runtime.open_llama_log() as log, open_checked(request, log) as engine:
+    with (
+        runtime.open_llama_log() as log,
+        open_checked(request, log, runtime.locations.cache_dir) as engine,
+    ):
         system = request.system
         if system is None:
             system = default_system_prompt(engine.model_file)

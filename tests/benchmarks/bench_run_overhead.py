@@ -6,7 +6,8 @@ of what a bare ``Llama.generate`` loop gets with the same model, threads and set
 Both sides run in fresh subprocesses (cold KV cache, same memory state), alternating, on
 the same rendered ChatML prompt; rates are computed the same way on both sides: prompt
 tokens / time to first token, and (tokens sampled - 1) / time from first to last token.
-We report medians over the repetitions.
+We report the median and the best run of each side: on a shared machine other processes
+only ever slow a run down, so the best runs are the cleaner comparison of overhead.
 
     python tests/benchmarks/bench_run_overhead.py [MODEL.gguf] [--reps 5] [--threads N]
 
@@ -106,7 +107,7 @@ def amalia_run(model: Path, threads: int) -> dict[str, float]:
             "--ctx",
             str(CTX),
             "--max-tokens",
-            str(MAX_TOKENS - 1),
+            str(MAX_TOKENS),
         ],
         capture_output=True,
         text=True,
@@ -143,23 +144,29 @@ def main() -> int:
     def med(runs: list[dict[str, float]], key: str) -> float:
         return statistics.median(r[key] for r in runs)
 
+    def best(runs: list[dict[str, float]], key: str) -> float:
+        return max(r[key] for r in runs)
+
     print(
         f"model {model.name}, threads {args.threads}, ctx {CTX}, greedy, "
-        f"median of {args.reps} alternating runs"
+        f"{args.reps} alternating runs"
     )
     print(
         f"prompt tokens: bare {bare[0]['prompt_tokens']}, amalia {ours[0]['prompt_tokens']}; "
         f"tokens sampled: bare {bare[0]['sampled']}, amalia {ours[0]['sampled']}"
     )
-    print(f"{'metric':<22}{'llama-cpp-python':>18}{'amalia run':>14}{'ratio':>9}{'target':>9}")
+    print(f"{'metric':<30}{'llama-cpp-python':>18}{'amalia run':>14}{'ratio':>9}{'target':>9}")
     verdict = 0
+    rows = []
     for key, label in (("prompt_tps", "prompt tokens/s"), ("gen_tps", "generation tokens/s")):
-        b, o = med(bare, key), med(ours, key)
+        rows.append((f"{label}, median", med(bare, key), med(ours, key)))
+        rows.append((f"{label}, best", best(bare, key), best(ours, key)))
+    for label, b, o in rows:
         ratio = o / b
         ok = ratio >= 0.97
         verdict |= 0 if ok else 1
         status = "ok" if ok else "MISS"
-        print(f"{label:<22}{b:>18.1f}{o:>14.1f}{ratio:>8.1%}  ≥97% {status}")
+        print(f"{label:<30}{b:>18.1f}{o:>14.1f}{ratio:>8.1%}  ≥97% {status}")
     return verdict
 
 
