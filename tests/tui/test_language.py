@@ -80,7 +80,7 @@ async def test_portuguese_first_run_screen(locale, home):
 async def test_english_locale_gives_english(locale, home, tiny_model):
     locale("en_GB.UTF-8")
     app = app_for(home, tiny_model)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE):
         await wait_ready(app)
         text = screen_text(app)
     assert "Type a question" in text and "Conversations" in text
