@@ -7,7 +7,7 @@ def human_bytes(n: float) -> str:
     """Decimal units (GB = 10^9), as disk vendors and the Hugging Face Hub show sizes."""
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     raise AssertionError("unreachable")
 

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from amalia_local.formatting import human_bytes
+
 _BAR_WIDTH = 24
 
 
@@ -24,11 +26,7 @@ def format_amount(n: float, unit: str) -> str:
     """1234567 B -> '1.2 MB'; other units get a plain thousands-separated count."""
     if unit != "B":
         return f"{n:,.0f} {unit}".rstrip()
-    for prefix in ("", "k", "M", "G", "T"):
-        if abs(n) < 1000 or prefix == "T":
-            return f"{n:.0f} {prefix}B" if prefix == "" else f"{n:.1f} {prefix}B"
-        n /= 1000
-    raise AssertionError("unreachable")
+    return human_bytes(n)
 
 
 def format_duration(seconds: float) -> str:
