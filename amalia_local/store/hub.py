@@ -39,8 +39,10 @@ from amalia_local.store.names import HubRef, is_split, match_quant
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 # Metadata requests are tiny: if the Hub has not answered in this time there is no usable
-# network, and the user should hear so at once rather than after a long hang.
-DEFAULT_METADATA_TIMEOUT = 4.0
+# network, and the user should hear so at once rather than after a long hang. It is a
+# hard deadline on the whole call (see _with_deadline): measured with huggingface_hub
+# 2.4, its own timeout=3 can take 6 s to fire when HF_ENDPOINT names the host.
+DEFAULT_METADATA_TIMEOUT = 3.0
 _HASH_CHUNK = 8 * 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _GIT_SHA1 = re.compile(r"^[0-9a-f]{40}$")
@@ -154,6 +156,23 @@ def _with_deadline(fn: Callable[[], T], seconds: float, settings: HubSettings) -
     return box["value"]
 
 
+def quiet_telemetry(environ: dict[str, str] | None = None) -> None:
+    """Turn huggingface_hub's telemetry off unless the user chose a setting themselves.
+
+    Why: huggingface_hub 2.x builds its User-Agent by fetching ``{ENDPOINT}/api/agent-
+    harnesses`` (3 s timeout, retried in every process until it once succeeds). That is a
+    request amalia-local never asked for: it would break the promise that ``--offline``
+    opens no socket, and it doubles the time a pull takes to fail without a network.
+    ``HF_HUB_DISABLE_TELEMETRY`` is huggingface_hub's own switch for exactly this.
+    """
+    env = os.environ if environ is None else environ
+    if "HF_HUB_DISABLE_TELEMETRY" in env:
+        return
+    from huggingface_hub import constants
+
+    constants.HF_HUB_DISABLE_TELEMETRY = True
+
+
 def _hub_call(fn: Callable[[], T], settings: HubSettings, repo: str, what: str) -> T:
     """Call the Hub and turn its exceptions into our typed, translatable ones."""
     from huggingface_hub.errors import (
@@ -167,8 +186,9 @@ def _hub_call(fn: Callable[[], T], settings: HubSettings, repo: str, what: str) 
 
     if settings.offline:  # belt and braces: callers check first
         raise OfflineError("error.offline_download", name=what, reason=settings.offline_reason)
+    quiet_telemetry()
     try:
-        return _with_deadline(fn, settings.timeout + 1.0, settings)
+        return _with_deadline(fn, settings.timeout, settings)
     except OfflineModeIsEnabled as exc:
         raise OfflineError("error.offline_download", name=what, reason="HF_HUB_OFFLINE") from exc
     except GatedRepoError as exc:
@@ -439,26 +459,19 @@ def _snapshot_entry(ref: HubRef, settings: HubSettings, blob: Path) -> Path:
 
 
 def _from_cache_offline(ref: HubRef, settings: HubSettings, what: str) -> Fetched:
-    """Offline pull: register a file another tool (or an earlier pull) already cached."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+    """Offline pull: register a file another tool (or an earlier pull) already cached.
 
-    try:
-        path = Path(
-            str(
-                hf_hub_download(
-                    ref.repo,
-                    ref.filename or "",
-                    revision=ref.revision,
-                    cache_dir=settings.cache_dir,
-                    local_files_only=True,
-                )
-            )
-        )
-    except (LocalEntryNotFoundError, OfflineModeIsEnabled, FileNotFoundError) as exc:
-        raise OfflineError(
-            "error.offline_download", name=what, reason=settings.offline_reason
-        ) from exc
+    ``try_to_load_from_cache`` only reads the cache folders; ``hf_hub_download`` with
+    ``local_files_only`` would still build request headers, which can reach the network.
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(
+        ref.repo, ref.filename or "", cache_dir=settings.cache_dir, revision=ref.revision
+    )
+    if not isinstance(found, str):
+        raise OfflineError("error.offline_download", name=what, reason=settings.offline_reason)
+    path = Path(found)
     blob = path.resolve()
     sha256 = _check(blob, blob.name, what)
     commit = path.parent.name if _GIT_SHA1.match(path.parent.name) else None

@@ -1,0 +1,96 @@
+"""What fits where (synthetic RAM figures) and ``amalia doctor``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from amalia_local.store import catalogue, fit
+from amalia_local.store.errors import DoesNotFitError
+
+GB = 10**9
+
+
+def names(fits):
+    return [f.name for f in fits]
+
+
+def test_recommendation_for_synthetic_ram():
+    assert fit.recommend(1 * GB) == []
+    # 3 GB available -> 2.55 GB budget: only EuroLLM-1.7B Q4_K_M (1.88 GB) fits
+    assert names(fit.recommend(3 * GB)) == ["eurollm-1.7b:q4_k_m"]
+    # 10 GB -> 8.5 GB budget: the 9B models at Q4_K_M, not at Q8_0 (~12 GB)
+    ten = names(fit.recommend(10 * GB))
+    assert ten[0] == "amalia:q4_k_m"
+    assert "eurollm-9b:q4_k_m" in ten and not any(
+        n.endswith("q8_0") and "1.7b" not in n for n in ten
+    )
+    # 32 GB: everything, AMALIA's default first
+    everything = fit.recommend(32 * GB)
+    assert len(everything) == sum(len(e.quants) for e in catalogue.entries())
+    assert everything[0].name == "amalia:q4_k_m"
+
+
+def test_estimate_matches_the_engine_formula():
+    entry = catalogue.load().get("amalia")
+    quant = entry.quant("q4_k_m")
+    model = fit.catalogue_model(entry, quant)
+    est = fit.estimate(model)
+    assert est.n_ctx == 8192
+    assert est.weights == quant.size
+    # 42 layers x 8 KV heads x (128 + 128) x 2 bytes (f16) per token
+    assert est.kv_cache == 42 * 8 * 256 * 2 * 8192
+    assert est.total == model.ram_needed(8192)
+
+
+def test_ensure_fits_refuses_with_numbers_and_a_way_out():
+    cat = catalogue.load()
+    big = fit.catalogue_model(cat.get("amalia"), cat.get("amalia").quant("q8_0"))
+    fit.ensure_fits(big, 4096, 32 * GB)  # fits: no error
+    with pytest.raises(DoesNotFitError) as smaller:
+        fit.ensure_fits(big, 8192, 10 * GB)
+    assert smaller.value.key == "error.does_not_fit_model"
+    assert smaller.value.params["model"] == "amalia:q4_k_m"
+    assert "9B" not in str(smaller.value) and "GB" in str(smaller.value)
+    with pytest.raises(DoesNotFitError) as ctx:
+        fit.ensure_fits(big, 8192, int(11.9 * GB))  # fits at a smaller context
+    assert ctx.value.key == "error.does_not_fit_ctx" and "--ctx" in str(ctx.value)
+    with pytest.raises(DoesNotFitError) as nothing:
+        fit.ensure_fits(big, 8192, GB // 2)
+    assert nothing.value.key == "error.does_not_fit"
+
+
+def test_doctor_json_is_plausible(run_amalia):
+    result = run_amalia("doctor", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["memory"]["total"] >= data["memory"]["available"] > 0
+    assert data["cpu"]["physical_cores"] >= 1 and data["cpu"]["logical_cpus"] >= 1
+    assert data["disk"]["store_free"] > 0
+    assert data["llama_cpp"]["system_info"] and isinstance(data["llama_cpp"]["gpu_offload"], bool)
+    assert data["packages"]["amalia-local"] and data["packages"]["llama-cpp-python"]
+    assert data["python"].count(".") == 2
+    assert data["offline"] == {"enabled": False, "reason": None}
+    assert data["store"]["installed"] == 0
+    assert {f["name"] for f in data["fit"]} >= {"amalia:q4_k_m", "eurollm-1.7b:q4_k_m"}
+    expected = fit.recommend(data["memory"]["available"])
+    assert data["recommended"] == (expected[0].name if expected else None)
+
+
+def test_doctor_text_in_portuguese(run_amalia):
+    result = run_amalia("--lang", "pt", "doctor")
+    assert result.returncode == 0
+    assert "Núcleos físicos" in result.stdout and "Modelos do catálogo" in result.stdout
+
+
+def test_list_available_marks_fit_and_installed(run_amalia):
+    assert run_amalia("pull", "eurollm-1.7b").returncode == 1  # not on the fake Hub
+    assert run_amalia("pull", "amalia").returncode == 0
+    data = json.loads(run_amalia("list", "--available", "--json").stdout)
+    by_name = {d["name"]: d for d in data}
+    assert by_name["amalia:q4_k_m"]["installed"] is True
+    assert by_name["amalia:q8_0"]["installed"] is False
+    assert all(isinstance(d["fits"], bool) and d["ram_needed"] > d["size"] for d in data)
+    text = run_amalia("list", "--available").stdout
+    assert "amalia:q4_k_m" in text and "installed" in text
