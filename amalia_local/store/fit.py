@@ -18,6 +18,7 @@ from amalia_local.engine.options import (
     DEFAULT_CONTEXT_CAP,
     MIN_CONTEXT,
     RAM_HEADROOM,
+    Machine,
     ram_context_cap,
 )
 from amalia_local.formatting import human_bytes
@@ -133,9 +134,13 @@ def assess(available_ram: int, entries: tuple[Entry, ...] | None = None) -> list
     return fits
 
 
-def recommend(available_ram: int, entries: tuple[Entry, ...] | None = None) -> list[Fit]:
-    """What this machine can run comfortably, best first; empty when nothing fits."""
-    return [f for f in assess(available_ram, entries) if f.fits]
+def recommend(available: int | Machine, entries: tuple[Entry, ...] | None = None) -> list[Fit]:
+    """What this machine can run comfortably, best first; empty when nothing fits.
+
+    ``available`` is the RAM in bytes or an engine ``Machine`` (``current_machine()``).
+    """
+    ram = available.available_ram if isinstance(available, Machine) else available
+    return [f for f in assess(ram, entries) if f.fits]
 
 
 def ensure_fits(

@@ -75,12 +75,19 @@ class HubSettings:
         *,
         offline_flag: bool = False,
         config_offline: bool = False,
+        default_cache: Path | None = None,
     ) -> HubSettings:
         """Read HF_ENDPOINT, HF_HOME/HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE the way
-        huggingface_hub does, but at call time (its constants are frozen at import)."""
+        huggingface_hub does, but at call time (its constants are frozen at import).
+
+        ``default_cache`` replaces huggingface_hub's default cache folder when neither
+        HF_HOME nor HF_HUB_CACHE is set (used for AMALIA_HOME: everything in one folder).
+        """
         env = os.environ if environ is None else environ
         if env.get("HF_HUB_CACHE"):
             cache = Path(env["HF_HUB_CACHE"])
+        elif default_cache is not None and not env.get("HF_HOME"):
+            cache = default_cache
         else:
             xdg = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
             cache = Path(env.get("HF_HOME") or Path(xdg) / "huggingface") / "hub"

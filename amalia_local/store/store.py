@@ -71,12 +71,21 @@ class ModelStore:
         config_offline: bool = False,
         environ: Mapping[str, str] | None = None,
     ) -> ModelStore:
-        """The user's store, with Hub settings from the environment and offline switches."""
-        locations = locations or Locations.resolve(dict(environ) if environ else None)
+        """The user's store, with Hub settings from the environment and offline switches.
+
+        With ``AMALIA_HOME`` set (a portable install, or tests) and no HF_HOME, the Hub cache
+        moves under it too, so downloads land in the one folder the user chose.
+        """
+        env = dict(os.environ if environ is None else environ)
+        locations = locations or Locations.resolve(env)
+        default_cache = (
+            locations.cache_dir / "huggingface" / "hub" if env.get("AMALIA_HOME") else None
+        )
         settings = HubSettings.resolve(
-            dict(environ) if environ is not None else None,
+            env,
             offline_flag=offline,
             config_offline=config_offline,
+            default_cache=default_cache,
         )
         return cls(locations.data_dir / MODELS_DIR, settings)
 

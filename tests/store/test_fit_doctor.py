@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from amalia_local.engine.options import Machine
 from amalia_local.store import catalogue, fit
 from amalia_local.store.errors import DoesNotFitError
 
@@ -20,6 +21,8 @@ def test_recommendation_for_synthetic_ram():
     assert fit.recommend(1 * GB) == []
     # 3 GB available -> 2.55 GB budget: only EuroLLM-1.7B Q4_K_M (1.88 GB) fits
     assert names(fit.recommend(3 * GB)) == ["eurollm-1.7b:q4_k_m"]
+    machine = Machine(physical_cores=2, available_ram=3 * GB, gpu_offload=False)
+    assert names(fit.recommend(machine)) == ["eurollm-1.7b:q4_k_m"]
     # 10 GB -> 8.5 GB budget: the 9B models at Q4_K_M, not at Q8_0 (~12 GB)
     ten = names(fit.recommend(10 * GB))
     assert ten[0] == "amalia:q4_k_m"

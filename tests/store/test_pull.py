@@ -218,3 +218,26 @@ def test_pull_in_portuguese(run_amalia):
 
 def test_store_is_a_model_store(store):
     assert isinstance(store, ModelStore)
+
+
+def test_ctrl_c_keeps_the_partial_file_for_the_next_run(store, fake_hub, model_bytes, small_chunks):
+    def interrupt(done: int, total: int | None) -> None:
+        if done >= len(model_bytes) // 3:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the middle of the transfer
+
+    with pytest.raises(KeyboardInterrupt):
+        store.pull("amalia", progress=interrupt)
+    kept = partial_path(store.hub, AMALIA_REPO, sha256(model_bytes)).stat().st_size
+    # http_get counts a piece just before writing it: the interrupted piece is not kept
+    assert len(model_bytes) // 3 - 64 * 1024 <= kept < len(model_bytes) // 2
+    fake_hub.state.bytes_sent = 0
+    result = store.pull("amalia")
+    assert result.downloaded == len(model_bytes) - kept
+    assert fake_hub.state.bytes_sent == len(model_bytes) - kept
+
+
+def test_amalia_home_keeps_the_hub_cache_inside(hub_env, tmp_path):
+    env = {k: v for k, v in hub_env.items() if k != "HF_HOME"}
+    store = ModelStore.open(environ=env)
+    assert store.hub.cache_dir == Path(env["AMALIA_HOME"]) / "cache" / "huggingface" / "hub"
+    assert ModelStore.open(environ=hub_env).hub.cache_dir == Path(hub_env["HF_HOME"]) / "hub"
