@@ -178,10 +178,11 @@ def _store_commands(commands, common: argparse.ArgumentParser) -> None:
     imp = commands.add_parser(
         "import",
         parents=[common],
-        help="add a local .gguf file to the store",
-        description="Validate a GGUF file and add it (hard link or copy) to the store.",
+        help="add a local .gguf file or a bundle's models to the store",
+        description="Validate a GGUF file and add it (hard link or copy) to the store; "
+        "for a bundle folder (amalia bundle create), verify it and add all its models.",
     )
-    imp.add_argument("path", metavar="PATH.gguf")
+    imp.add_argument("path", metavar="PATH", help="a .gguf file or a bundle folder")
     imp.add_argument("--name", metavar="NAME", help="store name (default: from the file name)")
 
     show = commands.add_parser(
@@ -201,6 +202,53 @@ def _store_commands(commands, common: argparse.ArgumentParser) -> None:
         description="System, llama.cpp build, store and which catalogue models fit.",
     )
     doctor.add_argument("--json", action="store_true", help="print JSON")
+    _bundle_commands(commands, common)
+
+
+def _bundle_commands(commands, common: argparse.ArgumentParser) -> None:
+    """bundle create / verify: air-gapped installs (amalia_local.bundle)."""
+    bundle = commands.add_parser(
+        "bundle",
+        parents=[common],
+        help="make or check a bundle for machines without a network",
+        description="A folder with models, wheels and install scripts for offline machines.",
+    )
+    actions = bundle.add_subparsers(
+        dest="bundle_command", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    create = actions.add_parser(
+        "create",
+        parents=[common],
+        help="write a new bundle",
+        description="Write models, every wheel for the target, install scripts and a "
+        "manifest into OUT_DIR (which must not exist or be empty).",
+    )
+    create.add_argument("out_dir", metavar="OUT_DIR")
+    create.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="NAME",
+        help="a model to include (installed, or pulled first); repeat for more",
+    )
+    create.add_argument(
+        "--platform", metavar="TAG", help="pip platform tag of the target (default: this one)"
+    )
+    create.add_argument(
+        "--python", metavar="X.Y", help="Python version of the target (default: this one)"
+    )
+    create.add_argument(
+        "--wheelhouse-from",
+        metavar="DIR",
+        help="take every wheel from this folder instead of the package index",
+    )
+    verify = actions.add_parser(
+        "verify",
+        parents=[common],
+        help="check a bundle against its manifest",
+        description="Check every file's size and sha256; exit 0 only when all is intact.",
+    )
+    verify.add_argument("path", metavar="DIR")
 
 
 def _positive(value: int | None, flag: str) -> None:
@@ -287,7 +335,7 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
     raise AssertionError(f"unhandled command {args.command}")
 
 
-_STORE_COMMANDS = ("pull", "list", "rm", "import", "show", "doctor")
+_STORE_COMMANDS = ("pull", "list", "rm", "import", "show", "doctor", "bundle")
 
 
 def _open_store(args: argparse.Namespace, runtime):
@@ -303,7 +351,25 @@ def _open_store(args: argparse.Namespace, runtime):
 
 
 def _dispatch_store(args: argparse.Namespace, runtime) -> int:
+    if args.command == "bundle" and args.bundle_command == "verify":
+        from amalia_local.services.bundle import verify_bundle
+
+        return verify_bundle(args.path, runtime, sys.stdout)
     store = _open_store(args, runtime)
+    if args.command == "bundle":
+        from pathlib import Path
+
+        from amalia_local.bundle import CreateRequest, TargetRequest
+        from amalia_local.services.bundle import create_bundle
+
+        request = CreateRequest(
+            out_dir=Path(args.out_dir),
+            models=tuple(args.model),
+            target=TargetRequest(platform=args.platform, python=args.python),
+            wheels_from=Path(args.wheelhouse_from) if args.wheelhouse_from else None,
+            verbose=getattr(args, "verbose", False),
+        )
+        return create_bundle(request, store, runtime, sys.stdout)
     if args.command == "pull":
         from amalia_local.services.pull import pull
 

@@ -1,0 +1,354 @@
+"""The ``wheels/`` folder: amalia-local and every dependency, for one platform and Python.
+
+pip does all the work, in a subprocess, so its resolver, caches, index settings and
+platform tags are the real ones (no reimplementation that drifts). Two cases:
+
+* **Same platform and Python as this machine**: ``pip wheel`` of amalia-local's wheel.
+  pip resolves everything and turns any source-only package into a wheel here — for
+  llama-cpp-python (no wheels on PyPI) that is the wheel pip already built when it was
+  installed here, straight from pip's wheel cache, or a fresh build (minutes).
+* **Another platform or Python**: ``pip download --only-binary=:all: --platform ...
+  --python-version ...``. llama-cpp-python has no binary wheels on PyPI, which would make
+  that resolution fail, so a *placeholder* wheel with the real package's name, version
+  and dependencies (read from its sdist) is offered on a temporary find-links folder:
+  pip resolves every other dependency for the target, then the placeholder is replaced
+  by the sdist and its build requirements (scikit-build-core, and cmake/ninja wheels
+  when PyPI has them for the target). A real wheel for the target, when one of the
+  sources has it, wins over the placeholder (its tags are more specific) and is kept.
+
+The amalia-local wheel itself is built from the checkout the running code was installed
+from (an editable install records it in ``direct_url.json``, PEP 610), so a bundle
+always carries the code that made it; an installation from a wheel takes
+``amalia-local==<this version>`` from the index instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.parser import Parser
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import unquote, urlparse
+
+from amalia_local.bundle.errors import WheelhouseError
+
+LLAMA = "llama-cpp-python"
+_PYTHON = re.compile(r"^3\.\d{1,2}$")
+_PLATFORM = re.compile(r"^[a-z0-9][a-z0-9_.]*$")
+_PLACEHOLDER_TAG = "py3-none-any"
+
+
+@dataclass(frozen=True)
+class TargetRequest:
+    """What the user asked for; ``None`` means "like this machine"."""
+
+    platform: str | None = None
+    python: str | None = None
+
+
+@dataclass(frozen=True)
+class Wheelhouse:
+    platform: str
+    python: str
+    native: bool
+    llama_version: str
+    llama_from_source: bool
+
+
+def this_python() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def this_platforms() -> list[str]:
+    """Platform tags this interpreter accepts, most specific first (pip's own order)."""
+    try:
+        from packaging.tags import sys_tags
+    except ImportError:  # packaging comes with huggingface_hub; be safe anyway
+        import sysconfig
+
+        return [sysconfig.get_platform().replace("-", "_").replace(".", "_")]
+    return list(dict.fromkeys(tag.platform for tag in sys_tags()))
+
+
+def check_target(request: TargetRequest) -> None:
+    """Refuse malformed ``--platform`` / ``--python`` before anything is downloaded."""
+    from amalia_local.errors import UsageError
+
+    if request.python is not None and not _PYTHON.match(request.python):
+        raise UsageError("bundle.bad_python", python=request.python)
+    if request.platform is not None and not _PLATFORM.match(request.platform):
+        raise UsageError("bundle.bad_platform", platform=request.platform)
+
+
+def is_native(request: TargetRequest) -> bool:
+    python_ok = request.python in (None, this_python())
+    return python_ok and (request.platform is None or request.platform in this_platforms())
+
+
+class Pip:
+    """Runs ``python -m pip`` for this interpreter; output shown live or kept for errors."""
+
+    def __init__(self, sources: Sequence[str], log: TextIO | None, verbose: bool) -> None:
+        self.sources = list(sources)  # ["--no-index", "--find-links", DIR] or []
+        self._log = log
+        self._verbose = verbose
+
+    def __call__(self, *args: str, check: bool = True) -> bool:
+        command = [sys.executable, "-m", "pip", *args]
+        env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
+        if self._verbose:
+            done = subprocess.run(command, env=env, stdout=sys.stderr, check=False)
+            output = ""
+        else:
+            done = subprocess.run(
+                command,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                check=False,
+            )
+            output = done.stdout
+        if done.returncode != 0 and check:
+            if output and self._log is not None:
+                self._log.write(output)
+                self._log.flush()
+            raise WheelhouseError("bundle.pip_failed", command=" ".join(args[:2]))
+        return done.returncode == 0
+
+
+def llama_version() -> str:
+    """The llama-cpp-python this amalia-local runs with: the bundle ships the same one."""
+    return importlib.metadata.version(LLAMA)
+
+
+def source_checkout() -> Path | None:
+    """The folder amalia-local was installed from, for editable / local-folder installs."""
+    try:
+        text = importlib.metadata.distribution("amalia-local").read_text("direct_url.json")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    url = urlparse(str(data.get("url", "")))
+    if url.scheme != "file" or "dir_info" not in data:
+        return None
+    path = Path(unquote(url.path))
+    return path if (path / "pyproject.toml").is_file() else None
+
+
+def amalia_requirement(pip: Pip, work: Path, version: str) -> str:
+    """A wheel file of this amalia-local, or ``amalia-local==version`` for the index."""
+    checkout = source_checkout()
+    if checkout is None:
+        return f"amalia-local=={version}"
+    out = work / "own"
+    out.mkdir(parents=True, exist_ok=True)
+    args = ["wheel", "--no-deps", "--wheel-dir", str(out)]
+    if _setuptools_usable():
+        args.append("--no-build-isolation")  # no index needed: works offline too
+    else:
+        args += pip.sources
+    pip(*args, str(checkout))
+    wheels = sorted(out.glob("amalia_local-*.whl"))
+    if not wheels:
+        raise WheelhouseError("bundle.pip_failed", command="wheel amalia-local")
+    return str(wheels[-1])
+
+
+def _setuptools_usable() -> bool:
+    try:
+        version = importlib.metadata.version("setuptools")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    major = re.match(r"\d+", version)
+    return major is not None and int(major.group()) >= 68
+
+
+def build(
+    dest: Path,
+    work: Path,
+    request: TargetRequest,
+    pip: Pip,
+    amalia_version: str,
+) -> Wheelhouse:
+    """Fill ``dest`` with every wheel (or sdist) the target needs to install amalia-local."""
+    dest.mkdir(parents=True, exist_ok=True)
+    version = llama_version()
+    constraints = work / "constraints.txt"
+    constraints.write_text(f"{LLAMA}=={version}\n", encoding="utf-8")
+    requirement = amalia_requirement(pip, work, amalia_version)
+    python = request.python or this_python()
+    if is_native(request):
+        pip(
+            "wheel",
+            "--wheel-dir",
+            str(dest),
+            *pip.sources,
+            "--constraint",
+            str(constraints),
+            requirement,
+        )
+        if not _find(dest, LLAMA, version, (".whl",)):
+            raise WheelhouseError("bundle.pip_failed", command=f"wheel {LLAMA}")
+        platform = request.platform or this_platforms()[0]
+        return Wheelhouse(platform, python, True, version, llama_from_source=False)
+    platform = request.platform or this_platforms()[0]
+    from_source = _download_foreign(dest, work, platform, python, pip, constraints, requirement)
+    return Wheelhouse(platform, python, False, version, llama_from_source=from_source)
+
+
+def _target_flags(platform: str, python: str) -> list[str]:
+    abi = "cp" + python.replace(".", "")
+    return [
+        "--only-binary=:all:",
+        "--platform",
+        platform,
+        "--python-version",
+        python,
+        "--implementation",
+        "cp",
+        "--abi",
+        abi,
+    ]
+
+
+def _download_foreign(
+    dest: Path,
+    work: Path,
+    platform: str,
+    python: str,
+    pip: Pip,
+    constraints: Path,
+    requirement: str,
+) -> bool:
+    """``pip download`` for another target; returns True when llama-cpp-python is an sdist."""
+    version = constraints.read_text(encoding="utf-8").split("==", 1)[1].strip()
+    sdists = work / "sdist"
+    pip(
+        "download",
+        "--no-deps",
+        "--no-binary=:all:",
+        "--dest",
+        str(sdists),
+        *pip.sources,
+        f"{LLAMA}=={version}",
+    )
+    sdist = _find(sdists, LLAMA, version, (".tar.gz", ".zip"))
+    if sdist is None:
+        raise WheelhouseError("bundle.pip_failed", command=f"download {LLAMA}")
+    requires, build_requires = _sdist_requirements(sdist)
+    placeholders = work / "placeholder"
+    placeholder = _write_placeholder(placeholders, version, requires)
+    flags = _target_flags(platform, python)
+    pip(
+        "download",
+        "--dest",
+        str(dest),
+        *flags,
+        *pip.sources,
+        "--find-links",
+        str(placeholders),
+        "--constraint",
+        str(constraints),
+        requirement,
+    )
+    got = dest / placeholder.name
+    if got.is_file() and _sha256(got) != _sha256(placeholder):
+        return False  # a real py3-none-any wheel (unlikely, but then it is usable)
+    if not got.is_file():
+        return False  # a real, platform-specific wheel was found and downloaded
+    got.unlink()
+    shutil.copy2(sdist, dest / sdist.name)
+    if build_requires:
+        pip("download", "--dest", str(dest), *flags, *pip.sources, *build_requires)
+    # Best effort: with these the target needs only a C/C++ compiler, not CMake itself.
+    pip("download", "--dest", str(dest), *flags, *pip.sources, "cmake", "ninja", check=False)
+    return True
+
+
+def _find(folder: Path, project: str, version: str, suffixes: tuple[str, ...]) -> Path | None:
+    """The file of ``project==version`` in ``folder`` (wheel or sdist, either spelling)."""
+    prefixes = {f"{p}-{version}" for p in (re.sub(r"[-_.]+", "_", project), project)}
+    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+        name = path.name.lower()
+        for prefix in prefixes:
+            rest = name[len(prefix) :] if name.startswith(prefix) else None
+            if rest is not None and rest[:1] in ("-", ".") and name.endswith(suffixes):
+                return path
+    return None
+
+
+def _sdist_requirements(sdist: Path) -> tuple[list[str], list[str]]:
+    """Requires-Dist from PKG-INFO and build-system.requires from pyproject.toml."""
+    pkg_info = pyproject = ""
+    with tarfile.open(sdist) as tar:
+        for member in tar.getmembers():
+            parts = member.name.split("/")
+            if len(parts) == 2 and parts[1] == "PKG-INFO":
+                pkg_info = _read_member(tar, member)
+            elif len(parts) == 2 and parts[1] == "pyproject.toml":
+                pyproject = _read_member(tar, member)
+    message = Parser().parsestr(pkg_info)
+    requires = [r for r in message.get_all("Requires-Dist") or [] if "extra ==" not in r]
+    build_requires: list[str] = []
+    if pyproject:
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            import tomli as tomllib  # type: ignore[no-redef]
+        data = tomllib.loads(pyproject)
+        build_requires = list(data.get("build-system", {}).get("requires", []))
+    return requires, build_requires
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str:
+    handle = tar.extractfile(member)
+    return handle.read().decode("utf-8") if handle is not None else ""
+
+
+def _write_placeholder(folder: Path, version: str, requires: list[str]) -> Path:
+    """A minimal valid wheel carrying only metadata: lets pip resolve for the target."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dist = f"llama_cpp_python-{version}"
+    path = folder / f"{dist}-{_PLACEHOLDER_TAG}.whl"
+    info = f"{dist}.dist-info"
+    metadata = "Metadata-Version: 2.1\nName: llama-cpp-python\nVersion: " + version + "\n"
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    files = {
+        f"{info}/METADATA": metadata,
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: amalia-local\n"
+        f"Root-Is-Purelib: true\nTag: {_PLACEHOLDER_TAG}\n",
+    }
+    record = []
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name, text in files.items():
+            data = text.encode("utf-8")
+            wheel.writestr(name, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            record.append(f"{name},sha256={digest.decode()},{len(data)}")
+        record.append(f"{info}/RECORD,,")
+        wheel.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,147 @@
+"""``amalia bundle create|verify`` and ``amalia import DIR``: air-gapped bundles.
+
+The work is in :mod:`amalia_local.bundle`; this module only turns its events and
+results into translated lines and progress bars, like the other services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from amalia_local import bundle
+from amalia_local.bundle.manifest import WHEELS_DIR
+from amalia_local.formatting import human_bytes
+from amalia_local.progress import Progress
+from amalia_local.runtime import Runtime
+from amalia_local.services.pull import ProgressBridge
+from amalia_local.store import ModelStore
+
+
+class CliEvents:
+    """What :func:`amalia_local.bundle.create` reports, shown on the terminal."""
+
+    def __init__(self, runtime: Runtime, out: TextIO) -> None:
+        self._runtime = runtime
+        self._out = out
+
+    def message(self, key: str, **params: object) -> None:
+        self._out.write(self._runtime.t(key, **params) + "\n")
+        self._out.flush()
+
+    @contextmanager
+    def bar(self, total: int, key: str, **params: object) -> Iterator[Progress]:
+        with Progress(total, label=self._runtime.t(key, **params)) as progress:
+            yield progress
+
+    def pull_progress(self, name: str) -> Callable[[int, int | None], None]:
+        return _ClosingBridge(self._runtime.t("pull.downloading", name=name))
+
+
+class _ClosingBridge(ProgressBridge):
+    """The pull's bar, finished when the download reports its last byte."""
+
+    def __call__(self, done: int, total: int | None) -> None:
+        super().__call__(done, total)
+        if total is not None and done >= total:
+            self.close(ok=True)
+
+
+def create_bundle(
+    request: bundle.CreateRequest, store: ModelStore, runtime: Runtime, out: TextIO
+) -> int:
+    manifest = bundle.create(request, store, CliEvents(runtime, out))
+    path = request.out_dir.expanduser().absolute()
+    wheels = sum(1 for f in manifest.files if f.path.startswith(f"{WHEELS_DIR}/"))
+    size = sum(f.size for f in manifest.files)
+    out.write(
+        runtime.t(
+            "bundle.created",
+            path=path,
+            models=len(manifest.models),
+            wheels=wheels,
+            size=human_bytes(size),
+        )
+        + "\n"
+    )
+    return 0
+
+
+def _verify_bar(runtime: Runtime) -> tuple[Callable[[int, int], None], Callable[[bool], None]]:
+    """A progress callback for verify (hashing gigabytes takes a while) and its closer."""
+    bar: list[Progress] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bar:
+            bar.append(Progress(total, label=runtime.t("bundle.verifying")).__enter__())
+        bar[0].update(done - bar[0].done)
+
+    def close(ok: bool) -> None:
+        if bar:
+            bar[0].__exit__(None if ok else RuntimeError, None, None)
+
+    return progress, close
+
+
+def _problems(report: bundle.Report, runtime: Runtime, out: TextIO) -> None:
+    for path in report.missing:
+        out.write(runtime.t("bundle.missing", path=path) + "\n")
+    for path in report.corrupted:
+        out.write(runtime.t("bundle.corrupted", path=path) + "\n")
+
+
+def verify_bundle(path: str, runtime: Runtime, out: TextIO) -> int:
+    """Exit 0 only when every file is present, intact, and nothing extra is there."""
+    progress, close = _verify_bar(runtime)
+    ok = False
+    try:
+        report = bundle.verify(Path(path), progress)
+        ok = True
+    finally:
+        close(ok)
+    _problems(report, runtime, out)
+    for extra in report.extra:
+        out.write(runtime.t("bundle.extra", path=extra) + "\n")
+    if report.intact:
+        out.write(runtime.t("bundle.intact", files=report.checked) + "\n")
+        return 0
+    out.write(
+        runtime.t(
+            "bundle.not_intact",
+            missing=len(report.missing),
+            corrupted=len(report.corrupted),
+            extra=len(report.extra),
+        )
+        + "\n"
+    )
+    return 1
+
+
+def import_bundle(path: str, store: ModelStore, runtime: Runtime, out: TextIO) -> int:
+    """Verify, then register every model; a damaged bundle imports nothing."""
+    root = Path(path)
+    progress, close = _verify_bar(runtime)
+    ok = False
+    try:
+        report = bundle.verify(root, progress)
+        ok = True
+    finally:
+        close(ok)
+    if report.damaged:
+        _problems(report, runtime, out)
+        out.flush()
+    bundle.check_report(report, root)
+    if report.extra:
+        out.write(runtime.t("bundle.extra_ignored", count=len(report.extra)) + "\n")
+    for model in bundle.import_models(root, report, store):
+        if model.renamed_from:
+            out.write(
+                runtime.t("bundle.imported_renamed", old=model.renamed_from, name=model.name) + "\n"
+            )
+        key = f"bundle.imported_{model.how}"
+        out.write(
+            runtime.t(key, name=model.name, size=human_bytes(model.size), path=model.path) + "\n"
+        )
+    return 0
