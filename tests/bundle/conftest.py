@@ -1,0 +1,151 @@
+"""Fixtures for air-gapped bundles: one real bundle per session, made offline.
+
+The bundle holds two models — the catalogue's ``amalia`` pulled from the fake Hub (the
+store tests' stand-in on 127.0.0.1) and ``tiny`` imported by hand — and a wheelhouse
+assembled by ``amalia bundle create --wheelhouse-from`` from a local folder of wheels,
+so creating it needs no index. That folder is built once per session by ``pip wheel``
+of this checkout (the package index or pip's cache; llama-cpp-python comes from pip's
+wheel cache, where installing it here left it).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "store"))
+
+from fake_hub import FakeHub
+
+CHECKOUT = Path(__file__).parents[2]
+AMALIA_REPO = "teex-pt/AMALIA-9B-0626-DPO-GGUF"
+AMALIA_FILE = "AMALIA-9B-0626-DPO-Q4_K_M.gguf"
+ANSWER = "Olá, aç€!"
+
+
+@pytest.fixture(scope="session")
+def wheel_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every wheel amalia-local needs on this machine, in one folder."""
+    folder = tmp_path_factory.mktemp("wheel-source")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--wheel-dir",
+            str(folder),
+            str(CHECKOUT),
+        ],
+        check=True,
+        env={**_base_env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
+    return folder
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "AMALIA", "HF_"))
+    }
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "amalia_local", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="session")
+def maker_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The connected machine: its own AMALIA_HOME and Hugging Face cache."""
+    root = tmp_path_factory.mktemp("maker")
+    return {
+        **_base_env(),
+        "LANG": "C.UTF-8",
+        "PYTHONIOENCODING": "utf-8",
+        "AMALIA_HOME": str(root / "home"),
+        "HF_HOME": str(root / "hf"),
+    }
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(
+    tmp_path_factory: pytest.TempPathFactory,
+    tiny_model: Path,
+    wheel_source: Path,
+    maker_env: dict[str, str],
+) -> Path:
+    """A bundle made once; tests that change it work on a copy (:func:`bundle_copy`)."""
+    hub = FakeHub()
+    hub.add(AMALIA_REPO, AMALIA_FILE, tiny_model.read_bytes())
+    hub.start()
+    try:
+        env = {**maker_env, "HF_ENDPOINT": hub.endpoint}
+        imported = cli(env, "import", str(tiny_model), "--name", "tiny")
+        assert imported.returncode == 0, imported.stderr
+        out = tmp_path_factory.mktemp("made") / "bundle"
+        made = cli(
+            env,
+            "bundle",
+            "create",
+            str(out),
+            "--model",
+            "amalia",
+            "--model",
+            "tiny",
+            "--wheelhouse-from",
+            str(wheel_source),
+        )
+        assert made.returncode == 0, made.stdout + made.stderr
+    finally:
+        hub.stop()
+    return out
+
+
+@pytest.fixture
+def bundle_copy(bundle_dir: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "stick" / "bundle"
+    shutil.copytree(bundle_dir, copy, symlinks=True)
+    return copy
+
+
+@pytest.fixture
+def fresh_env(tmp_path: Path) -> dict[str, str]:
+    """An offline machine: empty store and Hub cache; the Hub endpoint is a closed port."""
+    return {
+        **_base_env(),
+        "LANG": "C.UTF-8",
+        "PYTHONIOENCODING": "utf-8",
+        "AMALIA_HOME": str(tmp_path / "offline-home"),
+        "HF_HOME": str(tmp_path / "offline-hf"),
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+    }
+
+
+def read_manifest(root: Path) -> dict:
+    return json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+
+
+def write_manifest(root: Path, data: dict) -> None:
+    (root / "manifest.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+@pytest.fixture
+def run_cli() -> Iterator[Callable[..., subprocess.CompletedProcess[str]]]:
+    yield cli

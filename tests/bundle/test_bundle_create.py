@@ -1,0 +1,124 @@
+"""amalia bundle create: what a bundle holds, and what it refuses to do."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from conftest import AMALIA_FILE, ANSWER, cli, read_manifest
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_bundle_lists_every_file_with_its_real_sha256(bundle_dir: Path) -> None:
+    manifest = read_manifest(bundle_dir)
+    on_disk = sorted(
+        p.relative_to(bundle_dir).as_posix()
+        for p in bundle_dir.rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    )
+    assert [f["path"] for f in manifest["files"]] == on_disk
+    for entry in manifest["files"]:
+        path = bundle_dir / entry["path"]
+        assert entry["size"] == path.stat().st_size
+        assert entry["sha256"] == _sha256(path)
+    assert {"install.sh", "install.ps1", "LEIA-ME.txt", "README.txt"} <= set(on_disk)
+    assert os.access(bundle_dir / "install.sh", os.X_OK)
+    # nothing half-written is left next to the bundle
+    assert [p.name for p in bundle_dir.parent.iterdir()] == ["bundle"]
+
+
+def test_manifest_records_models_target_and_versions(bundle_dir: Path, tiny_model: Path) -> None:
+    manifest = read_manifest(bundle_dir)
+    models = {m["name"]: m for m in manifest["models"]}
+    assert set(models) == {"amalia:q4_k_m", "tiny"}
+    amalia = models["amalia:q4_k_m"]
+    assert amalia["path"] == f"models/{AMALIA_FILE}"
+    assert amalia["source"] == "hub" and amalia["commit"] and amalia["repo"]
+    assert amalia["catalogue"]["name"] == "amalia" and amalia["catalogue"]["quant"] == "q4_k_m"
+    assert models["tiny"]["source"] == "import" and models["tiny"]["catalogue"] is None
+    assert models["tiny"]["sha256"] == _sha256(tiny_model)
+    target = manifest["target"]
+    assert target["native"] is True and target["llama_cpp_from_source"] is False
+    assert target["python"] == "{}.{}".format(*__import__("sys").version_info[:2])
+    assert manifest["amalia_local"] and manifest["created_at"].endswith("+00:00")
+    wheels = [f["path"] for f in manifest["files"] if f["path"].startswith("wheels/")]
+    names = {Path(w).name.split("-")[0].lower() for w in wheels}
+    # the package itself, the engine as a wheel (nothing to compile offline), and deps
+    assert {"amalia_local", "llama_cpp_python", "numpy", "gguf", "textual"} <= names
+    assert {"huggingface_hub", "platformdirs", "jinja2"} <= names
+    assert all(w.endswith(".whl") for w in wheels)
+
+
+def test_notes_give_the_offline_steps_in_both_languages(bundle_dir: Path) -> None:
+    leia = (bundle_dir / "LEIA-ME.txt").read_text(encoding="utf-8")
+    read = (bundle_dir / "README.txt").read_text(encoding="utf-8")
+    assert "sh install.sh" in leia and "Passos" in leia and "pasta" in leia
+    assert "sh install.sh" in read and "Steps" in read
+    for text in (leia, read):
+        assert "amalia:q4_k_m" in text and "tiny" in text
+        assert "install.ps1" in text and "amalia bundle verify" in text
+    script = (bundle_dir / "install.sh").read_text(encoding="utf-8")
+    assert "--no-index" in script and 'import "$HERE"' in script
+    ps1 = (bundle_dir / "install.ps1").read_bytes()
+    assert ps1.startswith(b"\xef\xbb\xbf") and b"--no-index" in ps1  # BOM: PowerShell 5
+    assert ANSWER  # the model these notes name answers this (see the offline test)
+
+
+def test_refuses_a_folder_that_is_not_empty(tmp_path: Path, maker_env, wheel_source) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    keep = out / "notes.txt"
+    keep.write_text("mine", encoding="utf-8")
+    result = cli(
+        maker_env,
+        "bundle",
+        "create",
+        str(out),
+        "--model",
+        "tiny",
+        "--wheelhouse-from",
+        str(wheel_source),
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"amalia: {out} already exists and is not empty: choose a new folder "
+        "(nothing is overwritten)"
+    ]
+    assert keep.read_text(encoding="utf-8") == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_unknown_model_fails_before_anything_is_written(tmp_path: Path, maker_env) -> None:
+    out = tmp_path / "out"
+    result = cli(maker_env, "--lang", "pt", "bundle", "create", str(out), "--model", "nada")
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("amalia: ") and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_target_is_a_usage_error(tmp_path: Path, maker_env) -> None:
+    out = tmp_path / "out"
+    result = cli(maker_env, "bundle", "create", str(out), "--model", "tiny", "--python", "three")
+    assert result.returncode == 2
+    assert result.stderr == "amalia: --python three: expected a version like 3.11\n"
+    result = cli(maker_env, "bundle", "create", str(out), "--model", "tiny", "--platform", "../x")
+    assert result.returncode == 2 and "--platform ../x" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_wheelhouse_leaves_nothing_behind(tmp_path: Path, maker_env) -> None:
+    """An empty wheel source: pip fails, the half-made bundle is removed, one line."""
+    empty = tmp_path / "no-wheels"
+    empty.mkdir()
+    out = tmp_path / "out"
+    result = cli(
+        maker_env, "bundle", "create", str(out), "--model", "tiny", "--wheelhouse-from", str(empty)
+    )
+    assert result.returncode == 1
+    assert result.stderr.rstrip().splitlines()[-1].startswith("amalia: pip failed (")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["no-wheels"]
