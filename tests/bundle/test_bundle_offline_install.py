@@ -1,0 +1,131 @@
+"""The real thing: from the bundle alone, on a machine with no network.
+
+``install.sh`` runs inside a new network namespace (``unshare -n``: no interface but a
+downed loopback, so nothing can be reached), with a fresh HOME, no pip configuration,
+and a ``sitecustomize`` that records — and refuses — every attempt to open a non-Unix
+socket, in every Python process started (venv creation, pip, amalia). It makes a fresh
+virtual environment, installs amalia-local from ``wheels/`` and imports the models;
+then ``amalia run amalia`` answers with the bundled model, still in a namespace
+without network. Where ``unshare`` is not permitted the same steps run without it, and
+the socket guard alone proves that no connection was attempted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ANSWER
+
+GUARD = """
+import os, socket
+
+_log = os.environ["AMALIA_TEST_NET_LOG"]
+_connect, _connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+
+def _refuse(sock, address):
+    if sock.family != socket.AF_UNIX:
+        with open(_log, "a", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()} {sock.family!r} {address!r}\\n")
+        raise OSError("amalia test: network connection attempted")
+
+
+def connect(self, address):
+    _refuse(self, address)
+    return _connect(self, address)
+
+
+def connect_ex(self, address):
+    _refuse(self, address)
+    return _connect_ex(self, address)
+
+
+socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
+"""
+
+
+def _unshare_works() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def _offline_env(tmp_path: Path) -> dict[str, str]:
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(GUARD, encoding="utf-8")
+    home = tmp_path / "home"
+    home.mkdir()
+    keep = ("PATH", "TMPDIR", "SYSTEMROOT")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(
+        HOME=str(home),
+        LANG="C.UTF-8",
+        PYTHONIOENCODING="utf-8",
+        PYTHONPATH=str(guard),
+        PIP_CONFIG_FILE=os.devnull,  # no find-links or index from this machine's pip.conf
+        AMALIA_TEST_NET_LOG=str(tmp_path / "connections.log"),
+        PYTHON=getattr(sys, "_base_executable", sys.executable),
+    )
+    return env
+
+
+def test_install_sh_then_run_with_no_network(bundle_dir: Path, tmp_path: Path) -> None:
+    isolated = _unshare_works()
+    prefix = ["unshare", "-n"] if isolated else []
+    env = _offline_env(tmp_path)
+    if isolated:
+        probe = subprocess.run(
+            [*prefix, env["PYTHON"], "-I", "-c",
+             "import socket; socket.create_connection(('1.1.1.1', 443), timeout=3)"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert probe.returncode != 0 and "unreachable" in probe.stderr.lower()
+
+    started = time.monotonic()
+    install = subprocess.run(
+        [*prefix, "sh", str(bundle_dir / "install.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=600,
+        check=False,
+    )
+    install_seconds = time.monotonic() - started
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+    assert "amalia:q4_k_m imported from the bundle" in install.stdout
+    venv = Path(env["HOME"]) / ".amalia-venv"
+    assert (venv / "bin" / "amalia").is_file()
+
+    answer = subprocess.run(
+        [*prefix, str(venv / "bin" / "amalia"), "run", "amalia", "Olá", "--temperature", "0",
+         "--system", ""],
+        env=env, capture_output=True, text=True, encoding="utf-8", timeout=300, check=False,
+    )  # fmt: skip
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout == ANSWER + "\n"
+    log = Path(env["AMALIA_TEST_NET_LOG"])
+    assert not log.exists(), log.read_text(encoding="utf-8")
+    print(f"\noffline install: {install_seconds:.1f} s (network namespace: {isolated})")
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="unshare -n is not permitted here")
+def test_the_socket_guard_would_see_a_connection(tmp_path: Path) -> None:
+    """The guard is not vacuous: an attempt is refused and logged."""
+    env = _offline_env(tmp_path)
+    code = "import socket\ntry:\n socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
+    code += "except OSError as e:\n print(e)"
+    done = subprocess.run(
+        ["unshare", "-n", env["PYTHON"], "-c", code],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert "network connection attempted" in done.stdout
+    assert "192.0.2.1" in Path(env["AMALIA_TEST_NET_LOG"]).read_text(encoding="utf-8")
