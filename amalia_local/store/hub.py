@@ -291,32 +291,72 @@ class Digests:
     git_sha1: str
 
 
-def digests(path: Path) -> Digests:
-    """sha256 (what LFS publishes) and git's blob sha1 (what small files publish), one read."""
+def digests(path: Path, *, git_sha1: bool = True) -> Digests:
+    """sha256 (what LFS publishes) and, if asked, git's blob sha1 (small files), one read.
+
+    The sha1 is skipped for LFS files: it would add ~75% to the time (measured 1.8 s/GB
+    for sha256 alone, 3.2 s/GB for both).
+    """
     size = path.stat().st_size
     sha256 = hashlib.sha256()
     git = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
     with open(path, "rb") as fh:
         while chunk := fh.read(_HASH_CHUNK):
             sha256.update(chunk)
-            git.update(chunk)
-    return Digests(sha256.hexdigest(), git.hexdigest())
+            if git_sha1:
+                git.update(chunk)
+    return Digests(sha256.hexdigest(), git.hexdigest() if git_sha1 else "")
 
 
-def _check(path: Path, etag: str, what: str) -> str:
-    """Verify ``path`` against the Hub's etag; returns its sha256 or raises ChecksumError."""
-    found = digests(path)
+def _check(path: Path, etag: str, what: str, sha256: str | None = None) -> str:
+    """Verify ``path`` against the Hub's etag; returns its sha256 or raises ChecksumError.
+
+    ``sha256`` is the digest computed while downloading, when there is one.
+    """
     if _SHA256.match(etag):
-        ok = found.sha256 == etag
+        actual = sha256 or digests(path, git_sha1=False).sha256
+        ok = actual == etag
     elif _GIT_SHA1.match(etag):
-        ok = found.git_sha1 == etag
+        found = digests(path)
+        actual, ok = found.sha256, found.git_sha1 == etag
     else:
         raise ChecksumError("error.hub_no_checksum", name=what)
     if not ok:
-        raise ChecksumError(
-            "error.checksum_mismatch", name=what, expected=etag, actual=found.sha256
-        )
-    return found.sha256
+        raise ChecksumError("error.checksum_mismatch", name=what, expected=etag, actual=actual)
+    return actual
+
+
+class _HashingFile:
+    """The partial file as ``http_get`` sees it, hashing bytes as they are written.
+
+    Saves re-reading gigabytes after the download. ``http_get`` only seeks or truncates
+    when a server ignores our Range request and resends everything; the running hash is
+    then void and :attr:`sha256` is None (the file is hashed afterwards instead).
+    """
+
+    def __init__(self, fh: Any, hasher: Any) -> None:
+        self._fh = fh
+        self._hasher: Any = hasher
+
+    def write(self, data: bytes) -> int:
+        if self._hasher is not None:
+            self._hasher.update(data)
+        return self._fh.write(data)
+
+    def seek(self, *args: Any) -> int:
+        self._hasher = None
+        return self._fh.seek(*args)
+
+    def truncate(self, *args: Any) -> int:
+        self._hasher = None
+        return self._fh.truncate(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
+
+    @property
+    def sha256(self) -> str | None:
+        return self._hasher.hexdigest() if self._hasher is not None else None
 
 
 # --- fetching ------------------------------------------------------------------------------
@@ -380,9 +420,9 @@ def fetch(
     # One lock per blob: a second pull of the same file waits, then finds it done.
     with FileLock(lock_dir / f"{etag[:64]}.lock", timeout=None):
         if not blob.exists():
-            downloaded = _download(url, partial, meta.size, settings, progress, what)
+            downloaded, streamed = _download(url, partial, meta.size, settings, progress, what)
             try:
-                sha256 = _check(partial, etag, what)
+                sha256 = _check(partial, etag, what, streamed)
             except ChecksumError:
                 partial.unlink(missing_ok=True)  # wrong bytes: resuming them would stay wrong
                 raise
@@ -400,8 +440,12 @@ def _download(
     settings: HubSettings,
     progress: ProgressCallback | None,
     what: str,
-) -> int:
-    """Append the missing bytes to ``partial`` (Range request); returns bytes received."""
+) -> tuple[int, str | None]:
+    """Append the missing bytes to ``partial`` (Range request).
+
+    Returns the bytes received and the sha256 of the whole file when it could be computed
+    on the way (the bytes already there are hashed first, which costs a read of them).
+    """
     from huggingface_hub.errors import HfHubHTTPError
     from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers
@@ -418,11 +462,17 @@ def _download(
                 "error.disk_full", path=partial.parent, needed=expected_size - resume, free=free
             )
     headers = build_hf_headers(token=settings.token)
+    hasher = hashlib.sha256()
+    if resume:
+        with open(partial, "rb") as done:
+            while chunk := done.read(_HASH_CHUNK):
+                hasher.update(chunk)
     try:
         with open(partial, "ab") as fh:
+            sink = _HashingFile(fh, hasher)
             http_get(
                 url,
-                fh,
+                sink,  # type: ignore[arg-type]
                 resume_size=resume,
                 headers=headers,
                 expected_size=expected_size,
@@ -436,7 +486,7 @@ def _download(
         raise DownloadError("error.download_failed", name=what, reason=_short(exc)) from exc
     except OSError as exc:
         raise DownloadError("error.download_failed", name=what, reason=_short(exc)) from exc
-    return partial.stat().st_size - resume
+    return partial.stat().st_size - resume, sink.sha256
 
 
 def _snapshot_entry(ref: HubRef, settings: HubSettings, blob: Path) -> Path:

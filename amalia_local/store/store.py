@@ -24,6 +24,7 @@ from amalia_local.store.errors import (
     AlreadyInstalledError,
     BadNameError,
     NotInstalledError,
+    OfflineError,
     UnknownModelError,
 )
 from amalia_local.store.hub import HubSettings, ProgressCallback
@@ -168,17 +169,20 @@ class ModelStore:
         aliases: tuple[str, ...] = ()
         if isinstance(ref, CatalogueRef):
             hub_ref = HubRef(ref.entry.repo, ref.quant.file, ref.quant.tag, ref.entry.revision)
-            hub_ref = hub.resolve_file(hub_ref, self.hub)
+            hub_ref = self._resolve_file(hub_ref, name)
             store_name = ref.store_name
         else:
             if ref.filename is None:
                 aliases = (_hub_alias(ref),)
-            hub_ref = hub.resolve_file(ref, self.hub)
+            hub_ref = self._resolve_file(ref, name)
             known = self.catalogue.by_file(hub_ref.repo, hub_ref.filename or "")
             store_name = f"{known[0].name}:{known[1].tag}" if known else hub_ref.store_name
             if known:
                 aliases = (*aliases, hub_ref.store_name.lower())
-        fetched = hub.fetch(hub_ref, self.hub, self.root / ".locks", progress)
+        try:
+            fetched = hub.fetch(hub_ref, self.hub, self.root / ".locks", progress)
+        except OfflineError as exc:  # name the model as the user did, not its Hub path
+            raise OfflineError("error.offline_download", name=name, **_reason(exc)) from exc
         inspect(fetched.path)  # a verified download can still be a model llama.cpp cannot run
         model = Installed(
             name=store_name,
@@ -204,6 +208,12 @@ class ModelStore:
 
         self.index.update(register)
         return PullResult(model, fetched.downloaded, already_installed=False)
+
+    def _resolve_file(self, ref: HubRef, name: str) -> HubRef:
+        try:
+            return hub.resolve_file(ref, self.hub)
+        except OfflineError as exc:
+            raise OfflineError("error.offline_download", name=name, **_reason(exc)) from exc
 
     # --- import ------------------------------------------------------------------------
     def import_file(self, source: str | os.PathLike[str], name: str | None = None) -> Installed:
@@ -272,6 +282,10 @@ class ModelStore:
         return target
 
 
+def _reason(exc: OfflineError) -> dict[str, object]:
+    return {"reason": exc.params.get("reason")}
+
+
 def _hub_alias(ref: HubRef) -> str:
     return f"{HF_PREFIX}{ref.repo}:{ref.quant}".lower()
 
@@ -287,7 +301,7 @@ def _link_or_copy(source: Path, dest: Path) -> tuple[str, bool]:
         try:
             os.link(source, tmp)
             linked = True
-            sha256 = hub.digests(tmp).sha256
+            sha256 = hub.digests(tmp, git_sha1=False).sha256
         except OSError:
             linked = False
             sha256 = _copy_hashing(source, tmp)

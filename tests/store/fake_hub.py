@@ -43,6 +43,7 @@ class HubState:
     repos: dict[str, dict[str, RepoFile]] = field(default_factory=dict)
     cut_after: int | None = None  # close the connection after this many body bytes (once)
     fail_after_cut: bool = False  # answer 503 to every request after the cut
+    ignore_range: bool = False  # answer 200 with everything, like some CDNs do
     throttle: float = 0.0  # seconds to sleep per 64 KiB sent: makes downloads overlap
     cut_done: bool = False
     bytes_sent: int = 0
@@ -110,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
         data = entry.data
         start = 0
         range_header = self.headers.get("Range")
-        if body and range_header:
+        if body and range_header and not state.ignore_range:
             start = int(re.match(r"bytes=(\d+)-", range_header).group(1))
         chunk = data[start:]
         self.send_response(206 if start else 200)

@@ -40,6 +40,7 @@ def test_offline_pull_refuses_at_once_without_a_request(run_amalia, fake_hub, of
     assert time.monotonic() - start < 5
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "offline" in result.stderr
+    assert result.stderr.startswith("amalia: amalia is not downloaded")
     assert fake_hub.state.requests == []
 
 

@@ -241,3 +241,17 @@ def test_amalia_home_keeps_the_hub_cache_inside(hub_env, tmp_path):
     store = ModelStore.open(environ=env)
     assert store.hub.cache_dir == Path(env["AMALIA_HOME"]) / "cache" / "huggingface" / "hub"
     assert ModelStore.open(environ=hub_env).hub.cache_dir == Path(hub_env["HF_HOME"]) / "hub"
+
+
+def test_server_ignoring_range_still_gives_a_verified_file(
+    store, fake_hub, model_bytes, small_chunks
+):
+    fake_hub.state.cut_after = len(model_bytes) // 2
+    fake_hub.state.fail_after_cut = True
+    with pytest.raises(DownloadError):
+        store.pull("amalia")
+    fake_hub.state.fail_after_cut = False
+    fake_hub.state.ignore_range = True  # the resume request gets the whole file again
+    result = store.pull("amalia")
+    assert result.model.sha256 == sha256(model_bytes)
+    assert Path(result.model.path).read_bytes() == model_bytes
