@@ -6,6 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import pytest
 from conftest import AMALIA_FILE, ANSWER, cli, read_manifest
 
 
@@ -122,3 +123,40 @@ def test_failed_wheelhouse_leaves_nothing_behind(tmp_path: Path, maker_env) -> N
     assert result.returncode == 1
     assert result.stderr.rstrip().splitlines()[-1].startswith("amalia: pip failed (")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["no-wheels"]
+
+
+def _mount_namespaces_work() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _mount_namespaces_work(), reason="unshare -m is not permitted here")
+def test_free_space_is_checked_before_anything_is_written(
+    tmp_path: Path, maker_env, wheel_source
+) -> None:
+    """A real 2 MB file system (tmpfs in a private mount namespace): refused up front."""
+    import subprocess
+    import sys
+
+    small = tmp_path / "small"
+    small.mkdir()
+    script = (
+        'mount -t tmpfs -o size=2m tmpfs "$1" && shift && "$@"; status=$?; '
+        'ls -A "$SMALL" > "$SMALL.listing"; exit $status'
+    )
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, "sh", str(small), sys.executable, "-m",
+         "amalia_local", "bundle", "create", str(small / "b"), "--model", "tiny",
+         "--wheelhouse-from", str(wheel_source)],
+        env={**maker_env, "SMALL": str(small)}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"amalia: not enough free disk space in {small}: ")
+    assert "MB needed" in line
+    assert (tmp_path / "small.listing").read_text(encoding="utf-8") == ""
