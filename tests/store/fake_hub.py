@@ -33,9 +33,8 @@ class RepoFile:
     data: bytes
     published_sha256: str | None = None  # None: the true sha256
 
-    @property
-    def sha256(self) -> str:
-        return self.published_sha256 or hashlib.sha256(self.data).hexdigest()
+    def __post_init__(self) -> None:
+        self.sha256 = self.published_sha256 or hashlib.sha256(self.data).hexdigest()
 
 
 @dataclass
