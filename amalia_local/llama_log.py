@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import sys
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -33,6 +34,9 @@ class LlamaLogSink:
         # llama-cpp-python loads, and echoing must still reach the real terminal.
         self._echo_to: TextIO | None = sys.stderr if echo else None
         self.recent_errors: deque[str] = deque(maxlen=8)
+        # Optional observer of every message (level, text), e.g. quant/'s progress bar,
+        # which reads llama.cpp's "[ i/ n] tensor" lines; called on llama.cpp's thread.
+        self.listener: Callable[[int, str], None] | None = None
         self._last_level = 0
         log_file.parent.mkdir(parents=True, exist_ok=True)
         self._stream: TextIO = open(log_file, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
@@ -51,6 +55,8 @@ class LlamaLogSink:
         if self._last_level == _LEVEL_ERROR and message.strip():
             self.recent_errors.append(message.strip())
         self._stream.write(message)
+        if self.listener is not None:
+            self.listener(level, message)
         if self._echo_to is not None:
             self._echo_to.write(message)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from amalia_local.engine import ChatSession, Engine, LoadOptions, SamplingOptions, current_machine
-from amalia_local.engine.options import resolve
+from amalia_local.engine.options import Machine, resolve
 from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import inspect
 from amalia_local.prompts import default_system_prompt
@@ -27,11 +27,16 @@ class RunRequest:
     force: bool = False  # load even when the model will not fit in available RAM
 
 
-def open_checked(request: RunRequest, log: LlamaLogSink, cache_dir: Path | None = None) -> Engine:
+def open_checked(
+    request: RunRequest,
+    log: LlamaLogSink,
+    cache_dir: Path | None = None,
+    machine: Machine | None = None,
+) -> Engine:
     """Engine.open, but refuse a model that cannot fit at the chosen context first:
     llama.cpp would otherwise swap until the machine looks frozen."""
     model_file = inspect(request.model, cache_dir)
-    machine = current_machine()
+    machine = machine or current_machine()
     options = resolve(model_file, request.load, machine)
     if not request.force and options.n_gpu_layers == 0:
         ensure_fits(model_file, options.n_ctx, machine.available_ram)

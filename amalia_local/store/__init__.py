@@ -6,7 +6,9 @@ Public API (what the CLI and the chat UI call; nothing else is needed):
   - ``.installed() -> list[Installed]`` — what is installed (name, path, sha256, size, ...)
   - ``.pull(name, progress=None) -> PullResult`` — download, verify, register.
     ``progress(done_bytes, total_bytes_or_None)`` is called from the calling thread as
-    bytes arrive; run it in a worker thread in a UI. Raises ``StoreError`` subclasses.
+    bytes arrive; run it in a worker thread in a UI. To cancel, raise ``PullCancelled``
+    from the callback: the partial file is kept and the next pull resumes it. Raises
+    ``StoreError`` subclasses (``OfflineError``, ``NetworkError``, ``ChecksumError``...).
   - ``.import_file(path, name=None) -> Installed``, ``.remove(name) -> Installed``
   - ``.find(name) -> Installed | None``, ``.get(name) -> Installed`` (raises),
     ``.resolve_path(name_or_path) -> str`` — what ``run``/``info``/chat open.
@@ -22,7 +24,7 @@ shows the same one-line messages as the CLI.
 """
 
 from amalia_local.store import catalogue, fit
-from amalia_local.store.errors import StoreError
+from amalia_local.store.errors import PullCancelled, StoreError
 from amalia_local.store.hub import HubSettings
 from amalia_local.store.index import Installed
 from amalia_local.store.store import ModelStore, PullResult
@@ -31,6 +33,7 @@ __all__ = [
     "HubSettings",
     "Installed",
     "ModelStore",
+    "PullCancelled",
     "PullResult",
     "StoreError",
     "catalogue",

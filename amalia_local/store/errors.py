@@ -60,3 +60,11 @@ class StoreLockedError(StoreError):
 
 class DoesNotFitError(StoreError):
     """The model at the chosen context needs more RAM than is available."""
+
+
+class PullCancelled(StoreError):
+    """Raised by a progress callback to stop a download; the partial file is kept, so the
+    next pull of the same model continues where this one stopped."""
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__("error.pull_cancelled", name=name)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from amalia_local.engine.options import Machine
+from amalia_local.engine.options import LoadOptions, Machine
 from amalia_local.store import catalogue, fit
 from amalia_local.store.errors import DoesNotFitError
 
@@ -97,3 +97,30 @@ def test_list_available_marks_fit_and_installed(run_amalia):
     assert all(isinstance(d["fits"], bool) and d["ram_needed"] > d["size"] for d in data)
     text = run_amalia("list", "--available").stdout
     assert "amalia:q4_k_m" in text and "installed" in text
+
+
+def test_run_refuses_a_model_that_does_not_fit_unless_forced(tiny_model, llama_log):
+    from amalia_local.model_file import inspect
+    from amalia_local.services.run import RunRequest, open_checked
+
+    needed = inspect(tiny_model).ram_needed(256)
+    small = Machine(physical_cores=1, available_ram=needed // 2, gpu_offload=False)
+    request = RunRequest(model=str(tiny_model), prompt="Olá", load=LoadOptions(n_ctx=256))
+    with pytest.raises(DoesNotFitError) as refused:
+        open_checked(request, llama_log, machine=small)
+    assert refused.value.params["n_ctx"] == "256"
+    forced = RunRequest(
+        model=str(tiny_model), prompt="Olá", load=LoadOptions(n_ctx=256), force=True
+    )
+    with open_checked(forced, llama_log, machine=small) as engine:
+        assert engine.n_ctx == 256
+    roomy = Machine(physical_cores=1, available_ram=needed * 4, gpu_offload=False)
+    with open_checked(request, llama_log, machine=roomy) as engine:
+        assert engine.n_ctx == 256
+
+
+def test_run_accepts_force_flag(run_amalia, tiny_model):
+    result = run_amalia(
+        "run", str(tiny_model), "Olá", "--temperature", "0", "--ctx", "256", "--force"
+    )
+    assert result.returncode == 0, result.stderr

@@ -255,3 +255,18 @@ def test_server_ignoring_range_still_gives_a_verified_file(
     result = store.pull("amalia")
     assert result.model.sha256 == sha256(model_bytes)
     assert Path(result.model.path).read_bytes() == model_bytes
+
+
+def test_ui_can_cancel_and_resume(store, fake_hub, model_bytes, small_chunks):
+    from amalia_local.store import PullCancelled
+
+    def cancel_at_half(done: int, total: int | None) -> None:
+        if total and done >= total // 2:
+            raise PullCancelled("amalia")
+
+    with pytest.raises(PullCancelled):
+        store.pull("amalia", progress=cancel_at_half)
+    assert store.installed() == []
+    result = store.pull("amalia")
+    assert result.downloaded < len(model_bytes) // 2 + 64 * 1024
+    assert result.model.sha256 == sha256(model_bytes)

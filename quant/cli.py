@@ -1,0 +1,155 @@
+"""Command line: ``python -m quant SOURCE.gguf --types ... --outdir DIR``.
+
+Thin on purpose: parse arguments, build a :class:`quant.ladder.LadderRequest`, and turn
+our typed errors into one ``error: ...`` line and a non-zero exit code (a traceback only
+with --debug). Ctrl-C and SIGTERM remove temporary files before leaving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from amalia_local.llama_log import LlamaLogSink
+from amalia_local.locations import Locations
+from quant import ladder
+from quant.errors import QuantError, UsageError
+from quant.types import DEFAULT_TYPES, parse_types
+
+DATA_DIR = Path(__file__).parent / "data"
+DEFAULT_EVAL = DATA_DIR / "eval_pt.txt"
+EXIT_INTERRUPTED = 130
+
+_EPILOG = f"""\
+Types are llama.cpp's names (Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q3_K_M, IQ4_XS, ...); the default
+ladder is {",".join(DEFAULT_TYPES)}. Each output is <source name>-<TYPE>.gguf in --outdir,
+with report.json, report.md, manifest.json (sizes and sha256) and README.md (a Hugging Face
+model card). The figures compare each file with the source on held-out pt-PT text
+(default: quant/data/eval_pt.txt). llama.cpp's log goes to the amalia-local log folder
+(quant-llama.log); --verbose also shows it.
+"""
+
+
+def _size(text: str) -> int:
+    units = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    raw = text.strip().upper().removesuffix("B")
+    unit = raw[-1:] if raw[-1:] in units else ""
+    try:
+        return int(float(raw[: len(raw) - len(unit)]) * units[unit])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 500M, 2G)") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m quant",
+        description="Quantize a GGUF model into a ladder of llama.cpp types and measure\n"
+        "each one's quality in European Portuguese against the source.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", metavar="SOURCE.gguf", type=Path, help="f16/bf16/f32 GGUF model")
+    p.add_argument("--types", default=",".join(DEFAULT_TYPES), help="comma-separated types")
+    p.add_argument("--outdir", type=Path, required=True, help="where outputs and reports go")
+    p.add_argument("--threads", type=int, help="threads for quantizing and evaluating (all)")
+    p.add_argument("--eval", type=Path, default=DEFAULT_EVAL, metavar="TEXT", help="eval text")
+    p.add_argument("--imatrix", type=Path, metavar="TEXT", help="calibration text (not yet)")
+    p.add_argument(
+        "--allow-requantize", action="store_true", help="accept an already quantized source"
+    )
+    p.add_argument("--ctx", type=int, default=512, help="evaluation window in tokens (512)")
+    p.add_argument("--pp", type=int, default=128, help="prompt tokens for the speed test")
+    p.add_argument("--tg", type=int, default=32, help="generated tokens for the speed test")
+    p.add_argument("--reps", type=int, default=3, help="speed repetitions; 0 skips speed")
+    p.add_argument("--keep-free", type=_size, default=0, metavar="SIZE", help="e.g. 2G")
+    p.add_argument("--base-model", metavar="ORG/NAME", help="Hub id for the model card")
+    p.add_argument("--quiet", action="store_true", help="no progress or status lines")
+    p.add_argument("--verbose", action="store_true", help="show llama.cpp's log")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    return p
+
+
+def _request(args: argparse.Namespace) -> ladder.LadderRequest:
+    if args.imatrix is not None:
+        raise UsageError(
+            "--imatrix is not supported yet: llama-cpp-python can pass an importance matrix "
+            "to the quantizer but cannot compute one; leave it out for plain quantization"
+        )
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be at least 1")
+    if args.ctx < 32:
+        raise UsageError("--ctx must be at least 32 tokens")
+    if min(args.pp, args.tg, args.reps) < 0:
+        raise UsageError("--pp, --tg and --reps cannot be negative")
+    return ladder.LadderRequest(
+        source=args.source,
+        types=parse_types(args.types, have_imatrix=False),
+        outdir=args.outdir,
+        eval_text=args.eval,
+        threads=args.threads,
+        allow_requantize=args.allow_requantize,
+        n_ctx=args.ctx,
+        prompt_tokens=args.pp,
+        gen_tokens=args.tg,
+        repetitions=args.reps,
+        keep_free=args.keep_free,
+        base_model=args.base_model,
+        show_progress=not args.quiet,
+    )
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if threading.current_thread() is not threading.main_thread():
+        return _run(args)  # signal handlers can only be set from the main thread
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # kill cleans up like Ctrl-C
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fail(args: argparse.Namespace, message: str) -> None:
+    if args.debug:
+        traceback.print_exc()
+    print(f"error: {message}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    existed = args.outdir.exists()
+    plan: ladder.Plan | None = None
+    try:
+        request = _request(args)
+        plan = ladder.plan(request)
+        log_file = Locations.resolve().log_dir / "quant-llama.log"
+        with LlamaLogSink(log_file, echo=args.verbose) as log:
+            report = ladder.run(plan, log, status=None if args.quiet else sys.stderr)
+    except QuantError as exc:
+        _cleanup(plan, args, existed)
+        _fail(args, str(exc))
+        return exc.exit_code
+    except OSError as exc:  # e.g. the disk filled up after all
+        _cleanup(plan, args, existed)
+        _fail(args, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        return 1
+    except KeyboardInterrupt:
+        _cleanup(plan, args, existed)
+        _fail(args, "interrupted; temporary files removed")
+        return EXIT_INTERRUPTED
+    for rung in report.ranked():
+        print(args.outdir / rung.file)
+    return 0
+
+
+def _cleanup(plan: ladder.Plan | None, args: argparse.Namespace, existed: bool) -> None:
+    if plan is not None:
+        ladder.cleanup_partials(plan)
+    ladder.rmdir_if_created(args.outdir, existed)
