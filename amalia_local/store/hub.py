@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from amalia_local.formatting import human_bytes
 from amalia_local.store.errors import (
     ChecksumError,
     DownloadError,
@@ -459,7 +460,10 @@ def _download(
         free = shutil.disk_usage(partial.parent).free
         if free < expected_size - resume:
             raise DownloadError(
-                "error.disk_full", path=partial.parent, needed=expected_size - resume, free=free
+                "error.disk_full",
+                path=partial.parent,
+                needed=human_bytes(expected_size - resume),
+                free=human_bytes(free),
             )
     headers = build_hf_headers(token=settings.token)
     hasher = hashlib.sha256()

@@ -164,3 +164,12 @@ def test_index_lock_keeps_every_concurrent_write(tmp_path):
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     names = {m.name for m in StoreIndex(tmp_path).read()}
     assert len(names) == 60  # without the lock, read-modify-write races lose entries
+
+
+def test_damaged_index_gives_one_line(run_amalia, hub_env):
+    index = Path(hub_env["AMALIA_HOME"]) / "data" / "models" / "index.json"
+    index.parent.mkdir(parents=True)
+    index.write_text("{ not json", encoding="utf-8")
+    result = run_amalia("list")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "cannot read the model store index" in result.stderr
