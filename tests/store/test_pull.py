@@ -270,3 +270,29 @@ def test_ui_can_cancel_and_resume(store, fake_hub, model_bytes, small_chunks):
     result = store.pull("amalia")
     assert result.downloaded < len(model_bytes) // 2 + 64 * 1024
     assert result.model.sha256 == sha256(model_bytes)
+
+
+def _mount_namespaces_work() -> bool:
+    import shutil
+
+    if shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _mount_namespaces_work(), reason="unshare -m is not permitted here")
+def test_full_disk_is_refused_before_downloading(hub_env, fake_hub, tmp_path):
+    """The Hub cache on a real 2 MB file system (tmpfs in a private mount namespace)."""
+    small = tmp_path / "small"
+    small.mkdir()
+    script = 'mount -t tmpfs -o size=2m tmpfs "$1" && shift && exec "$@"'
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, "sh", str(small),
+         sys.executable, "-m", "amalia_local", "pull", "amalia"],
+        env={**hub_env, "HF_HOME": str(small)}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("amalia: not enough free disk space in ") and "MB needed" in line
+    assert fake_hub.state.bytes_sent == 0
+    assert index_models(hub_env) == []
