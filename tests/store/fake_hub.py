@@ -43,6 +43,7 @@ class HubState:
     cut_after: int | None = None  # close the connection after this many body bytes (once)
     fail_after_cut: bool = False  # answer 503 to every request after the cut
     ignore_range: bool = False  # answer 200 with everything, like some CDNs do
+    cdn_host: str | None = None  # LFS files: 302 to http://{cdn_host}:PORT/cdn/..., as the Hub does
     throttle: float = 0.0  # seconds to sleep per 64 KiB sent: makes downloads overlap
     cut_done: bool = False
     bytes_sent: int = 0
@@ -51,6 +52,7 @@ class HubState:
 
 
 _RESOLVE = re.compile(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$")
+_CDN = re.compile(r"^/cdn/([^/]+/[^/]+)/(.+)$")
 _API = re.compile(r"^/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?$")
 
 
@@ -91,11 +93,15 @@ class _Handler(BaseHTTPRequestHandler):
         if api:
             self._api(api.group(1))
             return
+        cdn = _CDN.match(path)
         match = _RESOLVE.match(path)
-        if not match:
+        if cdn:
+            repo, filename = cdn.groups()
+        elif match:
+            repo, _revision, filename = match.groups()
+        else:
             self._error(404)
             return
-        repo, _revision, filename = match.groups()
         if repo not in state.repos:
             self._error(404, "RepoNotFound")
             return
@@ -104,6 +110,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(404)
             self.send_header("X-Error-Code", "EntryNotFound")
             self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if match and state.cdn_host:
+            # The Hub answers /resolve/ for LFS files with a redirect to its CDN; the
+            # metadata travels on the redirect itself (huggingface_hub reads it there).
+            port = self.server.server_address[1]
+            self.send_response(302)
+            self.send_header("Location", f"http://{state.cdn_host}:{port}/cdn/{repo}/{filename}")
+            self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("X-Linked-Etag", f'"{entry.sha256}"')
+            self.send_header("X-Linked-Size", str(len(entry.data)))
+            self.send_header("ETag", '"git-pointer-etag"')
             self.send_header("Content-Length", "0")
             self.end_headers()
             return

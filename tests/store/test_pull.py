@@ -296,3 +296,15 @@ def test_full_disk_is_refused_before_downloading(hub_env, fake_hub, tmp_path):
     assert line.startswith("amalia: not enough free disk space in ") and "MB needed" in line
     assert fake_hub.state.bytes_sent == 0
     assert index_models(hub_env) == []
+
+
+def test_lfs_redirect_to_a_cdn_host(store, fake_hub, model_bytes, small_chunks):
+    """As on the real Hub: /resolve/ answers 302 to another host carrying the metadata;
+    bytes (and the resume Range) are fetched from the CDN."""
+    fake_hub.state.cdn_host = "localhost"
+    fake_hub.state.cut_after = len(model_bytes) // 2
+    result = store.pull("amalia")
+    assert result.model.sha256 == sha256(model_bytes)
+    cdn_gets = [r for r in fake_hub.state.requests if r[0] == "GET" and r[1].startswith("/cdn/")]
+    assert len(cdn_gets) == 2 and cdn_gets[1][2] is not None  # resumed on the CDN
+    assert fake_hub.state.bytes_sent < len(model_bytes) + 64 * 1024
