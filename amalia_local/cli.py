@@ -359,7 +359,8 @@ def _dispatch_store(args: argparse.Namespace, runtime) -> int:
     if args.command == "bundle":
         from pathlib import Path
 
-        from amalia_local.bundle import CreateRequest, TargetRequest
+        from amalia_local.bundle.create import CreateRequest
+        from amalia_local.bundle.wheelhouse import TargetRequest
         from amalia_local.services.bundle import create_bundle
 
         request = CreateRequest(

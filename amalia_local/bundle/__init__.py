@@ -13,26 +13,10 @@ network. Layout::
 
 Modules, one concern each: :mod:`.manifest` (schema, sha256, safe relative paths),
 :mod:`.wheelhouse` (pip in a subprocess), :mod:`.scripts` (install scripts and notes),
-:mod:`.create`, :mod:`.verify`, :mod:`.importer`. Errors are typed
-(:mod:`.errors`) and carry catalogue keys, like the store's.
+:mod:`.create`, :mod:`.verify`, :mod:`.importer`, :mod:`.preflight`. Errors are
+typed (:mod:`.errors`) and carry catalogue keys, like the store's.
+
+Nothing is imported here on purpose: ``install.sh`` runs :mod:`.preflight` straight
+from the amalia-local wheel, before any dependency is installed, so importing this
+package must not pull in the store, numpy or llama.cpp. Import the submodules.
 """
-
-from amalia_local.bundle.create import CreateRequest, create
-from amalia_local.bundle.importer import Imported, check, check_report, import_models
-from amalia_local.bundle.manifest import MANIFEST_NAME, Manifest
-from amalia_local.bundle.verify import Report, verify
-from amalia_local.bundle.wheelhouse import TargetRequest
-
-__all__ = [
-    "MANIFEST_NAME",
-    "CreateRequest",
-    "Imported",
-    "Manifest",
-    "Report",
-    "TargetRequest",
-    "check",
-    "check_report",
-    "create",
-    "import_models",
-    "verify",
-]

@@ -87,6 +87,7 @@ def create(request: CreateRequest, store: ModelStore, events: Events) -> Manifes
             llama_version=house.llama_version,
             llama_from_source=house.llama_from_source,
             models=tuple((m.name, m.size) for m in entries),
+            amalia_wheel=_own_wheel(partial / WHEELS_DIR),
         )
         _write_docs(partial, info)
         manifest = Manifest(
@@ -255,6 +256,13 @@ def _wheels(request: CreateRequest, dest: Path, events: Events) -> wheelhouse.Wh
     if house.llama_from_source:
         events.message("bundle.needs_compiler", version=house.llama_version, target=label)
     return house
+
+
+def _own_wheel(folder: Path) -> str:
+    wheels = sorted(folder.glob("amalia_local-*.whl"))
+    if not wheels:
+        raise BundleError("bundle.pip_failed", command="wheel amalia-local")
+    return wheels[-1].name
 
 
 def _write_docs(root: Path, info: scripts.ScriptInfo) -> None:

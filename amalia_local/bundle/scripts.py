@@ -22,6 +22,7 @@ class ScriptInfo:
     llama_version: str
     llama_from_source: bool
     models: tuple[tuple[str, int], ...]  # (store name, size in bytes)
+    amalia_wheel: str  # file name in wheels/: runs the preflight check before pip
 
     @property
     def first_model(self) -> str:
@@ -53,12 +54,15 @@ if [ "$HAVE" != "$WANT" ]; then
     exit 1
 fi
 
-echo "amalia: 1/3 a criar o ambiente / creating the environment: $VENV"
+echo "amalia: 1/4 a verificar os pacotes / verifying the packages"
+PYTHONPATH="$HERE/wheels/{info.amalia_wheel}${{PYTHONPATH:+:$PYTHONPATH}}" \\
+    "$PYTHON" -m amalia_local.bundle.preflight "$HERE"
+echo "amalia: 2/4 a criar o ambiente / creating the environment: $VENV"
 "$PYTHON" -m venv "$VENV"
-echo "amalia: 2/3 a instalar / installing amalia-local {info.amalia_version} (--no-index)"
+echo "amalia: 3/4 a instalar / installing amalia-local {info.amalia_version} (--no-index)"
 "$VENV/bin/python" -m pip install --no-index --find-links "$HERE/wheels" \\
     "amalia-local=={info.amalia_version}"
-echo "amalia: 3/3 a verificar e importar os modelos / verifying and importing the models"
+echo "amalia: 4/4 a verificar e importar os modelos / verifying and importing the models"
 "$VENV/bin/amalia" import "$HERE"
 echo "amalia: pronto / done:  $VENV/bin/amalia run {info.first_model} \\"Olá\\""
 """
@@ -95,13 +99,20 @@ if ($Have.Trim() -ne $Want) {{
     Stop-Install "este pacote é para Python $Want e o encontrado é $Have." "this bundle is for Python $Want but found $Have."
 }}
 
-Write-Host "amalia: 1/3 a criar o ambiente / creating the environment: $Venv"
+Write-Host "amalia: 1/4 a verificar os pacotes / verifying the packages"
+$OldPythonPath = $env:PYTHONPATH
+$env:PYTHONPATH = (Join-Path $Here "wheels\\{info.amalia_wheel}") + [IO.Path]::PathSeparator + $OldPythonPath
+& $Python @PyArgs -m amalia_local.bundle.preflight $Here
+$Status = $LASTEXITCODE
+$env:PYTHONPATH = $OldPythonPath
+if ($Status -ne 0) {{ exit $Status }}
+Write-Host "amalia: 2/4 a criar o ambiente / creating the environment: $Venv"
 & $Python @PyArgs -m venv $Venv
 if ($LASTEXITCODE -ne 0) {{ exit $LASTEXITCODE }}
-Write-Host "amalia: 2/3 a instalar / installing amalia-local {info.amalia_version} (--no-index)"
+Write-Host "amalia: 3/4 a instalar / installing amalia-local {info.amalia_version} (--no-index)"
 & (Join-Path $Venv "Scripts\\python.exe") -m pip install --no-index --find-links (Join-Path $Here "wheels") "amalia-local=={info.amalia_version}"
 if ($LASTEXITCODE -ne 0) {{ exit $LASTEXITCODE }}
-Write-Host "amalia: 3/3 a verificar e importar os modelos / verifying and importing the models"
+Write-Host "amalia: 4/4 a verificar e importar os modelos / verifying and importing the models"
 & (Join-Path $Venv "Scripts\\amalia.exe") import $Here
 if ($LASTEXITCODE -ne 0) {{ exit $LASTEXITCODE }}
 Write-Host "amalia: pronto / done:  $(Join-Path $Venv 'Scripts\\amalia.exe') run {info.first_model} `"Olá`""

@@ -41,10 +41,20 @@ class Report:
         return not (self.damaged or self.extra)
 
 
-def verify(root: Path, progress: Callable[[int, int], None] | None = None) -> Report:
-    """Check ``root`` against its manifest; ``progress(done_bytes, total_bytes)``."""
+def verify(
+    root: Path,
+    progress: Callable[[int, int], None] | None = None,
+    skip: Callable[[str], bool] | None = None,
+) -> Report:
+    """Check ``root`` against its manifest; ``progress(done_bytes, total_bytes)``.
+
+    ``skip(path)`` leaves files out (and then extra files are not looked for): the
+    install scripts check the wheels before pip reads them and leave the models, which
+    are much larger, to ``amalia import``, so nothing is hashed twice.
+    """
     manifest = manifest_module.load(root)
-    total = sum(f.size for f in manifest.files)
+    files = [f for f in manifest.files if skip is None or not skip(f.path)]
+    total = sum(f.size for f in files)
     done = 0
 
     def advance(n: int) -> None:
@@ -58,7 +68,7 @@ def verify(root: Path, progress: Callable[[int, int], None] | None = None) -> Re
     missing: list[str] = []
     corrupted: list[str] = []
     checked = 0
-    for entry in manifest.files:
+    for entry in files:
         path = safe_path(root, entry.path)
         if not path.is_file():
             missing.append(entry.path)
@@ -76,7 +86,7 @@ def verify(root: Path, progress: Callable[[int, int], None] | None = None) -> Re
             checked += 1
         advance(entry.size - (done - before))
     listed = {entry.path for entry in manifest.files}
-    extra = [p for p in _walk(root) if p not in listed and p != MANIFEST_NAME]
+    extra = [] if skip else [p for p in _walk(root) if p not in listed and p != MANIFEST_NAME]
     return Report(manifest, tuple(missing), tuple(corrupted), tuple(sorted(extra)), checked)
 
 

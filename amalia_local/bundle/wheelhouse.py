@@ -272,17 +272,102 @@ def _download_foreign(
         requirement,
     )
     got = dest / placeholder.name
-    if got.is_file() and _sha256(got) != _sha256(placeholder):
-        return False  # a real py3-none-any wheel (unlikely, but then it is usable)
-    if not got.is_file():
-        return False  # a real, platform-specific wheel was found and downloaded
+    real_wheel = not got.is_file() or _sha256(got) != _sha256(placeholder)
+    if real_wheel:  # one of the sources has a wheel for the target: no compiler needed
+        _complete_for_target(
+            dest, platform, python, pip, [*flags, "--constraint", str(constraints)]
+        )
+        return False
     got.unlink()
     shutil.copy2(sdist, dest / sdist.name)
     if build_requires:
         pip("download", "--dest", str(dest), *flags, *pip.sources, *build_requires)
     # Best effort: with these the target needs only a C/C++ compiler, not CMake itself.
     pip("download", "--dest", str(dest), *flags, *pip.sources, "cmake", "ninja", check=False)
+    _complete_for_target(dest, platform, python, pip, [*flags, "--constraint", str(constraints)])
     return True
+
+
+def target_environment(platform: str, python: str) -> dict[str, str]:
+    """PEP 508 marker values of the target, derived from its platform tag.
+
+    ``pip download --platform`` picks wheels by tag but evaluates dependency markers
+    such as ``colorama; platform_system == "Windows"`` on the machine it runs on, so
+    they are evaluated again here for the target (see :func:`_complete_for_target`).
+    """
+    if platform.startswith("win"):
+        names = ("win32", "Windows", "nt")
+        machine = {"win32": "x86", "win_arm64": "ARM64"}.get(platform, "AMD64")
+    elif platform.startswith("macosx"):
+        names = ("darwin", "Darwin", "posix")
+        machine = platform.rsplit("_", 1)[-1]
+    else:
+        names = ("linux", "Linux", "posix")
+        found = re.search(r"(x86_64|aarch64|i686|armv7l|ppc64le|s390x|riscv64)$", platform)
+        machine = found.group(1) if found else ""
+    sys_platform, system, os_name = names
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": f"{python}.0",
+        "os_name": os_name,
+        "platform_machine": machine,
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_system": system,
+        "platform_version": "",
+        "python_full_version": f"{python}.0",
+        "python_version": python,
+        "sys_platform": sys_platform,
+        "extra": "",
+    }
+
+
+def _wheel_requires(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        for name in archive.namelist():
+            parts = name.split("/")
+            if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
+                text = archive.read(name).decode("utf-8", errors="replace")
+                return Parser().parsestr(text).get_all("Requires-Dist") or []
+    return []
+
+
+def _complete_for_target(
+    dest: Path, platform: str, python: str, pip: Pip, flags: Sequence[str]
+) -> None:
+    """Download what the target's markers require but pip skipped on this machine."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    environment = target_environment(platform, python)
+    for _ in range(10):  # each round can add packages with requirements of their own
+        have = {canonicalize_name(_project_of(p)) for p in dest.iterdir()}
+        missing: dict[str, str] = {}
+        for wheel in sorted(dest.glob("*.whl")):
+            for text in _wheel_requires(wheel):
+                try:
+                    requirement = Requirement(text)
+                except InvalidRequirement:
+                    continue
+                if requirement.marker is not None and not requirement.marker.evaluate(environment):
+                    continue
+                name = canonicalize_name(requirement.name)
+                if name not in have:
+                    requirement.marker = None
+                    missing.setdefault(name, str(requirement))
+        if not missing:
+            return
+        pip("download", "--dest", str(dest), *flags, *pip.sources, *missing.values())
+    raise WheelhouseError("bundle.pip_failed", command="download (target markers)")
+
+
+def _project_of(path: Path) -> str:
+    """``numpy-2.4.6-cp311-....whl`` -> ``numpy``; ``llama_cpp_python-0.3.36.tar.gz`` too."""
+    name = path.name
+    for suffix in (".whl", ".tar.gz", ".zip"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return re.split(r"-(?=\d)", name, maxsplit=1)[0]
 
 
 def _find(folder: Path, project: str, version: str, suffixes: tuple[str, ...]) -> Path | None:

@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from amalia_local import bundle
+from amalia_local.bundle import create, importer
 from amalia_local.bundle.manifest import WHEELS_DIR
+from amalia_local.bundle.verify import Report, verify
 from amalia_local.formatting import human_bytes
 from amalia_local.progress import Progress
 from amalia_local.runtime import Runtime
@@ -50,9 +51,9 @@ class _ClosingBridge(ProgressBridge):
 
 
 def create_bundle(
-    request: bundle.CreateRequest, store: ModelStore, runtime: Runtime, out: TextIO
+    request: create.CreateRequest, store: ModelStore, runtime: Runtime, out: TextIO
 ) -> int:
-    manifest = bundle.create(request, store, CliEvents(runtime, out))
+    manifest = create.create(request, store, CliEvents(runtime, out))
     path = request.out_dir.expanduser().absolute()
     wheels = sum(1 for f in manifest.files if f.path.startswith(f"{WHEELS_DIR}/"))
     size = sum(f.size for f in manifest.files)
@@ -85,7 +86,7 @@ def _verify_bar(runtime: Runtime) -> tuple[Callable[[int, int], None], Callable[
     return progress, close
 
 
-def _problems(report: bundle.Report, runtime: Runtime, out: TextIO) -> None:
+def _problems(report: Report, runtime: Runtime, out: TextIO) -> None:
     for path in report.missing:
         out.write(runtime.t("bundle.missing", path=path) + "\n")
     for path in report.corrupted:
@@ -97,7 +98,7 @@ def verify_bundle(path: str, runtime: Runtime, out: TextIO) -> int:
     progress, close = _verify_bar(runtime)
     ok = False
     try:
-        report = bundle.verify(Path(path), progress)
+        report = verify(Path(path), progress)
         ok = True
     finally:
         close(ok)
@@ -125,17 +126,17 @@ def import_bundle(path: str, store: ModelStore, runtime: Runtime, out: TextIO) -
     progress, close = _verify_bar(runtime)
     ok = False
     try:
-        report = bundle.verify(root, progress)
+        report = verify(root, progress)
         ok = True
     finally:
         close(ok)
     if report.damaged:
         _problems(report, runtime, out)
         out.flush()
-    bundle.check_report(report, root)
+    importer.check_report(report, root)
     if report.extra:
         out.write(runtime.t("bundle.extra_ignored", count=len(report.extra)) + "\n")
-    for model in bundle.import_models(root, report, store):
+    for model in importer.import_models(root, report, store):
         if model.renamed_from:
             out.write(
                 runtime.t("bundle.imported_renamed", old=model.renamed_from, name=model.name) + "\n"

@@ -101,6 +101,7 @@ def test_install_sh_then_run_with_no_network(bundle_dir: Path, tmp_path: Path) -
     )
     install_seconds = time.monotonic() - started
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+    assert "files of the bundle verified" in install.stdout  # the wheels, before pip
     assert "amalia:q4_k_m imported from the bundle" in install.stdout
     venv = Path(env["HOME"]) / ".amalia-venv"
     assert (venv / "bin" / "amalia").is_file()
@@ -129,3 +130,22 @@ def test_the_socket_guard_would_see_a_connection(tmp_path: Path) -> None:
     )  # fmt: skip
     assert "network connection attempted" in done.stdout
     assert "192.0.2.1" in Path(env["AMALIA_TEST_NET_LOG"]).read_text(encoding="utf-8")
+
+
+def test_install_sh_stops_before_pip_on_a_damaged_wheel(bundle_copy: Path, tmp_path: Path) -> None:
+    wheel = sorted((bundle_copy / "wheels").glob("textual-*.whl"))[0]
+    data = bytearray(wheel.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    wheel.write_bytes(bytes(data))
+    env = {**_offline_env(tmp_path), "LANG": "pt_PT.UTF-8"}
+    prefix = ["unshare", "-n"] if _unshare_works() else []
+    install = subprocess.run(
+        [*prefix, "sh", str(bundle_copy / "install.sh")],
+        env=env, capture_output=True, text=True, encoding="utf-8", timeout=300, check=False,
+    )  # fmt: skip
+    assert install.returncode == 1
+    assert f"corrompido: wheels/{wheel.name}" in install.stdout
+    assert install.stderr.strip().endswith(
+        f"amalia: o pacote em {bundle_copy} está danificado: nada foi instalado; copie-o de novo"
+    )
+    assert not (Path(env["HOME"]) / ".amalia-venv").exists()
