@@ -216,12 +216,38 @@ def build(
     return Wheelhouse(platform, python, False, version, llama_from_source=from_source)
 
 
+def platform_tags(platform: str) -> list[str]:
+    """``platform`` and the older tags a machine with it also runs, newest first.
+
+    pip expands ``macosx_*`` and the legacy ``manylinux2014`` by itself but takes
+    ``manylinux_2_28_x86_64`` literally, which would miss the many wheels tagged only
+    ``manylinux_2_17`` (numpy for Python 3.10, say): glibc is backwards compatible,
+    so every older manylinux (and musllinux) level is offered too.
+    """
+    found = re.match(r"^(manylinux|musllinux)_(\d+)_(\d+)_(.+)$", platform)
+    if not found:
+        return [platform]
+    family, major, minor, arch = (
+        found.group(1),
+        int(found.group(2)),
+        int(found.group(3)),
+        found.group(4),
+    )
+    lowest = 5 if family == "manylinux" else 1
+    tags = [f"{family}_{major}_{m}_{arch}" for m in range(minor, lowest - 1, -1)]
+    if family == "manylinux" and major == 2:
+        legacy = [(17, "manylinux2014"), (12, "manylinux2010"), (5, "manylinux1")]
+        for level, name in legacy:
+            if minor >= level and (level == 17 or arch in ("x86_64", "i686")):
+                tags.append(f"{name}_{arch}")
+    return tags
+
+
 def _target_flags(platform: str, python: str) -> list[str]:
     abi = "cp" + python.replace(".", "")
     return [
         "--only-binary=:all:",
-        "--platform",
-        platform,
+        *[flag for tag in platform_tags(platform) for flag in ("--platform", tag)],
         "--python-version",
         python,
         "--implementation",

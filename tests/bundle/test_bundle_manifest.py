@@ -51,3 +51,16 @@ def test_target_markers_follow_the_platform_tag() -> None:
     linux = target_environment("manylinux_2_28_aarch64", "3.11")
     assert Marker('platform_machine == "aarch64" and os_name == "posix"').evaluate(linux)
     assert not Marker('platform_system == "Windows"').evaluate(linux)
+
+
+def test_manylinux_targets_accept_older_glibc_levels() -> None:
+    """numpy for Python 3.10 is tagged manylinux_2_17 only: a 2_28 target must take it."""
+    from amalia_local.bundle.wheelhouse import platform_tags
+
+    tags = platform_tags("manylinux_2_28_x86_64")
+    assert tags[0] == "manylinux_2_28_x86_64" and tags.index("manylinux_2_17_x86_64") > 0
+    assert {"manylinux2014_x86_64", "manylinux1_x86_64"} <= set(tags)
+    assert "manylinux_2_29_x86_64" not in tags
+    assert "manylinux2010_aarch64" not in platform_tags("manylinux_2_28_aarch64")
+    assert platform_tags("musllinux_1_2_x86_64") == ["musllinux_1_2_x86_64", "musllinux_1_1_x86_64"]
+    assert platform_tags("win_amd64") == ["win_amd64"]
