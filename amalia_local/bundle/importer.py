@@ -22,7 +22,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from amalia_local.bundle.errors import BundleDamagedError, BundleError
 from amalia_local.bundle.manifest import ModelEntry, safe_path
@@ -130,9 +130,8 @@ def _seed_hub_cache(source: Path, model: ModelEntry, store: ModelStore) -> bool:
     """Place the file as huggingface_hub would; False when that is not possible here
     (unknown commit, a different commit already cached for that revision, no symlinks),
     in which case the caller imports it by hand under a file-derived name."""
+    # (manifest.load has refused repo/revision/file/commit values that could leave the cache)
     if not (model.repo and model.filename and model.commit and _COMMIT.match(model.commit)):
-        return False
-    if PurePosixPath(model.filename).is_absolute() or ".." in model.filename.split("/"):
         return False
     from huggingface_hub.file_download import repo_folder_name
 

@@ -100,17 +100,10 @@ def safe_path(root: Path, relative: object) -> Path:
     """
     if not isinstance(relative, str) or not relative:
         raise UnsafePathError("bundle.unsafe_path", path=str(relative))
-    pure = PurePosixPath(relative)
-    parts = relative.split("/")
-    if (
-        pure.is_absolute()
-        or any(part in ("", ".", "..") for part in parts)
-        or any(ch in _FORBIDDEN_CHARS for ch in relative)
-        or relative == MANIFEST_NAME
-    ):
+    if not _plain_relative(relative) or relative == MANIFEST_NAME:
         raise UnsafePathError("bundle.unsafe_path", path=relative)
     base = root.resolve()
-    target = base.joinpath(*parts)
+    target = base.joinpath(*relative.split("/"))
     resolved = target.resolve()
     if resolved != target and base not in resolved.parents:
         raise UnsafePathError("bundle.unsafe_path", path=relative)
@@ -149,11 +142,40 @@ def load(root: Path) -> Manifest:
     listed = {f.path for f in manifest.files}
     for model in manifest.models:
         safe_path(root, model.path)
+        _check_hub_fields(model)
         if model.path not in listed:
             raise ManifestError(
                 "bundle.manifest_invalid", path=path, reason=f"{model.path} is not in files"
             )
     return manifest
+
+
+_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+_REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+def _check_hub_fields(model: ModelEntry) -> None:
+    """Repo, revision, file and commit become path parts in the Hugging Face cache on
+    import: anything that could climb out of it is refused like an unsafe path."""
+    checks = [
+        (model.repo, lambda v: bool(_REPO.match(v)) and ".." not in v),
+        (model.revision, lambda v: bool(_REVISION.match(v)) and ".." not in v),
+        (model.commit, lambda v: bool(_COMMIT.match(v))),
+        (model.filename, _plain_relative),
+    ]
+    for value, ok in checks:
+        if value is not None and not ok(value):
+            raise UnsafePathError("bundle.unsafe_path", path=value)
+
+
+def _plain_relative(value: str) -> bool:
+    parts = value.split("/")
+    return not (
+        PurePosixPath(value).is_absolute()
+        or any(part in ("", ".", "..") for part in parts)
+        or any(ch in _FORBIDDEN_CHARS for ch in value)
+    )
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], what: str) -> Any:

@@ -135,3 +135,29 @@ def test_a_manifest_with_wrong_types_is_refused(bundle_copy: Path, fresh_env) ->
     assert "is invalid" in result.stderr and "Traceback" not in result.stderr
     assert AMALIA_FILE  # the model was never touched
     assert _index(fresh_env) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("revision", "../../../../outside"),
+        ("repo", "owner/../../outside"),
+        ("filename", "../../outside.gguf"),
+        ("commit", "../" * 10 + "x"),
+    ],
+)
+def test_hub_fields_that_would_leave_the_hub_cache_are_refused(
+    bundle_copy: Path, fresh_env, tmp_path: Path, field: str, value: str
+) -> None:
+    """They become path parts under HF_HOME on import: refused before anything is written."""
+    data = read_manifest(bundle_copy)
+    model = next(m for m in data["models"] if m["name"] == "amalia:q4_k_m")
+    model[field] = value
+    write_manifest(bundle_copy, data)
+    result = cli(fresh_env, "import", str(bundle_copy))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"amalia: the bundle's manifest names a file outside the bundle: {value} "
+        "(refused, nothing was read)\n"
+    )
+    assert _index(fresh_env) == [] and not Path(fresh_env["HF_HOME"]).exists()
