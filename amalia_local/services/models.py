@@ -1,17 +1,18 @@
-"""Which models the chat can offer, and what a model reference on the command line means.
+"""Which models the chat can offer, where a model reference points, and getting one.
 
-Until the model store exists the choices are the file given on the command line, the
-one in the config and the models recent conversations used. The store will add its
-installed models in :func:`model_choices` and resolve names in :func:`resolve_model`:
-the UI only ever calls these two functions.
+The chat UI only calls :class:`ModelSource`: the model store (installed models, the
+catalogue, pulls) stays behind it, so screens never learn how models are stored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from amalia_local.config import Config
+from amalia_local.formatting import human_bytes
+from amalia_local.locations import Locations
 
 
 @dataclass(frozen=True)
@@ -19,24 +20,68 @@ class ModelChoice:
     """One entry of the model picker: what to show and what to open."""
 
     label: str
-    reference: str  # what Engine.open and Config.model take
+    reference: str  # what resolve() and Config.model take: a store name or a path
 
 
-def resolve_model(reference: str | None) -> str | None:
-    """A path for a model reference, or None when there is nothing to open."""
-    if not reference:
-        return None
-    return str(Path(reference).expanduser())
+@dataclass(frozen=True)
+class Offer:
+    """A catalogue model this app can download, with what it costs."""
+
+    name: str  # the store name pull() takes, e.g. "amalia:q4_k_m"
+    label: str
+    ram_needed: int
+    fits: bool
 
 
-def model_choices(config: Config, *extra: str | None) -> list[ModelChoice]:
-    """Distinct models, the configured one first; files that vanished are left out."""
-    seen: set[str] = set()
-    choices: list[ModelChoice] = []
-    for reference in (config.model, *extra):
-        path = resolve_model(reference)
-        if path is None or path in seen or not Path(path).is_file():
-            continue
-        seen.add(path)
-        choices.append(ModelChoice(label=Path(path).name, reference=path))
-    return choices
+class ModelSource:
+    """Installed models, loose GGUF files and the catalogue, for the chat screens."""
+
+    def __init__(self, locations: Locations, *, offline: bool = False) -> None:
+        self._locations = locations
+        self._offline = offline
+
+    def _store(self):
+        # Opened per call: the index is a small file, and another process (amalia pull)
+        # may have changed it since the app started.
+        from amalia_local.store import ModelStore
+
+        return ModelStore.open(self._locations, config_offline=self._offline)
+
+    def resolve(self, reference: str) -> str:
+        """A file path for a store name or a path; raises the store's typed errors."""
+        return self._store().resolve_path(reference)
+
+    def choices(self, config: Config, *extra: str | None) -> list[ModelChoice]:
+        """Installed models first, then the configured and given files not in the store."""
+        choices: list[ModelChoice] = []
+        seen: set[str] = set()
+        for model in self._store().installed():
+            if model.exists:
+                choices.append(ModelChoice(f"{model.name} ({human_bytes(model.size)})", model.name))
+                seen.update({model.name, str(Path(model.path))})
+        for reference in (config.model, *extra):
+            if not reference or reference in seen:
+                continue
+            path = Path(reference).expanduser()
+            if path.is_file() and str(path) not in seen:
+                seen.update({reference, str(path)})
+                choices.append(ModelChoice(path.name, str(path)))
+        return choices
+
+    def offers(self, available_ram: int) -> list[Offer]:
+        """Every catalogue quantization, in catalogue order, with its RAM estimate."""
+        from amalia_local.store import fit
+
+        return [
+            Offer(
+                name=f.name,
+                label=f"{f.entry.title} · {f.quant.tag.upper()} · {human_bytes(f.quant.size)}",
+                ram_needed=f.estimate.total,
+                fits=f.fits,
+            )
+            for f in fit.assess(available_ram)
+        ]
+
+    def pull(self, name: str, progress: Callable[[int, int | None], None]) -> str:
+        """Download and verify ``name``; returns the store name to open. Blocking."""
+        return self._store().pull(name, progress).model.name

@@ -26,7 +26,7 @@ from amalia_local.conversations import ConversationStore
 from amalia_local.errors import AmaliaError
 from amalia_local.formatting import human_bytes, human_count
 from amalia_local.runtime import Runtime
-from amalia_local.services.models import model_choices, resolve_model
+from amalia_local.services.models import ModelSource
 from amalia_local.tui.keys import translate_bindings
 from amalia_local.tui.screens.chat import ChatScreen
 from amalia_local.tui.screens.first_run import FirstRunScreen
@@ -37,6 +37,9 @@ from amalia_local.tui.widgets.prompt import NEWLINE_KEYS
 if TYPE_CHECKING:
     from amalia_local.engine import Engine, LoadOptions, ReplyStats, SamplingOptions
     from amalia_local.llama_log import LlamaLogSink
+
+
+GENERATION_SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass(frozen=True)
@@ -72,13 +75,15 @@ class AmaliaApp(App[None]):
         self.translator = runtime.translator
         self.config = config
         self.overrides = overrides or LoadOverrides()
-        self.model_ref = resolve_model(model or config.model)
+        self.models = ModelSource(runtime.locations, offline=config.offline)
+        self.model_ref = model or config.model  # a store name or a path to a .gguf file
         self.store = ConversationStore.in_dir(runtime.locations.data_dir)
         self.engine: Engine | None = None
         self.loading: str | None = None
         self._log: LlamaLogSink | None = None
         self._generation_idle = threading.Event()
         self._generation_idle.set()
+        self._switch_interval = sys.getswitchinterval()
         translate_bindings(self, self.t)
 
     def t(self, key: str, **params: object) -> str:
@@ -141,9 +146,10 @@ class AmaliaApp(App[None]):
         if old is not None:
             old.close()
         try:
+            path = self.models.resolve(reference)
             if self._log is None:
                 self._log = self.runtime.open_llama_log()
-            engine = Engine.open(reference, self.load_options(), self._log)
+            engine = Engine.open(path, self.load_options(), self._log)
         except (AmaliaError, OSError) as exc:
             self.loading = None
             self.call_from_thread(self._model_failed, exc)
@@ -174,8 +180,15 @@ class AmaliaApp(App[None]):
 
     def generation_started(self) -> None:
         self._generation_idle.clear()
+        # Every llama.cpp call releases the GIL and must take it back; while the UI
+        # thread paints, the default 5 ms switch interval would stall each token that
+        # long. A short interval while streaming keeps the model at full speed.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(GENERATION_SWITCH_INTERVAL_S)
 
     def generation_finished(self) -> None:
+        """Called from the generation thread when the answer has ended and been saved."""
+        sys.setswitchinterval(self._switch_interval)
         self._generation_idle.set()
 
     # --- what screens ask for -------------------------------------------------------------
@@ -198,13 +211,13 @@ class AmaliaApp(App[None]):
     def model_label(self) -> str:
         if self.engine is not None:
             return self.engine.model_file.name
-        return Path(self.model_ref).name if self.model_ref else "AMALIA"
+        return _short(self.model_ref) if self.model_ref else "AMALIA"
 
     def status_parts(self, stats: ReplyStats | None) -> list[str]:
         t = self.t
         if self.engine is None:
             if self.loading:
-                return [t("status.loading", model=Path(self.loading).name)]
+                return [t("status.loading", model=_short(self.loading))]
             return [t("status.no_model")]
         opts = self.engine.options
         parts = [self.engine.model_file.name, backend_name(opts.n_gpu_layers)]
@@ -238,7 +251,7 @@ class AmaliaApp(App[None]):
 
     # --- settings -----------------------------------------------------------------------
     def open_settings(self) -> None:
-        choices = model_choices(self.config, self.model_ref)
+        choices = self.models.choices(self.config, self.model_ref)
         screen = SettingsScreen(
             replace(self.config, model=self.config.model or self.model_ref),
             choices,
@@ -259,9 +272,8 @@ class AmaliaApp(App[None]):
             chat.engine_changed()  # new system prompt or sampling: a fresh session
         self.notify(self.t("settings.saved"))
         if reload and config.model:
-            self.model_ref = resolve_model(config.model)
-            if self.model_ref:
-                self.load_model(self.model_ref)
+            self.model_ref = config.model
+            self.load_model(config.model)
 
     # --- keys, help and the command palette ---------------------------------------------
     def action_help(self) -> None:
@@ -303,6 +315,11 @@ class AmaliaApp(App[None]):
                 yield SystemCommand(t(f"key.{name}"), t(f"command.{name}"), _runner(chat, action))
         yield SystemCommand(t("key.help"), t("command.help"), self.action_help)
         yield SystemCommand(t("key.quit"), t("command.quit"), self.action_quit)
+
+
+def _short(reference: str) -> str:
+    """A file name for a path, the name itself for a store name."""
+    return Path(reference).name if reference.lower().endswith(".gguf") else reference
 
 
 def _runner(screen: Screen, action: str):
