@@ -226,7 +226,8 @@ def main() -> None:
         print(f"   amalia run        {cli_med:8.1f}   {[round(x, 1) for x in cli]}")
         print(f"   chat app          {app_med:8.1f}   {[round(x, 1) for x in app]}")
         print(
-            f"   app / run         {ratio:8.1%}   target >= 95%   {'OK' if ratio >= 0.95 else 'MISS'}"
+            f"   app / run         {ratio:8.1%}   target >= 95%   "
+            + ("OK" if ratio >= 0.95 else "MISS")
         )
 
         out = subprocess.run(
