@@ -79,7 +79,7 @@ def create(request: CreateRequest, store: ModelStore, events: Events) -> Manifes
     try:
         partial.chmod(0o777 & ~_umask())  # mkdtemp's 0700 would hide it from other users
         entries = _copy_models(models, partial, store, events)
-        house = _wheels(request, partial / WHEELS_DIR, events)
+        house = _wheels(request, partial / WHEELS_DIR, events, offline=store.hub.offline)
         info = scripts.ScriptInfo(
             amalia_version=__version__,
             python=house.python,
@@ -242,10 +242,14 @@ def _copy_hashing(source: Path, dest: Path, advance: Callable[[int], None]) -> s
     return digest.hexdigest()
 
 
-def _wheels(request: CreateRequest, dest: Path, events: Events) -> wheelhouse.Wheelhouse:
-    sources = [] if request.wheels_from is None else ["--no-index", "--find-links"]
+def _wheels(
+    request: CreateRequest, dest: Path, events: Events, offline: bool
+) -> wheelhouse.Wheelhouse:
+    """pip's configured indexes, or only ``--wheelhouse-from``; with ``--offline`` (or
+    HF_HUB_OFFLINE / the setting) pip gets ``--no-index`` too and uses local folders."""
+    sources = ["--no-index"] if offline or request.wheels_from is not None else []
     if request.wheels_from is not None:
-        sources.append(str(request.wheels_from.expanduser().absolute()))
+        sources += ["--find-links", str(request.wheels_from.expanduser().absolute())]
     target = request.target
     label = f"{target.platform or wheelhouse.this_platforms()[0]}, Python "
     label += target.python or wheelhouse.this_python()
