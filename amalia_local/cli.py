@@ -420,7 +420,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            # Plain ``amalia`` opens the chat, like ``amalia chat`` with no model.
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                parser.print_help()  # a script or a pipe: no terminal to chat in
+                return 0
+            # Plain ``amalia`` in a terminal opens the chat, like ``amalia chat``.
             args = parser.parse_args([*argv, "chat"])
         from amalia_local.runtime import Runtime
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from amalia_local.errors import AmaliaError
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
         1,
@@ -45,7 +47,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
-class NewerSchemaError(RuntimeError):
+class NewerSchemaError(AmaliaError):
     """The file was written by a newer amalia-local; we must not touch it."""
 
 
@@ -57,7 +59,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema up to :data:`LATEST_VERSION`; returns the version found."""
     found = schema_version(conn)
     if found > LATEST_VERSION:
-        raise NewerSchemaError(f"schema version {found} is newer than {LATEST_VERSION}")
+        raise NewerSchemaError("error.conversations_newer", found=found, known=LATEST_VERSION)
     for number, script in MIGRATIONS:
         if number <= found:
             continue
