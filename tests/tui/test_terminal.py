@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -33,10 +34,8 @@ def run_in_pty(args: list[str], home: Path, wait_for: bytes, then_wait: float = 
         while time.monotonic() < deadline:
             ready, _, _ = select.select([fd], [], [], 0.05)
             if ready:
-                try:
+                with contextlib.suppress(OSError):  # EIO once the child has gone
                     raw += os.read(fd, 65536)
-                except OSError:
-                    pass
             text = ANSI.sub(b"", raw).replace(b"\xc2\xa0", b" ")
             if quit_at is None and wait_for in text:
                 quit_at = time.monotonic() + then_wait
