@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from tiny_gguf import ANSWER_TEXT
 
 from amalia_local.store import catalogue
 from amalia_local.store.errors import BadNameError, UnknownModelError
-from amalia_local.store.index import SOURCE_IMPORT, Installed, StoreIndex, now_iso
+from amalia_local.store.index import SOURCE_IMPORT, StoreIndex
 from amalia_local.store.names import CatalogueRef, HubRef, LocalRef, match_quant, parse
 
 
@@ -147,21 +148,23 @@ def test_catalogue_is_complete():
         assert entry.quant(None) is not None and all(q.size > 0 for q in entry.quants)
 
 
-def _append_many(root: str, worker: int, count: int) -> None:
-    index = StoreIndex(Path(root))
-    for i in range(count):
-        item = Installed(f"m{worker}-{i}", "/x", "0" * 64, 1, SOURCE_IMPORT, now_iso())
-        index.update(lambda models, item=item: [*models, item])
+_APPEND_MANY = """
+import sys
+from pathlib import Path
+from amalia_local.store.index import SOURCE_IMPORT, Installed, StoreIndex, now_iso
+index = StoreIndex(Path(sys.argv[1]))
+for i in range(int(sys.argv[3])):
+    item = Installed(f"m{sys.argv[2]}-{i}", "/x", "0" * 64, 1, SOURCE_IMPORT, now_iso())
+    index.update(lambda models, item=item: [*models, item])
+"""
 
 
 def test_index_lock_keeps_every_concurrent_write(tmp_path):
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_append_many, args=(str(tmp_path), w, 15)) for w in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _APPEND_MANY, str(tmp_path), str(w), "15"])
+        for w in range(4)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
     names = {m.name for m in StoreIndex(tmp_path).read()}
     assert len(names) == 60  # without the lock, read-modify-write races lose entries
 
