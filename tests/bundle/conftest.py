@@ -33,19 +33,17 @@ ANSWER = "Olá, aç€!"
 def wheel_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every wheel amalia-local needs on this machine, in one folder."""
     folder = tmp_path_factory.mktemp("wheel-source")
+    env = {**_base_env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    pip = [sys.executable, "-m", "pip"]
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--wheel-dir",
-            str(folder),
-            str(CHECKOUT),
-        ],
+        [*pip, "wheel", "--quiet", "--wheel-dir", str(folder), str(CHECKOUT)], check=True, env=env
+    )
+    # amalia-local's own build backend, for venvs whose setuptools is older than it needs
+    # (a Python 3.11 venv starts with 65): create then builds it in isolation from here.
+    subprocess.run(
+        [*pip, "download", "--quiet", "--dest", str(folder), "setuptools>=68", "wheel"],
         check=True,
-        env={**_base_env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        env=env,
     )
     return folder
 
