@@ -161,7 +161,12 @@ class ModelStore:
     def pull(self, name: str, progress: ProgressCallback | None = None) -> PullResult:
         """Download (or find in the Hub cache), verify and register ``name``."""
         ref = self.parse(name)
-        present = self.find(name)
+        if isinstance(ref, CatalogueRef):
+            # "amalia" means its default quantization here, even when only amalia:q8_0
+            # is installed (find() would return that one, which is right for run).
+            present = self.index.get(ref.store_name)
+        else:
+            present = self.find(name)
         if present is not None and present.exists:
             return PullResult(present, 0, already_installed=True)
         if isinstance(ref, LocalRef):

@@ -308,3 +308,12 @@ def test_lfs_redirect_to_a_cdn_host(store, fake_hub, model_bytes, small_chunks):
     cdn_gets = [r for r in fake_hub.state.requests if r[0] == "GET" and r[1].startswith("/cdn/")]
     assert len(cdn_gets) == 2 and cdn_gets[1][2] is not None  # resumed on the CDN
     assert fake_hub.state.bytes_sent < len(model_bytes) + 64 * 1024
+
+
+def test_pull_without_tag_means_the_default_quant(store, fake_hub, model_bytes):
+    fake_hub.add(AMALIA_REPO, "AMALIA-9B-0626-DPO-Q8_0.gguf", model_bytes + b"\0" * 8)
+    q8 = store.pull("amalia:q8_0").model
+    assert store.find("amalia") == q8  # run: the one installed is good enough
+    pulled = store.pull("amalia")
+    assert not pulled.already_installed and pulled.model.name == "amalia:q4_k_m"
+    assert store.find("amalia").name == "amalia:q4_k_m"  # now the default wins
