@@ -14,10 +14,11 @@ Public API (what the CLI and the chat UI call; nothing else is needed):
     ``.resolve_path(name_or_path) -> str`` — what ``run``/``info``/chat open.
 * ``catalogue.entries() -> tuple[Entry, ...]`` — the catalogue, default model first;
   ``Entry.describe(lang)`` gives the one-line pt-PT/English description.
-* ``fit.recommend(available_ram) -> list[Fit]`` — catalogue quantizations that fit, best
-  first (``Fit.name`` is what ``pull`` takes; ``Fit.estimate.total`` the RAM needed);
-  ``fit.assess`` gives all of them with ``Fit.fits``; ``fit.ensure_fits(model_file,
-  n_ctx, available_ram)`` raises ``DoesNotFitError`` before a model is loaded.
+* ``fit.recommend(machine_or_available_ram) -> list[Fit]`` — catalogue quantizations that
+  fit (pass ``current_machine()`` or bytes), best first; ``Fit.name`` is what ``pull``
+  takes, ``Fit.estimate.total`` the RAM needed. ``fit.assess`` gives all of them with
+  ``Fit.fits``; ``fit.ensure_fits(model_file, n_ctx, available_ram)`` raises
+  ``DoesNotFitError`` before a model is loaded (what ``run`` does unless ``--force``).
 
 Errors are typed (:mod:`amalia_local.store.errors`) and carry catalogue keys, so the UI
 shows the same one-line messages as the CLI.
