@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +178,23 @@ def test_damaged_index_gives_one_line(run_amalia, hub_env):
     result = run_amalia("list")
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert "cannot read the model store index" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs script(1) for a terminal")
+def test_rm_asks_on_a_terminal(run_amalia, hub_env, tiny_model):
+    """A real pseudo-terminal (script -c): 'n' keeps the model, 's' (sim) removes it."""
+    assert run_amalia("import", str(tiny_model), "--name", "mini").returncode == 0
+
+    def rm_answering(answer: str, *lang: str) -> subprocess.CompletedProcess[str]:
+        command = shlex.join([sys.executable, "-m", "amalia_local", *lang, "rm", "mini"])
+        return subprocess.run(
+            ["script", "-qec", command, os.devnull],
+            input=answer + "\n", env=hub_env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    kept = rm_answering("n")
+    assert kept.returncode == 1 and "Remove mini" in kept.stdout and "mini was kept" in kept.stdout
+    assert [m["name"] for m in index_models(hub_env)] == ["mini"]
+    removed = rm_answering("s", "--lang", "pt")
+    assert removed.returncode == 0 and "Remover o mini" in removed.stdout
+    assert index_models(hub_env) == []
