@@ -415,6 +415,10 @@ def fetch(
     if not meta.commit_hash or not meta.etag:
         raise HubError("error.hub_bad_answer", endpoint=settings.endpoint)
     etag = meta.etag
+    if not (_SHA256.match(etag) or _GIT_SHA1.match(etag)):
+        # Nothing to verify against; and the etag names a file in the cache, so anything
+        # but a hex digest (say "../x") must never reach the file system.
+        raise ChecksumError("error.hub_no_checksum", name=what)
     blob = _storage(settings, ref.repo) / "blobs" / etag
     partial = partial_path(settings, ref.repo, etag)
     downloaded = 0

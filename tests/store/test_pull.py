@@ -317,3 +317,14 @@ def test_pull_without_tag_means_the_default_quant(store, fake_hub, model_bytes):
     pulled = store.pull("amalia")
     assert not pulled.already_installed and pulled.model.name == "amalia:q4_k_m"
     assert store.find("amalia").name == "amalia:q4_k_m"  # now the default wins
+
+
+def test_etag_that_is_not_a_digest_is_refused_before_download(store, fake_hub, model_bytes):
+    fake_hub.add(
+        "someone/tiny-GGUF", "tiny-Q4_K_M.gguf", model_bytes, published_sha256="../../evil"
+    )
+    with pytest.raises(ChecksumError) as refused:
+        store.pull("hf:someone/tiny-GGUF")
+    assert refused.value.key == "error.hub_no_checksum"
+    assert fake_hub.state.bytes_sent == 0
+    assert not any(p.name == "evil" for p in store.hub.cache_dir.parent.rglob("*"))
