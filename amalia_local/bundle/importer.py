@@ -47,7 +47,9 @@ class Imported:
 
 def offline_store(store: ModelStore) -> ModelStore:
     """The same store with the network switched off, whatever the user's settings."""
-    settings = replace(store.hub, offline=True, offline_reason=store.hub.offline_reason or "bundle")
+    settings = replace(
+        store.hub, offline=True, offline_reason=store.hub.offline_reason or "--offline"
+    )
     return ModelStore(store.root, settings, store.catalogue)
 
 
