@@ -44,8 +44,8 @@ def test_offline_pull_refuses_at_once_without_a_request(run_amalia, fake_hub, of
     assert fake_hub.state.requests == []
 
 
-def test_installed_models_work_offline(run_amalia, fake_hub, offline):
-    assert run_amalia("pull", "amalia").returncode == 0
+def test_installed_models_work_offline(run_amalia, fake_hub, offline, store):
+    store.pull("amalia")  # installed while online (in-process: same AMALIA_HOME and HF_HOME)
     fake_hub.state.requests.clear()
     args, env = offline()
     listed = run_amalia(*args, "list", env=env)
