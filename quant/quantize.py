@@ -23,6 +23,7 @@ from quant.types import QuantType
 
 # llama.cpp logs "[%4d/%4d] name - [shape], type = ..." once per tensor, as it starts it.
 _TENSOR_LINE = re.compile(r"^\[\s*(\d+)/\s*(\d+)\]")
+_LEVEL_ERROR = 4  # GGML_LOG_LEVEL_ERROR (ggml.h)
 # After Ctrl-C, how long to wait for llama.cpp to create its output file, so that we can
 # delete it: it does so right after reading the source's header.
 _OPEN_GRACE_SECONDS = 30.0
@@ -48,8 +49,13 @@ class _TensorWatcher:
         self.started = threading.Event()  # the output file exists once tensors flow
         self.done = 0
         self.total = 0
+        self.last_error = ""
 
-    def __call__(self, _level: int, message: str) -> None:
+    def __call__(self, level: int, message: str) -> None:
+        if level == _LEVEL_ERROR and message.strip():
+            # e.g. "llama_model_quantize: failed to quantize: requantizing from ... disabled"
+            self.last_error = message.strip().split("failed to quantize: ", 1)[-1]
+            return
         if not message.startswith("["):
             return
         match = _TENSOR_LINE.match(message)
@@ -111,6 +117,6 @@ def quantize_file(
         log.stream.flush()
     if not result or result[0] != 0:
         tmp.unlink(missing_ok=True)
-        reason = log.last_error() or "llama.cpp gave no reason (see its log)"
+        reason = watcher.last_error or "llama.cpp gave no reason (see its log)"
         raise QuantizeFailed(f"quantizing to {qtype.name} failed: {reason}")
     os.replace(tmp, dest)
