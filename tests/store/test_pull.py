@@ -328,3 +328,14 @@ def test_etag_that_is_not_a_digest_is_refused_before_download(store, fake_hub, m
     assert refused.value.key == "error.hub_no_checksum"
     assert fake_hub.state.bytes_sent == 0
     assert not any(p.name == "evil" for p in store.hub.cache_dir.parent.rglob("*"))
+
+
+def test_catalogue_entry_without_file_name_is_matched_in_the_repo(store, fake_hub, model_bytes):
+    """amalia-sft lists only quant tags: the file is found in the repo listing (-hf rules)."""
+    repo = "layerx-labs/AMALIA-9B-0626-SFT-GGUF"
+    fake_hub.add(repo, "AMALIA-9B-0626-SFT-Q4_K_M.gguf", model_bytes)
+    fake_hub.add(repo, "AMALIA-9B-0626-SFT-Q4_K_M-imat.gguf", model_bytes + b"\0")
+    result = store.pull("amalia-sft")
+    assert result.model.name == "amalia-sft:q4_k_m"
+    assert result.model.filename == "AMALIA-9B-0626-SFT-Q4_K_M.gguf"
+    assert ("GET", f"/api/models/{repo}/revision/main", None) in fake_hub.state.requests
