@@ -2,8 +2,9 @@
 
 Run from a checkout as ``python -m quant SOURCE.gguf --types Q8_0,Q4_K_M --outdir DIR``.
 Modules, one concern each: :mod:`quant.types` (names llama.cpp understands),
-:mod:`quant.quantize` (the C call, temporary names, progress), :mod:`quant.evaluate`
-(perplexity, KL divergence, top-1 agreement, speed), :mod:`quant.report` (report.json,
-report.md, manifest.json, model card), :mod:`quant.ladder` (the whole run) and
+:mod:`quant.quantize` (the C call, temporary names, progress), :mod:`quant.imatrix`
+(importance matrix from calibration text), :mod:`quant.evaluate` (perplexity, KL
+divergence, top-1 agreement), :mod:`quant.report` (report.json, report.md,
+manifest.json, model card), :mod:`quant.ladder` (checks, the whole run, speed) and
 :mod:`quant.cli`.
 """

@@ -22,6 +22,7 @@ from quant.types import DEFAULT_TYPES, parse_types
 
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_EVAL = DATA_DIR / "eval_pt.txt"
+DEFAULT_CALIBRATION = DATA_DIR / "calibration_pt.txt"
 EXIT_INTERRUPTED = 130
 
 _EPILOG = f"""\
@@ -31,6 +32,11 @@ with report.json, report.md, manifest.json (sizes and sha256) and README.md (a H
 model card). The figures compare each file with the source on held-out pt-PT text
 (default: quant/data/eval_pt.txt). llama.cpp's log goes to the amalia-local log folder
 (quant-llama.log); --verbose also shows it.
+
+--imatrix first runs pt-PT calibration text (default: quant/data/calibration_pt.txt)
+through the source and records how strongly each weight column is used; llama.cpp's
+quantizer then rounds the important columns more carefully. It helps most at 4 bits and
+below, and IQ1/IQ2/IQ3_XXS/Q2_K_S require it.
 """
 
 
@@ -57,7 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outdir", type=Path, required=True, help="where outputs and reports go")
     p.add_argument("--threads", type=int, help="threads for quantizing and evaluating (all)")
     p.add_argument("--eval", type=Path, default=DEFAULT_EVAL, metavar="TEXT", help="eval text")
-    p.add_argument("--imatrix", type=Path, metavar="TEXT", help="calibration text (not yet)")
+    p.add_argument(
+        "--imatrix",
+        type=Path,
+        nargs="?",
+        const=DEFAULT_CALIBRATION,
+        metavar="TEXT",
+        help="compute an importance matrix from pt-PT calibration text and use it "
+        "(default text: quant/data/calibration_pt.txt)",
+    )
     p.add_argument(
         "--allow-requantize", action="store_true", help="accept an already quantized source"
     )
@@ -74,11 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _request(args: argparse.Namespace) -> ladder.LadderRequest:
-    if args.imatrix is not None:
-        raise UsageError(
-            "--imatrix is not supported yet: llama-cpp-python can pass an importance matrix "
-            "to the quantizer but cannot compute one; leave it out for plain quantization"
-        )
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")
     if args.ctx < 32:
@@ -87,7 +96,7 @@ def _request(args: argparse.Namespace) -> ladder.LadderRequest:
         raise UsageError("--pp, --tg and --reps cannot be negative")
     return ladder.LadderRequest(
         source=args.source,
-        types=parse_types(args.types, have_imatrix=False),
+        types=parse_types(args.types, have_imatrix=args.imatrix is not None),
         outdir=args.outdir,
         eval_text=args.eval,
         threads=args.threads,
@@ -99,6 +108,7 @@ def _request(args: argparse.Namespace) -> ladder.LadderRequest:
         keep_free=args.keep_free,
         base_model=args.base_model,
         show_progress=not args.quiet,
+        imatrix_text=args.imatrix,
     )
 
 

@@ -31,6 +31,8 @@ from amalia_local.progress import Progress
 from amalia_local.services.bench import BenchRequest, measure
 from quant.errors import EvaluationError, OutputError, SourceError
 from quant.evaluate import Reference, make_windows, open_for_logits, tokenize_text
+from quant.imatrix import CImatrix, Imatrix
+from quant.imatrix import compute as compute_imatrix
 from quant.quantize import default_threads, partial_name, quantize_file
 from quant.report import Report, Rung, Speed, sha256_file, write_all
 from quant.types import (
@@ -63,6 +65,7 @@ class LadderRequest:
     keep_free: int = 0
     base_model: str | None = None
     show_progress: bool = True
+    imatrix_text: Path | None = None  # calibration text for an importance matrix
 
     @property
     def n_threads(self) -> int:
@@ -77,6 +80,7 @@ class Plan:
     source: ModelFile
     source_type: str
     text: str
+    calibration: str | None
     outputs: dict[str, Path]  # type name -> final path
     needed_bytes: int
 
@@ -109,17 +113,17 @@ def _check_source(request: LadderRequest) -> tuple[ModelFile, str]:
     return model, source_type
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, what: str = "evaluation") -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise EvaluationError(f"evaluation text not found: {path}") from exc
+        raise EvaluationError(f"{what} text not found: {path}") from exc
     except UnicodeDecodeError as exc:
-        raise EvaluationError(f"evaluation text is not UTF-8: {path}") from exc
-    except OSError as exc:
-        raise EvaluationError(f"cannot read the evaluation text {path}: {exc.strerror}") from exc
+        raise EvaluationError(f"{what} text is not UTF-8: {path}") from exc
+    except (OSError, ValueError) as exc:
+        raise EvaluationError(f"cannot read the {what} text {path}: {exc}") from exc
     if not text.strip():
-        raise EvaluationError(f"evaluation text is empty: {path}")
+        raise EvaluationError(f"{what} text is empty: {path}")
     return text
 
 
@@ -155,6 +159,9 @@ def plan(request: LadderRequest) -> Plan:
     """Every check, in order; raises a :class:`QuantError` naming the first problem."""
     model, source_type = _check_source(request)
     text = _read_text(request.eval_text)
+    calibration = None
+    if request.imatrix_text is not None:
+        calibration = _read_text(request.imatrix_text, "calibration")
     stem = output_stem(request.source)
     outputs = {t.name: request.outdir / f"{stem}-{t.name}.gguf" for t in request.types}
     for path in outputs.values():
@@ -172,7 +179,7 @@ def plan(request: LadderRequest) -> Plan:
             f"not enough free space in {request.outdir}: the ladder needs about "
             f"{human_bytes(needed)}, {human_bytes(free)} is free"
         )
-    return Plan(request, model, source_type, text, outputs, needed)
+    return Plan(request, model, source_type, text, calibration, outputs, needed)
 
 
 # --- the run --------------------------------------------------------------------------
@@ -211,7 +218,9 @@ def _say(stream: TextIO | None, message: str) -> None:
         stream.flush()
 
 
-def _quantize_all(p: Plan, log: LlamaLogSink, status: TextIO | None) -> dict[str, float]:
+def _quantize_all(
+    p: Plan, log: LlamaLogSink, status: TextIO | None, imatrix: CImatrix | None
+) -> dict[str, float]:
     seconds: dict[str, float] = {}
     n_tensors = len(p.source.tensors)
     for qtype in p.request.types:
@@ -225,9 +234,9 @@ def _quantize_all(p: Plan, log: LlamaLogSink, status: TextIO | None) -> dict[str
                     bar.update(i - state["done"])
                     state["done"] = i
 
-                _run_one(p, qtype, dest, log, tick)
+                _run_one(p, qtype, dest, log, tick, imatrix)
         else:
-            _run_one(p, qtype, dest, log, None)
+            _run_one(p, qtype, dest, log, None, imatrix)
         seconds[qtype.name] = time.perf_counter() - start
         _say(status, f"wrote {dest} ({human_bytes(dest.stat().st_size)})")
     return seconds
@@ -239,6 +248,7 @@ def _run_one(
     dest: Path,
     log: LlamaLogSink,
     tick: Callable[[int, int], None] | None,
+    imatrix: CImatrix | None,
 ) -> None:
     quantize_file(
         p.request.source,
@@ -248,6 +258,7 @@ def _run_one(
         threads=p.request.n_threads,
         allow_requantize=p.request.allow_requantize,
         on_tensor=tick,
+        imatrix=imatrix,
     )
 
 
@@ -277,7 +288,18 @@ def _rung(
 def run(p: Plan, log: LlamaLogSink, status: TextIO | None = None) -> Report:
     """Quantize, evaluate and report; returns the report that was written."""
     request = p.request
-    seconds = _quantize_all(p, log, status)
+    imatrix: Imatrix | None = None
+    if p.calibration is not None and request.imatrix_text is not None:
+        _say(status, f"computing the importance matrix from {request.imatrix_text.name}")
+        imatrix = compute_imatrix(
+            request.source,
+            p.calibration,
+            log,
+            text_name=request.imatrix_text.name,
+            n_ctx=request.n_ctx,
+            threads=request.n_threads,
+        )
+    seconds = _quantize_all(p, log, status, CImatrix(imatrix) if imatrix else None)
     scratch = Path(tempfile.mkdtemp(prefix=".quant-scratch-", dir=request.outdir))
     try:
         rungs: list[Rung] = []
@@ -326,6 +348,11 @@ def run(p: Plan, log: LlamaLogSink, status: TextIO | None = None) -> Report:
         llama_cpp_version=llama_cpp.__version__,
         rungs=rungs,
         base_model=request.base_model or _base_model(source),
+        imatrix=(
+            f"{imatrix.text_name} ({imatrix.n_tokens:,} tokens, {len(imatrix.values)} tensors)"
+            if imatrix
+            else None
+        ),
         license=_license(source),
     )
     write_all(report, request.outdir)

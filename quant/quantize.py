@@ -19,6 +19,7 @@ import llama_cpp
 
 from amalia_local.llama_log import LlamaLogSink
 from quant.errors import QuantizeFailed
+from quant.imatrix import CImatrix
 from quant.types import QuantType
 
 # llama.cpp logs "[%4d/%4d] name - [shape], type = ..." once per tensor, as it starts it.
@@ -76,16 +77,20 @@ def quantize_file(
     threads: int | None = None,
     allow_requantize: bool = False,
     on_tensor: TensorCallback | None = None,
+    imatrix: CImatrix | None = None,
 ) -> None:
     """Quantize ``source`` into ``dest`` as ``qtype``; ``dest`` appears only when complete.
 
     ``on_tensor(i, n)`` is called from llama.cpp's thread as tensor ``i`` of ``n`` starts.
+    ``imatrix`` weights the rounding of each column by how much the model uses it.
     Raises :class:`QuantizeFailed` with llama.cpp's own last error line on failure.
     """
     params = llama_cpp.llama_model_quantize_default_params()
     params.nthread = threads if threads and threads > 0 else default_threads()
     params.ftype = int(qtype.ftype)
     params.allow_requantize = allow_requantize
+    if imatrix is not None:
+        params.imatrix = imatrix.pointer  # read during the call; ``imatrix`` keeps it alive
     tmp = partial_name(dest)
     tmp.unlink(missing_ok=True)  # a leftover from a killed run would only confuse
     watcher = _TensorWatcher(on_tensor)
