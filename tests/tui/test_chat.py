@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -271,3 +273,36 @@ async def test_first_run_offers_installed_models_and_the_catalogue(make_app, tin
         await wait_answer(app)
         assert answers(app) == [ANSWER_TEXT]
     assert Config.load(home / "config").model == "tiny"
+
+
+async def test_first_run_downloads_from_the_catalogue(
+    make_app, tiny_model, home, tmp_path, monkeypatch
+):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
+    from fake_hub import FakeHub
+
+    hub = FakeHub()
+    hub.add(
+        "teex-pt/AMALIA-9B-0626-DPO-GGUF", "AMALIA-9B-0626-DPO-Q4_K_M.gguf", tiny_model.read_bytes()
+    )
+    hub.start()
+    for name in [n for n in os.environ if n.startswith(("HF_", "HUGGING"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    try:
+        app = make_app(None)
+        async with app.run_test(size=SIZE) as pilot:
+            offers = app.screen.query_one("#offers")
+            offers.focus()
+            offers.highlighted = 0
+            await pilot.press("enter")
+            await wait_until(lambda: isinstance(app.screen, ChatScreen), timeout=60)
+            await wait_ready(app)
+            assert app.model_ref == "amalia:q4_k_m"
+            await ask(pilot, "Olá")
+            await wait_answer(app)
+            assert answers(app) == [ANSWER_TEXT]
+    finally:
+        hub.stop()
+    assert Config.load(home / "config").model == "amalia:q4_k_m"
