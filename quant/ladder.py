@@ -30,7 +30,7 @@ from amalia_local.model_file import ModelFile, inspect
 from amalia_local.progress import Progress
 from amalia_local.services.bench import BenchRequest, measure
 from quant.errors import EvaluationError, OutputError, SourceError
-from quant.evaluate import Reference, make_windows, open_for_logits, tokenize_text
+from quant.evaluate import Evaluation, Reference, make_windows, open_for_logits, tokenize_text
 from quant.imatrix import CImatrix, Imatrix
 from quant.imatrix import compute as compute_imatrix
 from quant.quantize import default_threads, partial_name, quantize_file
@@ -186,8 +186,9 @@ def plan(request: LadderRequest) -> Plan:
 def _speed(path: Path, request: LadderRequest, log: LlamaLogSink) -> Speed | None:
     if request.repetitions <= 0:
         return None
-    load = LoadOptions(n_ctx=max(request.prompt_tokens + request.gen_tokens, 256) + 16)
-    load = LoadOptions(n_ctx=load.n_ctx, n_threads=request.n_threads)
+    # room for the longer of the two tests (each starts from an empty cache)
+    n_ctx = max(request.prompt_tokens, request.gen_tokens, 240) + 16
+    load = LoadOptions(n_ctx=n_ctx, n_threads=request.n_threads)
     bench = BenchRequest(
         model=str(path),
         prompt_tokens=request.prompt_tokens,
@@ -265,7 +266,7 @@ def _run_one(
 def _rung(
     name: str,
     path: Path,
-    evaluation: object,
+    evaluation: Evaluation,
     speed: Speed | None,
     seconds: float | None,
     with_hash: bool,
@@ -277,7 +278,7 @@ def _rung(
         file_type=file_type_name(model.get("general.file_type")) or "unknown",
         size_bytes=model.size_bytes,
         bits_per_weight=model.bits_per_weight,
-        evaluation=evaluation,  # type: ignore[arg-type]
+        evaluation=evaluation,
         speed=speed,
         quantize_seconds=seconds,
         sha256=sha256_file(path) if with_hash else None,

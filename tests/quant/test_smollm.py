@@ -13,6 +13,13 @@ from pathlib import Path
 import pytest
 from conftest import EVAL_TEXT
 
+from amalia_local.llama_log import LlamaLogSink
+from quant.evaluate import Reference, make_windows, open_for_logits, tokenize_text
+from quant.imatrix import CImatrix
+from quant.imatrix import compute as compute_imatrix
+from quant.quantize import quantize_file
+from quant.types import QUANT_TYPES
+
 pytestmark = pytest.mark.smollm
 ROOT = Path(__file__).resolve().parents[2]
 TYPES = ("Q8_0", "Q4_K_M", "Q3_K_M")
@@ -82,3 +89,24 @@ def test_interrupt_during_quantization_leaves_nothing(smollm: Path, tmp_path: Pa
     assert err.strip() == "error: interrupted; temporary files removed"
     assert out == ""
     assert list(outdir.iterdir()) == []
+
+
+def test_importance_matrix_lowers_kl(smollm: Path, tmp_path: Path) -> None:
+    """Q3_K_M with an imatrix from pt-PT calibration text is closer to the source."""
+    calibration = (ROOT / "quant" / "data" / "calibration_pt.txt").read_text(encoding="utf-8")
+    with LlamaLogSink(tmp_path / "llama.log") as log:
+        imatrix = compute_imatrix(smollm, calibration[:1000], log, n_ctx=256, threads=1)
+        plain, weighted = tmp_path / "plain.gguf", tmp_path / "weighted.gguf"
+        qtype = QUANT_TYPES["Q3_K_M"]
+        quantize_file(smollm, plain, qtype, log, threads=1, allow_requantize=True)
+        quantize_file(smollm, weighted, qtype, log, threads=1, allow_requantize=True,
+                      imatrix=CImatrix(imatrix))  # fmt: skip
+        with open_for_logits(smollm, 128, 1, log) as llm:
+            tokens, prefix = tokenize_text(llm, EVAL_TEXT[:700])
+            reference = Reference(llm, make_windows(tokens, prefix, 128), tmp_path)
+        kl = {}
+        for path in (plain, weighted):
+            with open_for_logits(path, 128, 1, log) as llm:
+                kl[path.stem] = reference.compare(llm).whole.kl_mean
+        reference.close()
+    assert kl["weighted"] < 0.9 * kl["plain"], kl
