@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reps", type=int, default=3, help="speed repetitions; 0 skips speed")
     p.add_argument("--keep-free", type=_size, default=0, metavar="SIZE", help="e.g. 2G")
     p.add_argument("--base-model", metavar="ORG/NAME", help="Hub id for the model card")
+    p.add_argument("--name", help="model name in the reports (default: the GGUF's general.name)")
     p.add_argument("--quiet", action="store_true", help="no progress or status lines")
     p.add_argument("--verbose", action="store_true", help="show llama.cpp's log")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -107,6 +108,7 @@ def _request(args: argparse.Namespace) -> ladder.LadderRequest:
         repetitions=args.reps,
         keep_free=args.keep_free,
         base_model=args.base_model,
+        model_name=args.name,
         show_progress=not args.quiet,
         imatrix_text=args.imatrix,
     )

@@ -64,6 +64,7 @@ class LadderRequest:
     repetitions: int = 3  # 0: no speed measurement
     keep_free: int = 0
     base_model: str | None = None
+    model_name: str | None = None
     show_progress: bool = True
     imatrix_text: Path | None = None  # calibration text for an importance matrix
 
@@ -337,7 +338,8 @@ def run(p: Plan, log: LlamaLogSink, status: TextIO | None = None) -> Report:
         shutil.rmtree(scratch, ignore_errors=True)
     source = p.source
     report = Report(
-        model_name=str(source.get("general.name") or output_stem(request.source)),
+        model_name=request.model_name
+        or str(source.get("general.name") or output_stem(request.source)),
         source_file=request.source.name,
         source_type=p.source_type,
         parameters=source.parameter_count,
