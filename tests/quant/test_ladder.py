@@ -15,6 +15,8 @@ import llama_cpp
 import numpy as np
 import pytest
 
+from amalia_local.model_file import inspect
+from quant.ladder import estimate_output_bytes
 from quant.types import DEFAULT_TYPES, QUANT_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,3 +182,14 @@ def test_source_perplexity_matches_an_independent_computation(
         llm.close()
     assert reported["n_tokens"] == len(nll)
     assert reported["perplexity"] == pytest.approx(math.exp(sum(nll) / len(nll)), rel=1e-9)
+
+
+def test_free_space_estimate_is_an_upper_bound(
+    ladder: tuple[Path, subprocess.CompletedProcess[str]], quant_source: Path
+) -> None:
+    """The space check must never let a run start that then fills the disk."""
+    outdir, _ = ladder
+    source = inspect(quant_source)
+    for name in DEFAULT_TYPES:
+        actual = (outdir / f"tiny-{name}.gguf").stat().st_size
+        assert estimate_output_bytes(source, QUANT_TYPES[name]) >= actual, name
