@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,7 +115,10 @@ def quantize_file(
         # The C call cannot be stopped. Wait until it has created its output (or ended)
         # so the file we delete is not re-created behind our back, then delete it; the
         # CLI then leaves the process without waiting for the rest of the work.
-        watcher.started.wait(_OPEN_GRACE_SECONDS)
+        deadline = time.monotonic() + _OPEN_GRACE_SECONDS
+        while worker.is_alive() and time.monotonic() < deadline:
+            if watcher.started.wait(0.05):
+                break
         tmp.unlink(missing_ok=True)
         raise
     finally:

@@ -194,7 +194,7 @@ def _method(report: Report) -> str:
     if speed is not None:
         lines += [
             "",
-            f"Speed: llama.cpp on this machine's CPU, {report.threads} threads, prompt of "
+            f"Speed: llama.cpp on this machine's CPU, {report.threads} thread(s), prompt of "
             f"{speed.prompt_tokens} tokens and generation of {speed.gen_tokens} tokens, "
             f"mean ± standard deviation over {speed.repetitions} runs after a warm-up "
             f"(llama-cpp-python {report.llama_cpp_version}).",
