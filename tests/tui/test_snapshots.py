@@ -34,6 +34,16 @@ def relative_model(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return tiny_model.name
 
 
+async def settle(pilot) -> None:
+    """Stop cursors blinking (a blink mid-screenshot is not a difference) and let layout end."""
+    for screen in pilot.app.screen_stack:
+        for widget in screen.query("Input, TextArea"):
+            widget.cursor_blink = False
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
 def with_conversation(app) -> int:
     conversation = app.store.create("Qual é a capital de Portugal?", "tiny-scripted")
     app.store.add_message(conversation, "user", "Qual é a capital de Portugal?")
@@ -50,14 +60,14 @@ def test_chat_screen(snap_compare, make_app, relative_model, lang):
         await wait_ready(app)
         await app.chat_screen().open_conversation(conversation)
         await app.chat_screen().refresh_sidebar()
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
 @pytest.mark.parametrize("lang", ["en", "pt"])
 def test_first_run_screen(snap_compare, make_app, lang):
-    assert snap_compare(make_app(None, lang=lang), terminal_size=SIZE)
+    assert snap_compare(make_app(None, lang=lang), terminal_size=SIZE, run_before=settle)
 
 
 @pytest.mark.parametrize("lang", ["en", "pt"])
@@ -67,7 +77,7 @@ def test_help_screen(snap_compare, make_app, relative_model, lang):
     async def run_before(pilot) -> None:
         await wait_ready(app)
         await pilot.press("f1")
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -79,6 +89,6 @@ def test_settings_screen(snap_compare, make_app, relative_model, lang):
     async def run_before(pilot) -> None:
         await wait_ready(app)
         await pilot.press("ctrl+o")
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
