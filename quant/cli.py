@@ -8,6 +8,7 @@ with --debug). Ctrl-C and SIGTERM remove temporary files before leaving.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -143,7 +144,13 @@ def _run(args: argparse.Namespace) -> int:
         plan = ladder.plan(request)
         log_file = Locations.resolve().log_dir / "quant-llama.log"
         with LlamaLogSink(log_file, echo=args.verbose) as log:
-            report = ladder.run(plan, log, status=None if args.quiet else sys.stderr)
+            try:
+                report = ladder.run(plan, log, status=None if args.quiet else sys.stderr)
+            except KeyboardInterrupt:
+                _cleanup(plan, args, existed)
+                _fail(args, "interrupted; temporary files removed")
+                _leave_if_quantizing()
+                return EXIT_INTERRUPTED
     except QuantError as exc:
         _cleanup(plan, args, existed)
         _fail(args, str(exc))
@@ -159,6 +166,18 @@ def _run(args: argparse.Namespace) -> int:
     for rung in report.ranked():
         print(args.outdir / rung.file)
     return 0
+
+
+def _leave_if_quantizing() -> None:
+    """Exit at once if llama.cpp is still quantizing on its thread (it cannot be stopped).
+
+    Its temporary file is already deleted; waiting would only delay the exit, and
+    closing the log sink now would hand its remaining log lines to the terminal.
+    """
+    if any(t.name.startswith("quantize-") and t.is_alive() for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
 
 
 def _cleanup(plan: ladder.Plan | None, args: argparse.Namespace, existed: bool) -> None:
