@@ -8,6 +8,7 @@ breaks and are noise otherwise. They go to the log file always, to stderr only w
 from __future__ import annotations
 
 import ctypes
+import re
 import sys
 from collections import deque
 from collections.abc import Callable
@@ -16,9 +17,11 @@ from typing import TextIO
 
 import llama_cpp
 
-# ggml_log_level values (ggml.h); CONT continues the previous line at its level.
-_LEVEL_ERROR = 3
+# ggml_log_level values; CONT continues the previous line at its level.
+_LEVEL_ERROR = 4  # ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
 _LEVEL_CONT = 5
+# "llama_model_load: error loading model: " in front of the actual reason.
+_STRIP_PREFIXES = re.compile(r"^(?:[\w.]+: )*(?:error loading model: )?")
 
 
 class LlamaLogSink:
@@ -60,8 +63,19 @@ class LlamaLogSink:
         if self._echo_to is not None:
             self._echo_to.write(message)
 
-    def last_error(self) -> str:
-        return self.recent_errors[-1] if self.recent_errors else ""
+    def clear_errors(self) -> None:
+        """Start a new attempt: only errors logged from now on explain its failure."""
+        self.recent_errors.clear()
+
+    def failure_reason(self) -> str:
+        """The first error line since :meth:`clear_errors`, without llama.cpp's prefixes.
+
+        The first error is the cause ("missing tensor 'blk.1.ffn_down.weight'"); the ones
+        after it are consequences ("failed to load model").
+        """
+        if not self.recent_errors:
+            return ""
+        return _STRIP_PREFIXES.sub("", self.recent_errors[0])
 
     def close(self) -> None:
         from llama_cpp import _logger

@@ -155,6 +155,7 @@ def open_for_logits(
     path: Path, n_ctx: int, threads: int, log: LlamaLogSink
 ) -> Iterator[llama_cpp.Llama]:
     """A llama.cpp model that keeps logits for every position (``logits_all``)."""
+    log.clear_errors()
     with contextlib.redirect_stderr(log.stream), contextlib.redirect_stdout(log.stream):
         try:
             llm = llama_cpp.Llama(
@@ -169,7 +170,7 @@ def open_for_logits(
                 verbose=True,  # see Engine: the C log already goes to our sink
             )
         except (ValueError, RuntimeError, OSError) as exc:
-            reason = log.last_error() or str(exc)
+            reason = log.failure_reason() or str(exc)
             raise EvaluationError(f"llama.cpp could not load {path.name}: {reason}") from exc
     llm.verbose = False
     try:

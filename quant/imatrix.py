@@ -206,9 +206,10 @@ def compute(
         params.n_threads_batch = threads
         params.cb_eval = callback
         params.cb_eval_user_data = None
+        log.clear_errors()
         ctx = llama_cpp.llama_init_from_model(llm._model.model, params)
         if not ctx:
-            raise ImatrixError(f"llama.cpp could not create a context: {log.last_error()}")
+            raise ImatrixError(f"llama.cpp could not create a context: {log.failure_reason()}")
         batch = llama_cpp.llama_batch_init(n_ctx, 0, 1)
         try:
             memory = llama_cpp.llama_get_memory(ctx)

@@ -126,3 +126,15 @@ def test_cached_description_matches_and_follows_file_changes(tiny_model, tmp_pat
     with pytest.raises(ModelFileError) as info:
         inspect(copy, cache)
     assert info.value.key == "error.gguf_truncated"
+
+
+def test_llama_cpp_refusal_is_one_line_with_its_reason(amalia, tmp_path):
+    path = write_tiny_gguf(
+        tmp_path / "incomplete.gguf", TinySpec(omit_tensors=("blk.1.ffn_down.weight",))
+    )
+    result = amalia("run", str(path), "olá")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"amalia: llama.cpp could not load {path}: ")
+    assert "blk.1.ffn_down.weight" in result.stderr  # llama.cpp's own error line, not a warning
+    assert result.stderr.count("\n") == 1

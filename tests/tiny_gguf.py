@@ -79,6 +79,7 @@ class TinySpec:
     n_head_kv: int = 2
     n_ff: int = 64
     seed: int = 0
+    omit_tensors: tuple[str, ...] = ()  # a structurally valid file llama.cpp will refuse
 
 
 def write_tiny_gguf(path: Path, spec: TinySpec = TinySpec()) -> Path:
@@ -92,6 +93,13 @@ def write_tiny_gguf(path: Path, spec: TinySpec = TinySpec()) -> Path:
         return (rng.standard_normal(shape) * scale).astype(np.float32)
 
     writer = gguf.GGUFWriter(str(path), spec.architecture)
+    add_tensor = writer.add_tensor
+
+    def keep(name: str, data: np.ndarray) -> None:
+        if name not in spec.omit_tensors:
+            add_tensor(name, data)
+
+    writer.add_tensor = keep  # type: ignore[method-assign]
     writer.add_name("tiny-scripted" if spec.scripted else "tiny-random")
     writer.add_context_length(spec.context_length)
     writer.add_embedding_length(n_embd)

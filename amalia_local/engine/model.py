@@ -62,6 +62,7 @@ class Engine:
         self.options = options
         self._log = log
         self._lock = threading.Lock()
+        log.clear_errors()
         try:
             with contextlib.redirect_stderr(log.stream), contextlib.redirect_stdout(log.stream):
                 self._llm = llama_cpp.Llama(
@@ -77,7 +78,7 @@ class Engine:
                     verbose=True,
                 )
         except (ValueError, RuntimeError, OSError) as exc:
-            reason = log.last_error() or str(exc)
+            reason = log.failure_reason() or str(exc)
             raise ModelLoadError(
                 "error.model_load_failed", path=model_file.path, reason=reason
             ) from exc
