@@ -95,7 +95,8 @@ class AmaliaApp(App[None]):
             self.push_screen(FirstRunScreen())
         else:
             self.push_screen(ChatScreen())
-            self.load_model(self.model_ref)
+            # Parsing the GGUF holds the GIL for a while: paint the chat first, then load.
+            self.call_after_refresh(self.load_model, self.model_ref)
 
     def choose_model(self, reference: str) -> None:
         """From the first-run screen: remember the file and open the chat with it."""
