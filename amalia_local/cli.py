@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODEL",
         help="path to a .gguf file (default: the model in the settings)",
     )
+    chat.add_argument(
+        "--force", action="store_true", help="load even if the model does not fit in available RAM"
+    )
     _engine_flags(chat)
 
     bench = commands.add_parser(
@@ -317,6 +320,7 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
             n_threads=args.threads,
             n_gpu_layers=args.gpu_layers,
             language_forced=any(a == "--lang" or a.startswith("--lang=") for a in argv),
+            force=args.force,
         )
         return run_chat(request, runtime)
     if args.command == "bench":

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TextIO
 
-from amalia_local.engine import ChatSession, Engine, LoadOptions, SamplingOptions, current_machine
-from amalia_local.engine.options import Machine, resolve
-from amalia_local.llama_log import LlamaLogSink
-from amalia_local.model_file import inspect
+from amalia_local.engine import ChatSession, LoadOptions, SamplingOptions
 from amalia_local.prompts import default_system_prompt
 from amalia_local.runtime import Runtime
-from amalia_local.store.fit import ensure_fits
+from amalia_local.services.loading import open_checked
 
 
 @dataclass(frozen=True)
@@ -27,26 +23,16 @@ class RunRequest:
     force: bool = False  # load even when the model will not fit in available RAM
 
 
-def open_checked(
-    request: RunRequest,
-    log: LlamaLogSink,
-    cache_dir: Path | None = None,
-    machine: Machine | None = None,
-) -> Engine:
-    """Engine.open, but refuse a model that cannot fit at the chosen context first:
-    llama.cpp would otherwise swap until the machine looks frozen."""
-    model_file = inspect(request.model, cache_dir)
-    machine = machine or current_machine()
-    options = resolve(model_file, request.load, machine)
-    if not request.force and options.n_gpu_layers == 0:
-        ensure_fits(model_file, options.n_ctx, machine.available_ram)
-    return Engine(model_file, options, log)
-
-
 def run(request: RunRequest, runtime: Runtime, out: TextIO) -> int:
     with (
         runtime.open_llama_log() as log,
-        open_checked(request, log, runtime.locations.cache_dir) as engine,
+        open_checked(
+            request.model,
+            request.load,
+            log,
+            force=request.force,
+            cache_dir=runtime.locations.cache_dir,
+        ) as engine,
     ):
         system = request.system
         if system is None:

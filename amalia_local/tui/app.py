@@ -49,6 +49,7 @@ class LoadOverrides:
     n_ctx: int | None = None
     n_threads: int | None = None
     n_gpu_layers: int | None = None
+    force: bool = False  # --force: load even when the model will not fit in available RAM
 
 
 class AmaliaApp(App[None]):
@@ -139,7 +140,7 @@ class AmaliaApp(App[None]):
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
     def load_model(self, reference: str) -> None:
-        from amalia_local.engine import Engine
+        from amalia_local.services.loading import open_checked
 
         self.loading = reference
         self.call_from_thread(self._refresh_status)
@@ -150,7 +151,13 @@ class AmaliaApp(App[None]):
             path = self.models.resolve(reference)
             if self._log is None:
                 self._log = self.runtime.open_llama_log()
-            engine = Engine.open(path, self.load_options(), self._log)
+            engine = open_checked(
+                path,
+                self.load_options(),
+                self._log,
+                force=self.overrides.force,
+                cache_dir=self.runtime.locations.cache_dir,
+            )
         except (AmaliaError, OSError) as exc:
             self.loading = None
             self.call_from_thread(self._model_failed, exc)

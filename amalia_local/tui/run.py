@@ -20,6 +20,7 @@ class ChatRequest:
     n_threads: int | None = None
     n_gpu_layers: int | None = None
     language_forced: bool = False  # --lang given: it beats the language in the settings
+    force: bool = False  # --force: load even when the model will not fit in available RAM
 
 
 def build_app(request: ChatRequest, runtime: Runtime):
@@ -29,7 +30,9 @@ def build_app(request: ChatRequest, runtime: Runtime):
     config = Config.load(runtime.locations.config_dir)
     if config.language and not request.language_forced:
         runtime.translator = Translator(config.language)
-    overrides = LoadOverrides(request.n_ctx, request.n_threads, request.n_gpu_layers)
+    overrides = LoadOverrides(
+        request.n_ctx, request.n_threads, request.n_gpu_layers, force=request.force
+    )
     return AmaliaApp(runtime, config, request.model, overrides)
 
 

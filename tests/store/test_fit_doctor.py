@@ -101,21 +101,18 @@ def test_list_available_marks_fit_and_installed(run_amalia):
 
 def test_run_refuses_a_model_that_does_not_fit_unless_forced(tiny_model, llama_log):
     from amalia_local.model_file import inspect
-    from amalia_local.services.run import RunRequest, open_checked
+    from amalia_local.services.loading import open_checked
 
     needed = inspect(tiny_model).ram_needed(256)
     small = Machine(physical_cores=1, available_ram=needed // 2, gpu_offload=False)
-    request = RunRequest(model=str(tiny_model), prompt="Olá", load=LoadOptions(n_ctx=256))
+    load = LoadOptions(n_ctx=256)
     with pytest.raises(DoesNotFitError) as refused:
-        open_checked(request, llama_log, machine=small)
+        open_checked(str(tiny_model), load, llama_log, machine=small)
     assert refused.value.params["n_ctx"] == "256"
-    forced = RunRequest(
-        model=str(tiny_model), prompt="Olá", load=LoadOptions(n_ctx=256), force=True
-    )
-    with open_checked(forced, llama_log, machine=small) as engine:
+    with open_checked(str(tiny_model), load, llama_log, force=True, machine=small) as engine:
         assert engine.n_ctx == 256
     roomy = Machine(physical_cores=1, available_ram=needed * 4, gpu_offload=False)
-    with open_checked(request, llama_log, machine=roomy) as engine:
+    with open_checked(str(tiny_model), load, llama_log, machine=roomy) as engine:
         assert engine.n_ctx == 256
 
 

@@ -1,0 +1,34 @@
+"""Opening a model for a command or the chat: validate, size the context, check it fits.
+
+One function for ``run`` and ``chat`` so both refuse a model that would not fit in RAM
+the same way, with the same message, and both accept ``--force``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from amalia_local.engine import Engine, LoadOptions, current_machine
+from amalia_local.engine.options import Machine, resolve
+from amalia_local.llama_log import LlamaLogSink
+from amalia_local.model_file import inspect
+from amalia_local.store.fit import ensure_fits
+
+
+def open_checked(
+    model: str,
+    load: LoadOptions,
+    log: LlamaLogSink,
+    *,
+    force: bool = False,
+    cache_dir: Path | None = None,
+    machine: Machine | None = None,
+) -> Engine:
+    """Engine.open, but refuse a model that cannot fit at the chosen context first:
+    llama.cpp would otherwise swap until the machine looks frozen."""
+    model_file = inspect(model, cache_dir)
+    machine = machine or current_machine()
+    options = resolve(model_file, load, machine)
+    if not force and options.n_gpu_layers == 0:
+        ensure_fits(model_file, options.n_ctx, machine.available_ram)
+    return Engine(model_file, options, log)
