@@ -1,7 +1,7 @@
 """The chat: sidebar of saved conversations, the message list, the prompt, the status.
 
 Generation runs in a thread worker (``AnswerStream.run``); text comes back as
-messages at most ~15 times a second and is appended to the last answer only, so
+messages at most five times a second and is appended to the last answer only, so
 painting never competes with the model for the CPU.
 """
 
