@@ -32,12 +32,12 @@ from amalia_local.bundle.manifest import (
     Target,
     sha256_file,
 )
+from amalia_local.filecopy import copy_hashing
 from amalia_local.store import Installed, ModelStore
 from amalia_local.store.names import CatalogueRef, name_from_filename
 
 # pip, the wheels and cmake/ninja for a foreign target: generous, checked again by pip.
 WHEELHOUSE_ESTIMATE = 300 * 1000 * 1000
-_COPY_CHUNK = 8 * 1024 * 1024
 
 
 class Events(Protocol):
@@ -209,7 +209,7 @@ def _copy_models(
         filename = _bundle_filename(model, taken)
         dest = folder / filename
         with events.bar(model.size, "bundle.copying", name=model.name) as bar:
-            sha256 = _copy_hashing(Path(model.path), dest, bar.update)
+            sha256 = copy_hashing(Path(model.path), dest, bar.update)
         if sha256 != model.sha256:
             raise BundleError("bundle.store_file_corrupted", name=model.name, path=model.path)
         hub = model.source == "hub"
@@ -228,18 +228,6 @@ def _copy_models(
             )
         )
     return entries
-
-
-def _copy_hashing(source: Path, dest: Path, advance: Callable[[int], None]) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(source, "rb") as src, open(dest, "xb") as out:
-        while chunk := src.read(_COPY_CHUNK):
-            digest.update(chunk)
-            out.write(chunk)
-            advance(len(chunk))
-    return digest.hexdigest()
 
 
 def _wheels(

@@ -15,11 +15,8 @@ bundle is on the same disk, else copied.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,12 +25,12 @@ from amalia_local.bundle.errors import BundleDamagedError, BundleError
 from amalia_local.bundle.manifest import ModelEntry, safe_path
 from amalia_local.bundle.verify import Report, verify
 from amalia_local.errors import AmaliaError
+from amalia_local.filecopy import CopyMismatch, link_or_copy
 from amalia_local.store import Installed, ModelStore
 from amalia_local.store.errors import BadNameError, OfflineError
 from amalia_local.store.names import name_from_filename
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_CHUNK = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -147,7 +144,10 @@ def _seed_hub_cache(source: Path, model: ModelEntry, store: ModelStore) -> bool:
     entry = repo_dir / "snapshots" / model.commit / model.filename
     blob.parent.mkdir(parents=True, exist_ok=True)
     if not (blob.is_file() and blob.stat().st_size == model.size):
-        _link_or_copy(source, blob, model.sha256)
+        try:
+            link_or_copy(source, blob, verified_sha256=model.sha256)
+        except CopyMismatch as exc:
+            raise BundleError("bundle.import_mismatch", name=source.name) from exc
     if not entry.exists():
         entry.parent.mkdir(parents=True, exist_ok=True)
         target = os.path.relpath(blob, entry.parent)
@@ -161,30 +161,3 @@ def _seed_hub_cache(source: Path, model: ModelEntry, store: ModelStore) -> bool:
         if not ref.is_file():
             ref.write_text(model.commit, encoding="utf-8")
     return True
-
-
-def _link_or_copy(source: Path, dest: Path, sha256: str) -> None:
-    """Into ``dest`` through a temporary name; the bytes are checked after the copy."""
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".bundle-", suffix=".incomplete")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        tmp.unlink()
-        try:
-            os.link(source, tmp)
-            digest = None  # same inode as the file just verified
-        except OSError:
-            digest = hashlib.sha256()
-            with open(source, "rb") as src, open(tmp, "xb") as out:
-                while chunk := src.read(_CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-        if digest is not None and digest.hexdigest() != sha256:
-            raise BundleError("bundle.import_mismatch", name=source.name)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise

@@ -8,13 +8,12 @@ and time.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from amalia_local.filecopy import link_or_copy
 from amalia_local.locations import Locations
 from amalia_local.model_file import inspect
 from amalia_local.store import catalogue as catalogue_module
@@ -44,7 +43,6 @@ from amalia_local.store.names import (
 )
 
 MODELS_DIR = "models"
-_COPY_CHUNK = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -233,7 +231,7 @@ class ModelStore:
             if self.index.get(name) is not None:
                 raise AlreadyInstalledError("error.already_installed", name=name)
             models_dir.mkdir(parents=True, exist_ok=True)
-            sha256, linked = _link_or_copy(source_path, dest)
+            sha256, linked = link_or_copy(source_path, dest)
             model = Installed(
                 name=name,
                 path=str(dest),
@@ -293,39 +291,6 @@ def _reason(exc: OfflineError) -> dict[str, object]:
 
 def _hub_alias(ref: HubRef) -> str:
     return f"{HF_PREFIX}{ref.repo}:{ref.quant}".lower()
-
-
-def _link_or_copy(source: Path, dest: Path) -> tuple[str, bool]:
-    """Hard link when on the same filesystem (no extra space), else copy; both through a
-    temporary name and an atomic rename, so ``dest`` is never a half-written file."""
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}-", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        tmp.unlink()
-        try:
-            os.link(source, tmp)
-            linked = True
-            sha256 = hub.digests(tmp, git_sha1=False).sha256
-        except OSError:
-            linked = False
-            sha256 = _copy_hashing(source, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return sha256, linked
-
-
-def _copy_hashing(source: Path, dest: Path) -> str:
-    digest = hashlib.sha256()
-    with open(source, "rb") as src, open(dest, "xb") as out:
-        while chunk := src.read(_COPY_CHUNK):
-            digest.update(chunk)
-            out.write(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-    return digest.hexdigest()
 
 
 __all__ = ["ModelStore", "PullResult", "hub_store_name"]

@@ -1,0 +1,81 @@
+"""Copying model files into place: hard link when possible, sha256 while copying.
+
+Models are gigabytes: a same-filesystem hard link costs nothing, a copy hashes the bytes
+as they pass (no second read), and both go through a temporary name and an atomic rename
+so the destination is never a half-written file. The store's import, the bundle's
+creation and the bundle's import all use this one module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+CHUNK = 8 * 1024 * 1024
+
+
+class CopyMismatch(Exception):
+    """The copied bytes do not have the sha256 the caller expected."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(expected, actual)
+        self.expected = expected
+        self.actual = actual
+
+
+def sha256_file(path: Path, advance: Callable[[int], None] | None = None) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as src:
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            if advance is not None:
+                advance(len(chunk))
+    return digest.hexdigest()
+
+
+def copy_hashing(source: Path, dest: Path, advance: Callable[[int], None] | None = None) -> str:
+    """Copy into a new file ``dest`` (never overwritten), fsync it, return its sha256."""
+    digest = hashlib.sha256()
+    with open(source, "rb") as src, open(dest, "xb") as out:
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+            if advance is not None:
+                advance(len(chunk))
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest()
+
+
+def link_or_copy(
+    source: Path, dest: Path, *, verified_sha256: str | None = None
+) -> tuple[str, bool]:
+    """Place ``source`` at ``dest``; returns (sha256, hard-linked?).
+
+    ``verified_sha256`` is the hash the caller has just checked ``source`` against: a hard
+    link shares its bytes, so it is trusted without a re-read, and a copy must match it.
+    """
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}-", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+            linked = True
+            sha256 = verified_sha256 or sha256_file(tmp)
+        except OSError:
+            linked = False
+            sha256 = copy_hashing(source, tmp)
+        if verified_sha256 is not None and sha256 != verified_sha256:
+            raise CopyMismatch(verified_sha256, sha256)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return sha256, linked
