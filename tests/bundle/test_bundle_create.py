@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import AMALIA_FILE, ANSWER, cli, read_manifest
+from bundle_helpers import AMALIA_FILE, ANSWER, cli, read_manifest
 
 
 def _sha256(path: Path) -> str:

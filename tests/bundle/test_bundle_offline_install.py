@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ANSWER
+from bundle_helpers import ANSWER
 
 GUARD = """
 import os, socket

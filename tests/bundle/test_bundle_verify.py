@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import AMALIA_FILE, cli, read_manifest
+from bundle_helpers import AMALIA_FILE, cli, read_manifest
 
 
 def test_an_untouched_bundle_is_intact(bundle_dir: Path, fresh_env) -> None:

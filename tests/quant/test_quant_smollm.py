@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import EVAL_TEXT
+from quant_helpers import EVAL_TEXT
 
 from amalia_local.llama_log import LlamaLogSink
 from quant.evaluate import Reference, make_windows, open_for_logits, tokenize_text

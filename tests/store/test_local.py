@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import index_models, sha256
+from store_helpers import index_models, sha256
 from tiny_gguf import ANSWER_TEXT
 
 from amalia_local.store import catalogue

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import AMALIA_FILE, AMALIA_REPO
+from store_helpers import AMALIA_FILE, AMALIA_REPO
 from tiny_gguf import ANSWER_TEXT
 
 from amalia_local.config import Config

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import huggingface_hub.constants
 import pytest
-from conftest import AMALIA_FILE, AMALIA_REPO, index_models, sha256
 from fake_hub import SilentServer
+from store_helpers import AMALIA_FILE, AMALIA_REPO, index_models, sha256
 from tiny_gguf import ANSWER_TEXT
 
 from amalia_local.store import ModelStore

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import SIZE, ask, wait_ready, wait_until
+from tui_helpers import SIZE, ask, wait_ready, wait_until
 
 from amalia_local.config import Config
 from amalia_local.i18n import Translator

@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import SIZE, ask, screen_text, wait_answer, wait_ready, wait_until
 from tiny_gguf import ANSWER_TEXT
+from tui_helpers import SIZE, ask, screen_text, wait_answer, wait_ready, wait_until
 
 from amalia_local.config import Config
 from amalia_local.tui.screens.chat import ChatScreen

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SIZE, wait_ready
+from tui_helpers import SIZE, wait_ready
 
 from amalia_local.conversations import ConversationStore
 from amalia_local.tui.widgets.messages import AnswerMessage

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import SIZE, screen_text, wait_ready
+from tui_helpers import SIZE, screen_text, wait_ready
 
 from amalia_local.config import Config
 from amalia_local.i18n import Translator, load_catalogue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conftest import SIZE, ask, wait_answer, wait_ready
+from tui_helpers import SIZE, ask, wait_answer, wait_ready
 
 from amalia_local.tui.screens.dialogs import ConfirmScreen, TextPromptScreen
 from amalia_local.tui.widgets.messages import AnswerMessage, UserMessage

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SIZE, wait_ready
+from tui_helpers import SIZE, wait_ready
 
 ANSWER = """Lisboa é a capital de Portugal. Alguns factos:
 
