@@ -30,9 +30,8 @@ from amalia_local.bundle.manifest import (
     Manifest,
     ModelEntry,
     Target,
-    sha256_file,
 )
-from amalia_local.filecopy import copy_hashing
+from amalia_local.filecopy import copy_hashing, sha256_file
 from amalia_local.store import Installed, ModelStore
 from amalia_local.store.names import CatalogueRef, name_from_filename
 

@@ -8,11 +8,9 @@ that breaks a rule is refused as a whole, before any file it names is opened.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -24,7 +22,6 @@ SCHEMA = 1
 KIND = "amalia-local-bundle"
 MODELS_DIR = "models"
 WHEELS_DIR = "wheels"
-_HASH_CHUNK = 8 * 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # Windows would read these as a drive or a stream; they have no business in a bundle.
 _FORBIDDEN_CHARS = set('\\:*?"<>|\0')
@@ -108,16 +105,6 @@ def safe_path(root: Path, relative: object) -> Path:
     if resolved != target and base not in resolved.parents:
         raise UnsafePathError("bundle.unsafe_path", path=relative)
     return target
-
-
-def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-            if progress is not None:
-                progress(len(chunk))
-    return digest.hexdigest()
 
 
 # --- loading -------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amalia_local.bundle import manifest as manifest_module
-from amalia_local.bundle.manifest import MANIFEST_NAME, Manifest, safe_path, sha256_file
+from amalia_local.bundle.manifest import MANIFEST_NAME, Manifest, safe_path
+from amalia_local.filecopy import sha256_file
 
 # Files operating systems drop on removable drives by themselves: never "extra".
 _OS_LITTER = {".DS_Store", "Thumbs.db", "desktop.ini", ".localized"}

@@ -43,6 +43,7 @@ from typing import TextIO
 from urllib.parse import unquote, urlparse
 
 from amalia_local.bundle.errors import WheelhouseError
+from amalia_local.filecopy import sha256_file
 
 LLAMA = "llama-cpp-python"
 _PYTHON = re.compile(r"^3\.\d{1,2}$")
@@ -298,7 +299,7 @@ def _download_foreign(
         requirement,
     )
     got = dest / placeholder.name
-    real_wheel = not got.is_file() or _sha256(got) != _sha256(placeholder)
+    real_wheel = not got.is_file() or sha256_file(got) != sha256_file(placeholder)
     if real_wheel:  # one of the sources has a wheel for the target: no compiler needed
         _complete_for_target(
             dest, platform, python, pip, [*flags, "--constraint", str(constraints)]
@@ -459,7 +460,3 @@ def _write_placeholder(folder: Path, version: str, requires: list[str]) -> Path:
         record.append(f"{info}/RECORD,,")
         wheel.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
     return path
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
