@@ -61,6 +61,20 @@ def vocabulary() -> tuple[list[str], list[float], list[int]]:
     return tokens, scores, [int(t) for t in types]
 
 
+def add_vocabulary(writer: gguf.GGUFWriter) -> None:
+    """The test vocabulary as a SentencePiece ("llama") tokenizer, ChatML-ready."""
+    tokens, scores, types = vocabulary()
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(tokens)
+    writer.add_token_scores(scores)
+    writer.add_token_types(types)
+    writer.add_bos_token_id(BOS)
+    writer.add_eos_token_id(IM_END)
+    writer.add_unk_token_id(UNK)
+    writer.add_add_bos_token(True)
+    writer.add_add_space_prefix(False)
+
+
 def token_id(piece: str | int) -> int:
     if isinstance(piece, int):
         return byte_token(piece)
@@ -83,8 +97,7 @@ class TinySpec:
 
 
 def write_tiny_gguf(path: Path, spec: TinySpec = TinySpec()) -> Path:
-    tokens, scores, types = vocabulary()
-    n_vocab = len(tokens)
+    n_vocab = len(vocabulary()[0])
     n_embd = ((n_vocab + 31) // 32) * 32  # one-hot needs n_embd >= n_vocab
     head_dim = n_embd // spec.n_head
     rng = np.random.default_rng(spec.seed)
@@ -111,15 +124,7 @@ def write_tiny_gguf(path: Path, spec: TinySpec = TinySpec()) -> Path:
     writer.add_rope_freq_base(10000.0)
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list(tokens)
-    writer.add_token_scores(scores)
-    writer.add_token_types(types)
-    writer.add_bos_token_id(BOS)
-    writer.add_eos_token_id(IM_END)
-    writer.add_unk_token_id(UNK)
-    writer.add_add_bos_token(True)
-    writer.add_add_space_prefix(False)
+    add_vocabulary(writer)
     if spec.chat_template:
         writer.add_chat_template(spec.chat_template)
 

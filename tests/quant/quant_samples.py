@@ -12,7 +12,7 @@ from pathlib import Path
 
 import gguf
 import numpy as np
-from tiny_gguf import BOS, IM_END, UNK, vocabulary
+from tiny_gguf import add_vocabulary, vocabulary
 
 
 def write_quantizable_gguf(
@@ -27,8 +27,7 @@ def write_quantizable_gguf(
     seed: int = 0,
 ) -> Path:
     """A random-weight Llama model stored in f16 (norms in f32), like a converted source."""
-    tokens, scores, types = vocabulary()
-    n_vocab = len(tokens)
+    n_vocab = len(vocabulary()[0])
     head_dim = n_embd // n_head
     rng = np.random.default_rng(seed)
     weight_dtype = np.float16 if file_type == gguf.LlamaFileType.MOSTLY_F16 else np.float32
@@ -48,15 +47,7 @@ def write_quantizable_gguf(
     writer.add_rope_freq_base(10000.0)
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_file_type(file_type)
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list(tokens)
-    writer.add_token_scores(scores)
-    writer.add_token_types(types)
-    writer.add_bos_token_id(BOS)
-    writer.add_eos_token_id(IM_END)
-    writer.add_unk_token_id(UNK)
-    writer.add_add_bos_token(True)
-    writer.add_add_space_prefix(False)
+    add_vocabulary(writer)
 
     n_kv = n_head_kv * head_dim
     ones = np.ones(n_embd, dtype=np.float32)
