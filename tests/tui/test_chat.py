@@ -9,14 +9,22 @@ import time
 from pathlib import Path
 
 from tiny_gguf import ANSWER_TEXT
-from tui_helpers import SIZE, ask, screen_text, wait_answer, wait_ready, wait_until
+from tui_helpers import (
+    SIZE,
+    ask,
+    click_conversation,
+    screen_text,
+    sidebar_titles,
+    wait_answer,
+    wait_ready,
+    wait_until,
+)
 
 from amalia_local.config import Config
 from amalia_local.tui.screens.chat import ChatScreen
 from amalia_local.tui.screens.dialogs import ConfirmScreen, TextPromptScreen
 from amalia_local.tui.screens.first_run import FirstRunScreen
 from amalia_local.tui.widgets.messages import AnswerMessage, UserMessage
-from amalia_local.tui.widgets.sidebar import ConversationItem
 
 
 def answers(app) -> list[str]:
@@ -121,13 +129,8 @@ async def test_reopen_rename_search_and_delete(make_app, tiny_model):
     app = make_app(tiny_model)  # a new run of the app on the same data dir
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(app)
-        items = app.screen.query(ConversationItem)
-        assert [str(i.query_one("Label").render()) for i in items] == [
-            "Sobre o Porto",
-            "Sobre Lisboa",
-        ]
-        await pilot.click(items.last())
-        await pilot.pause()
+        assert sidebar_titles(app) == ["Sobre o Porto", "Sobre Lisboa"]
+        await click_conversation(pilot, 1)
         assert [u.content for u in app.screen.query(UserMessage)] == ["Sobre Lisboa"]
         # Carry on in the reopened conversation: the model sees its history.
         await ask(pilot, "E mais?")
@@ -147,8 +150,7 @@ async def test_reopen_rename_search_and_delete(make_app, tiny_model):
         await pilot.press("ctrl+f")
         await pilot.press(*"porto")
         await pilot.pause()
-        items = chat.query(ConversationItem)
-        assert [str(i.query_one("Label").render()) for i in items] == ["Sobre o Porto"]
+        assert sidebar_titles(app) == ["Sobre o Porto"]
         chat.query_one("#search").value = ""
         await pilot.pause()
 

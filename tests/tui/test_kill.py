@@ -9,11 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tui_helpers import SIZE, wait_ready
+from tui_helpers import SIZE, click_conversation, wait_ready
 
 from amalia_local.conversations import ConversationStore
 from amalia_local.tui.widgets.messages import AnswerMessage
-from amalia_local.tui.widgets.sidebar import ConversationItem
 
 CHILD = Path(__file__).with_name("kill_child.py")
 
@@ -56,8 +55,7 @@ async def test_sigkill_mid_answer_keeps_the_partial_answer(make_app, smollm, hom
     app = make_app(smollm)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(app)
-        await pilot.click(app.screen.query(ConversationItem).first())
-        await pilot.pause()
+        await click_conversation(pilot, 0)
         answer = app.screen.query(AnswerMessage).last()
         assert answer.source == partial.content
         assert answer.border_subtitle == "stopped"

@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tui_helpers import SIZE, ask, wait_answer, wait_ready
+from tui_helpers import SIZE, ask, click_conversation, sidebar_titles, wait_answer, wait_ready
 
 from amalia_local.tui.screens.dialogs import ConfirmScreen, TextPromptScreen
 from amalia_local.tui.widgets.messages import AnswerMessage, UserMessage
-from amalia_local.tui.widgets.sidebar import ConversationItem
 
 SYSTEM = "You are a helpful AI assistant."
 
@@ -57,10 +56,8 @@ async def test_stream_stop_restart_export_delete(make_app, smollm, tmp_path: Pat
     app = make_app(smollm, system_prompt=SYSTEM)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(app)
-        (item,) = app.screen.query(ConversationItem)
-        assert str(item.query_one("Label").render()) == "What is the capital of France?"
-        await pilot.click(item)
-        await pilot.pause()
+        assert sidebar_titles(app) == ["What is the capital of France?"]
+        await click_conversation(pilot, 0)
         chat = app.chat_screen()
         assert chat.conversation_id == conversation_id
         assert len(chat.query(UserMessage)) == 2
@@ -92,5 +89,5 @@ async def test_stream_stop_restart_export_delete(make_app, smollm, tmp_path: Pat
         await pilot.click("#confirm")
         await pilot.pause()
         assert app.store.list() == []
-        assert not app.screen.query(ConversationItem)
+        assert sidebar_titles(app) == []
         assert not app.screen.query(UserMessage)

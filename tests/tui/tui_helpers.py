@@ -90,3 +90,15 @@ def screen_text(app: AmaliaApp) -> str:
         x, y = float(match.group(1)), float(match.group(2))
         rows.setdefault(y, []).append((x, html.unescape(match.group(3)).replace("\xa0", " ")))
     return "\n".join("".join(t for _, t in sorted(rows[y])) for y in sorted(rows))
+
+
+def sidebar_titles(app: AmaliaApp) -> list[str]:
+    from amalia_local.tui.widgets.sidebar import Sidebar
+
+    return app.screen.query_one(Sidebar).titles
+
+
+async def click_conversation(pilot, row: int) -> None:
+    """Click the sidebar's row ``row`` (one line per conversation), as a user does."""
+    await pilot.click("#conversations", offset=(2, row))
+    await pilot.pause()

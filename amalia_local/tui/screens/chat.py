@@ -1,8 +1,9 @@
 """The chat: sidebar of saved conversations, the message list, the prompt, the status.
 
 Generation runs in a thread worker (``AnswerStream.run``); text comes back as
-messages at most five times a second and is appended to the last answer only, so
-painting never competes with the model for the CPU.
+messages at most five times a second and is appended to the last answer only, which
+renders just its last Markdown block again, so painting hardly competes with the model
+for the CPU.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Footer, Static
 
 from amalia_local.conversations import to_markdown
 from amalia_local.conversations.store import USER
@@ -28,7 +28,7 @@ from amalia_local.errors import AmaliaError
 from amalia_local.services.chat import AnswerStream, ChatService, visible_history
 from amalia_local.tui.keys import translate_bindings
 from amalia_local.tui.screens.dialogs import ConfirmScreen, TextPromptScreen
-from amalia_local.tui.widgets.messages import MessageList
+from amalia_local.tui.widgets.messages import AnswerMessage, MessageList
 from amalia_local.tui.widgets.prompt import PromptInput
 from amalia_local.tui.widgets.sidebar import Sidebar
 from amalia_local.tui.widgets.status import StatusBar
@@ -67,7 +67,7 @@ class ChatScreen(Screen[None]):
         self.service: ChatService | None = None
         self.conversation_id: int | None = None
         self.answer: AnswerStream | None = None
-        self._md_stream: MarkdownStream | None = None
+        self._view: AnswerMessage | None = None
         self._last_stats: ReplyStats | None = None
 
     # --- layout -------------------------------------------------------------------------
@@ -101,7 +101,7 @@ class ChatScreen(Screen[None]):
     async def refresh_sidebar(self) -> None:
         sidebar = self.query_one(Sidebar)
         summaries = self.app.store.list(sidebar.query_text)  # type: ignore[attr-defined]
-        await sidebar.show(summaries, self.conversation_id)
+        sidebar.show(summaries, self.conversation_id)
 
     @property
     def generating(self) -> bool:
@@ -161,7 +161,7 @@ class ChatScreen(Screen[None]):
     async def _start(self, answer: AnswerStream) -> None:
         view = await self.query_one(MessageList).add_answer("", self.app.model_label())  # type: ignore[attr-defined]
         self.answer = answer
-        self._md_stream = Markdown.get_stream(view)
+        self._view = view
         self.query_one("#notice", Static).remove_class("-visible")
         self.query_one(StatusBar).show(
             [self.app.model_label(), self.app.t("status.generating")]  # type: ignore[attr-defined]
@@ -181,19 +181,16 @@ class ChatScreen(Screen[None]):
         self.post_message(AnswerDone(stats))
 
     @on(AnswerText)
-    async def _answer_text(self, message: AnswerText) -> None:
-        if self._md_stream is not None:
-            await self._md_stream.write(message.text)
+    def _answer_text(self, message: AnswerText) -> None:
+        if self._view is not None:
+            self._view.append(message.text)
 
     @on(AnswerDone)
     async def _answer_done(self, message: AnswerDone) -> None:
         t = self.app.t  # type: ignore[attr-defined]
-        if self._md_stream is not None:
-            await self._md_stream.stop()
-            self._md_stream = None
+        view, self._view = self._view, None
         self.answer = None
         stats = message.stats
-        view = self.query_one(MessageList).last_answer()
         if message.error is not None:
             self._error(message.error)
         elif stats is not None:

@@ -1,9 +1,24 @@
-"""The conversation as the user sees it: questions as plain text, answers as Markdown."""
+"""The conversation as the user sees it: questions as plain text, answers as Markdown.
+
+Every message is one widget. Textual lays out the whole screen each time the answer
+being streamed grows, and that costs time per widget on screen: with Textual's own
+Markdown widget (a widget per paragraph, list item and table cell) a long conversation
+meant hundreds of widgets and a layout slow enough to take CPU from the model.
+"""
 
 from __future__ import annotations
 
+from rich.markdown import Markdown as RichMarkdown
+from rich.segment import Segment
 from textual.containers import VerticalScroll
-from textual.widgets import Markdown, Static
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Static
+
+from amalia_local.tui.markdown_blocks import MarkdownBlocks
+
+CODE_THEME = "monokai"
 
 
 class UserMessage(Static):
@@ -14,13 +29,91 @@ class UserMessage(Static):
         self.border_title = label
 
 
-class AnswerMessage(Markdown):
-    """An answer; while it streams only this widget changes, never the whole list."""
+class AnswerMessage(Widget, can_focus=True):
+    """An answer rendered as Markdown, one block at a time.
+
+    Blocks that can no longer change are rendered once per width and kept; while the
+    answer streams only its last block is rendered again. The same code draws an answer
+    while it streams and when it is reopened later, so nothing jumps when it ends.
+    """
 
     def __init__(self, text: str, label: str, *, note: str = "") -> None:
-        super().__init__(text, classes="message answer-message")
+        super().__init__(classes="message answer-message")
         self.border_title = label
         self.border_subtitle = note
+        self._blocks = MarkdownBlocks(text)
+        self._width = 0
+        self._settled: list[list[Strip]] = []  # rendered settled blocks, at _width
+        self._lines: list[Strip] | None = None  # everything, at _width
+
+    @property
+    def source(self) -> str:
+        """The Markdown text of the answer so far."""
+        return self._blocks.text
+
+    def append(self, text: str) -> None:
+        """Add streamed text; asks for a new layout only when the answer grew taller."""
+        height = len(self._lines) if self._lines is not None else -1
+        self._blocks.append(text)
+        self._lines = None
+        if self._width:
+            self.refresh(layout=len(self._render(self._width)) != height)
+        else:
+            self.refresh(layout=True)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return container.width
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._render(width))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        lines = self._render(width)
+        style = self.rich_style
+        if y >= len(lines):
+            return Strip.blank(width, style)
+        return lines[y].crop_extend(0, width, style).apply_style(style)
+
+    def _render(self, width: int) -> list[Strip]:
+        if width != self._width:
+            self._width, self._settled, self._lines = width, [], None
+        if self._lines is not None:
+            return self._lines
+        settled = self._blocks.settled
+        for text in settled[len(self._settled) :]:
+            self._settled.append(self._render_block(text, width))
+        lines: list[Strip] = []
+        for block in [*self._settled, self._render_block(self._blocks.open, width)]:
+            if block:
+                if lines:
+                    lines.append(Strip.blank(0))
+                lines.extend(block)
+        self._lines = lines or [Strip.blank(0)]
+        return self._lines
+
+    def _render_block(self, text: str, width: int) -> list[Strip]:
+        text = text.strip("\n")
+        if not text or width <= 0:
+            return []
+        console = self.app.console
+        options = self.app.console_options.update(width=width, height=None, highlight=False)
+        markdown = RichMarkdown(text, code_theme=CODE_THEME, hyperlinks=False)
+        rows = console.render_lines(markdown, options, pad=False)
+        # Rich frames lists and tables with blank lines; the gap between blocks is ours.
+        while rows and _is_blank(rows[0]):
+            rows.pop(0)
+        while rows and _is_blank(rows[-1]):
+            rows.pop()
+        return [Strip(list(Segment.simplify(row))) for row in rows]
+
+
+def _is_blank(row: list[Segment]) -> bool:
+    """No text and no background (a code block's padding row has one and stays)."""
+    return all(
+        not segment.text.strip() and not (segment.style and segment.style.bgcolor)
+        for segment in row
+    )
 
 
 class MessageList(VerticalScroll):

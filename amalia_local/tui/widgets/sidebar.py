@@ -1,4 +1,9 @@
-"""Saved conversations, newest first, with a search box that filters as you type."""
+"""Saved conversations, newest first, with a search box that filters as you type.
+
+The list is one OptionList, not a widget per conversation: the screen is laid out again
+each time a streamed answer grows, and with a widget per row that cost grew with every
+conversation ever saved.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, Label, ListItem, ListView
+from textual.widgets import Input, OptionList
+from textual.widgets.option_list import Option
 
 from amalia_local.conversations import ConversationSummary
-
-
-class ConversationItem(ListItem):
-    def __init__(self, summary: ConversationSummary) -> None:
-        super().__init__(Label(summary.title, markup=False))
-        self.conversation_id = summary.id
 
 
 class Sidebar(Vertical):
@@ -44,30 +44,36 @@ class Sidebar(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder=self._placeholder, id="search")
-        yield ListView(id="conversations")
+        yield OptionList(id="conversations")
 
     @property
     def query_text(self) -> str:
         return self.query_one("#search", Input).value
 
-    async def show(self, summaries: list[ConversationSummary], current: int | None) -> None:
-        view = self.query_one("#conversations", ListView)
-        await view.clear()
-        await view.extend(ConversationItem(s) for s in summaries)
+    @property
+    def titles(self) -> list[str]:
+        """The titles listed, top to bottom."""
+        view = self.query_one("#conversations", OptionList)
+        return [str(view.get_option_at_index(i).prompt) for i in range(view.option_count)]
+
+    def show(self, summaries: list[ConversationSummary], current: int | None) -> None:
+        view = self.query_one("#conversations", OptionList)
+        view.set_options(Option(s.title, id=str(s.id)) for s in summaries)
         ids = [s.id for s in summaries]
-        view.index = ids.index(current) if current in ids else None
+        view.highlighted = ids.index(current) if current in ids else None
 
     def highlighted_id(self) -> int | None:
-        item = self.query_one("#conversations", ListView).highlighted_child
-        return item.conversation_id if isinstance(item, ConversationItem) else None
+        view = self.query_one("#conversations", OptionList)
+        option = view.highlighted_option
+        return int(option.id) if option is not None and option.id is not None else None
 
     @on(Input.Changed, "#search")
     def _search(self, event: Input.Changed) -> None:
         event.stop()
         self.post_message(self.SearchChanged(event.value))
 
-    @on(ListView.Selected, "#conversations")
-    def _selected(self, event: ListView.Selected) -> None:
+    @on(OptionList.OptionSelected, "#conversations")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        if isinstance(event.item, ConversationItem):
-            self.post_message(self.Opened(event.item.conversation_id))
+        if event.option.id is not None:
+            self.post_message(self.Opened(int(event.option.id)))
