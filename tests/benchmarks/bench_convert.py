@@ -148,8 +148,15 @@ def make_checkpoint(dest: Path, shape: Shape, shards: int, n_pieces: int) -> int
     }
     (dest / "config.json").write_text(json.dumps(config, indent=1))
     (dest / "tokenizer_config.json").write_text(
-        json.dumps({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
-                    "add_bos_token": True, "tokenizer_class": "LlamaTokenizer"})
+        json.dumps(
+            {
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "unk_token": "<unk>",
+                "add_bos_token": True,
+                "tokenizer_class": "LlamaTokenizer",
+            }
+        )
     )
     write_sentencepiece(dest / "tokenizer.model", n_pieces, seed=1)
     tensors = list(shape.tensors())
@@ -195,7 +202,10 @@ def measure(cmd: list[str], out: Path, env: dict[str, str] | None = None) -> Run
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _WRAPPER, *cmd],
-        capture_output=True, text=True, env=env, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     wall = time.perf_counter() - t0
     last = proc.stdout.strip().splitlines()[-1].split()
@@ -215,18 +225,36 @@ def warm(directory: Path) -> None:
 def ours(src: Path, out: Path, outtype: str = "f16") -> Run:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return measure(
-        [sys.executable, "-m", "convert", str(src), "-o", str(out), "--outtype", outtype,
-         "--quiet"],
-        out, env,
+        [
+            sys.executable,
+            "-m",
+            "convert",
+            str(src),
+            "-o",
+            str(out),
+            "--outtype",
+            outtype,
+            "--quiet",
+        ],
+        out,
+        env,
     )
 
 
 def theirs(llama_cpp: Path, src: Path, out: Path) -> Run:
     env = {**os.environ, "PYTHONPATH": str(llama_cpp / "gguf-py")}
     return measure(
-        [sys.executable, str(llama_cpp / "convert_hf_to_gguf.py"), str(src),
-         "--outfile", str(out), "--outtype", "f16"],
-        out, env,
+        [
+            sys.executable,
+            str(llama_cpp / "convert_hf_to_gguf.py"),
+            str(src),
+            "--outfile",
+            str(out),
+            "--outtype",
+            "f16",
+        ],
+        out,
+        env,
     )
 
 
@@ -245,33 +273,44 @@ def main() -> None:
         src = work / "llama-2g"
         t0 = time.perf_counter()
         size = make_checkpoint(src, big, shards=3, n_pieces=8192)
-        print(f"synthetic checkpoint: {size / 1e9:.2f} GB bf16 in "
-              f"{time.perf_counter() - t0:.0f} s -> {src}")
+        print(
+            f"synthetic checkpoint: {size / 1e9:.2f} GB bf16 in "
+            f"{time.perf_counter() - t0:.0f} s -> {src}"
+        )
         rows = []
         warm(src)
         rows.append(("ours (python -m convert)", ours(src, work / "ours.gguf")))
         (work / "ours.gguf").unlink()
         if not args.skip_reference:
             warm(src)
-            rows.append(("llama.cpp convert_hf_to_gguf.py",
-                         theirs(args.llama_cpp, src, work / "theirs.gguf")))
+            rows.append(
+                (
+                    "llama.cpp convert_hf_to_gguf.py",
+                    theirs(args.llama_cpp, src, work / "theirs.gguf"),
+                )
+            )
             (work / "theirs.gguf").unlink()
-        print(f"\n{'bf16 -> f16, ' + f'{size / 1e9:.2f} GB':<34}{'wall s':>9}{'peak RSS MB':>13}"
-              f"{'output GB':>11}")
+        print(
+            f"\n{'bf16 -> f16, ' + f'{size / 1e9:.2f} GB':<34}{'wall s':>9}{'peak RSS MB':>13}"
+            f"{'output GB':>11}"
+        )
         for label, r in rows:
             print(f"{label:<34}{r.wall_s:>9.1f}{r.peak_rss_mb:>13.0f}{r.out_bytes / 1e9:>11.2f}")
         if len(rows) == 2:
             a, b = rows[0][1], rows[1][1]
-            print(f"ours/theirs: wall {a.wall_s / b.wall_s:.2f}x, "
-                  f"peak RSS {a.peak_rss_mb / b.peak_rss_mb:.2f}x")
+            print(
+                f"ours/theirs: wall {a.wall_s / b.wall_s:.2f}x, "
+                f"peak RSS {a.peak_rss_mb / b.peak_rss_mb:.2f}x"
+            )
         shutil.rmtree(src)
 
         # 2. largest tensor from 32 MB to 1 GB: 4096-wide embedding, vocab 4k -> 128k
         print(f"\n{'largest tensor (embedding)':<34}{'wall s':>9}{'peak RSS MB':>13}")
         peaks = []
         for vocab in (4096, 32768, 131072):
-            shape = Shape(vocab=vocab, hidden=4096, ffn=4096, layers=1, heads=32, kv_heads=8,
-                          tied=True)
+            shape = Shape(
+                vocab=vocab, hidden=4096, ffn=4096, layers=1, heads=32, kv_heads=8, tied=True
+            )
             src = work / f"emb-{vocab}"
             make_checkpoint(src, shape, shards=1, n_pieces=2048)
             warm(src)

@@ -155,8 +155,12 @@ def test_unsupported_architecture(
     cfg["architectures"] = ["GPT2LMHeadModel"]
     (ckpt / "config.json").write_text(json.dumps(cfg))
     _fails(
-        capsys, [str(ckpt)], out_dir,
-        "GPT2LMHeadModel", "LlamaForCausalLM", "MistralForCausalLM",
+        capsys,
+        [str(ckpt)],
+        out_dir,
+        "GPT2LMHeadModel",
+        "LlamaForCausalLM",
+        "MistralForCausalLM",
     )
 
 
@@ -196,7 +200,9 @@ def test_sentencepiece_without_byte_fallback(
 
 
 def test_unsupported_tokenizer_model(
-    checkpoint: Callable[[str], Path], tmp_path: Path, out_dir: Path,
+    checkpoint: Callable[[str], Path],
+    tmp_path: Path,
+    out_dir: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     ckpt = Path(shutil.copytree(checkpoint("json_only"), tmp_path / "j"))
@@ -243,9 +249,7 @@ def test_debug_shows_traceback(
     assert "Traceback" in err and err.strip().splitlines()[-1].startswith("error: ")
 
 
-def test_interrupt_leaves_nothing(
-    checkpoint: Callable[[str], Path], out_dir: Path
-) -> None:
+def test_interrupt_leaves_nothing(checkpoint: Callable[[str], Path], out_dir: Path) -> None:
     """Ctrl-C in the middle of writing tensors: no output file, no temporary file."""
     prep = prepare(checkpoint("spm_model"), OutType.F32)
     seen = 0
@@ -257,8 +261,13 @@ def test_interrupt_leaves_nothing(
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        write_gguf(prep, out_dir / "m.gguf", show_progress=False, on_bytes=interrupt_midway,
-                   block_bytes=4096)
+        write_gguf(
+            prep,
+            out_dir / "m.gguf",
+            show_progress=False,
+            on_bytes=interrupt_midway,
+            block_bytes=4096,
+        )
     assert list(out_dir.iterdir()) == []
 
 
@@ -269,7 +278,10 @@ def test_cli_subprocess_default_name_and_auto(
     ckpt = checkpoint("json_only")
     proc = subprocess.run(
         [sys.executable, "-m", "convert", str(ckpt), "--name", "Tiny AMALIA"],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr
@@ -284,7 +296,9 @@ def test_cli_subprocess_default_name_and_auto(
 
 
 def test_sigterm_cleans_up_like_ctrl_c(
-    checkpoint: Callable[[str], Path], out_dir: Path, capsys: pytest.CaptureFixture[str],
+    checkpoint: Callable[[str], Path],
+    out_dir: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`kill` during the tensor data: exit 130, no output, no temporary file."""
@@ -309,8 +323,9 @@ def test_sigterm_cleans_up_like_ctrl_c(
 def test_output_permissions_follow_umask(checkpoint: Callable[[str], Path], out_dir: Path) -> None:
     old = os.umask(0o022)
     try:
-        write_gguf(prepare(checkpoint("spm_model"), OutType.F16), out_dir / "m.gguf",
-                   show_progress=False)
+        write_gguf(
+            prepare(checkpoint("spm_model"), OutType.F16), out_dir / "m.gguf", show_progress=False
+        )
     finally:
         os.umask(old)
     assert stat.S_IMODE((out_dir / "m.gguf").stat().st_mode) == 0o644

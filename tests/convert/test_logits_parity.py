@@ -49,9 +49,7 @@ def hf_model(checkpoint: Callable[[str], Path]) -> Callable[[str], Any]:
     return load
 
 
-def max_relative_error(
-    gguf_path: Path, model: Any, tokenizer: Any, sentences: list[str]
-) -> float:
+def max_relative_error(gguf_path: Path, model: Any, tokenizer: Any, sentences: list[str]) -> float:
     llm = llama_cpp.Llama(
         model_path=str(gguf_path),
         logits_all=True,

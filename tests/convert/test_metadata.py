@@ -150,7 +150,8 @@ def test_scores_from_merges_preserve_sentencepiece_order(converted: Callable[...
     json_f = _fields(converted("json_only"))
     assert spm_f[K.Tokenizer.LIST] == json_f[K.Tokenizer.LIST]
     merged = [
-        i for i, (tok, ty) in enumerate(
+        i
+        for i, (tok, ty) in enumerate(
             zip(spm_f[K.Tokenizer.LIST], spm_f[K.Tokenizer.TOKEN_TYPE], strict=True)
         )
         if ty == gguf.TokenType.NORMAL and len(tok) > 1

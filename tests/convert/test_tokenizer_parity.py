@@ -113,7 +113,8 @@ def test_naive_scores_break_parity(
     tok = hf_tokenizer("json_only")
     llm = _vocab_only(out)
     differing = [
-        t for t in SENTENCES
+        t
+        for t in SENTENCES
         if llm.tokenize(t.encode(), add_bos=False) != tok.encode(t, add_special_tokens=False)
     ]
     assert len(differing) >= len(SENTENCES) // 2, differing
@@ -124,8 +125,10 @@ def test_end_of_generation_tokens(variant: str, converted: Callable[..., Path]) 
     """</s> and <|im_end|> (generation_config.json lists both) stop generation in llama.cpp."""
     llm = _vocab_only(converted(variant))
     vocab = llama_cpp.llama_model_get_vocab(llm.model)
-    ids = {t: llm.tokenize(t.encode(), add_bos=False, special=True) for t in
-           ("</s>", "<|im_end|>", "<|im_start|>", "<s>")}
+    ids = {
+        t: llm.tokenize(t.encode(), add_bos=False, special=True)
+        for t in ("</s>", "<|im_end|>", "<|im_start|>", "<s>")
+    }
     assert all(len(v) == 1 for v in ids.values()), ids
     assert llama_cpp.llama_vocab_is_eog(vocab, ids["</s>"][0])
     assert llama_cpp.llama_vocab_is_eog(vocab, ids["<|im_end|>"][0])
