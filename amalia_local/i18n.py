@@ -13,6 +13,8 @@ from importlib import resources
 from typing import Any
 
 LANGUAGES = ("en", "pt")
+# Each language by its own name, as language pickers show them.
+LANGUAGE_NAMES = {"pt": "Português (Portugal)", "en": "English"}
 DEFAULT_LANGUAGE = "en"
 
 

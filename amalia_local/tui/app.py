@@ -25,6 +25,7 @@ from amalia_local.config import Config
 from amalia_local.conversations import ConversationStore
 from amalia_local.errors import AmaliaError
 from amalia_local.formatting import human_bytes, human_count
+from amalia_local.i18n import Translator
 from amalia_local.runtime import Runtime
 from amalia_local.services.models import ModelSource
 from amalia_local.tui.keys import translate_bindings
@@ -269,19 +270,31 @@ class AmaliaApp(App[None]):
         )
         self.push_screen(screen, self._apply_settings)
 
-    def _apply_settings(self, config: Config | None) -> None:
+    async def _apply_settings(self, config: Config | None) -> None:
         if config is None:
             return
         reload = config.model != self.model_ref or config.n_ctx != self.config.n_ctx
+        relabel = config.language != self.config.language
         self.config = config
         config.save(self.runtime.locations.config_dir)
         chat = self.chat_screen()
         if chat is not None:
             chat.engine_changed()  # new system prompt or sampling: a fresh session
+        if relabel:
+            await self._change_language(config.language)
         self.notify(self.t("settings.saved"))
         if reload and config.model:
             self.model_ref = config.model
             self.load_model(config.model)
+
+    async def _change_language(self, language: str | None) -> None:
+        """Relabel everything now, without a restart."""
+        self.translator = Translator(language)  # None: follow the locale again
+        self.runtime.translator = self.translator
+        translate_bindings(self, self.t)
+        chat = self.chat_screen()
+        if chat is not None:
+            await chat.relabel()
 
     # --- keys, help and the command palette ---------------------------------------------
     def action_help(self) -> None:

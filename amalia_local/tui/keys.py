@@ -18,8 +18,14 @@ KEY_PREFIX = "key."
 
 
 def translate_bindings(node: DOMNode, t: Callable[[str], str]) -> None:
-    """Replace ``key.*`` descriptions on this node's own (per-instance) bindings map."""
+    """Replace ``key.*`` descriptions on this node's own (per-instance) bindings map.
+
+    Starts again from the class's bindings, so it can run again when the language changes.
+    """
     # The map is copied per instance by Textual, so this never leaks between apps.
+    merged = type(node)._merged_bindings
+    if merged is not None:
+        node._bindings = merged.copy()
     table = node._bindings.key_to_bindings
     for key, bindings in table.items():
         table[key] = [

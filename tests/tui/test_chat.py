@@ -309,3 +309,54 @@ async def test_first_run_downloads_from_the_catalogue(
     finally:
         hub.stop()
     assert Config.load(home / "config").model == "amalia:q4_k_m"
+
+
+async def test_the_language_is_chosen_in_the_settings_and_applies_at_once(
+    make_app, tiny_model, home
+):
+    app = make_app(tiny_model, lang="en")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        await ask(pilot, "Olá")
+        await wait_answer(app)
+        assert "New conversation" in screen_text(app)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        app.screen.query_one("#language").value = "pt"
+        await pilot.press("ctrl+s")
+        await wait_until(lambda: "Nova conversa" in screen_text(app))
+        text = screen_text(app)
+        assert "Escreva uma pergunta" in text and "Parar" in text and "New conversation" not in text
+        # The same conversation is still on screen, relabelled.
+        assert [u.content for u in app.screen.query(UserMessage)] == ["Olá"]
+        assert app.screen.query(AnswerMessage).last().border_title == app.model_label()
+        assert Config.load(home / "config").language == "pt"
+
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        labels = [str(label.render()) for label in app.screen.query("Label")]
+        assert "Idioma da interface" in labels
+        app.screen.query_one("#language").value = "auto"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert Config.load(home / "config").language is None
+
+
+async def test_copy_takes_the_selected_answer_or_else_the_last(make_app, tiny_model):
+    app = make_app(tiny_model)
+    conversation = app.store.create("Duas perguntas", "tiny-scripted")
+    for question, answer in (("Um?", "Primeira **resposta**."), ("Dois?", "Segunda resposta.")):
+        app.store.add_message(conversation, "user", question)
+        app.store.add_message(conversation, "assistant", answer)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        await click_conversation(pilot, 0)
+        first, last = app.screen.query(AnswerMessage)
+        await pilot.click(first)
+        await pilot.press("f3")
+        assert app.clipboard == "Primeira **resposta**."
+        app.screen.query_one("#prompt").focus()
+        await pilot.press("f3")
+        assert app.clipboard == "Segunda resposta."
+        await pilot.press("shift+tab")  # from the question box back to the last answer
+        assert app.screen.focused is last

@@ -1,4 +1,5 @@
-"""Model and settings: which GGUF file, the system prompt, sampling and context length.
+"""Model and settings: which GGUF file, the system prompt, sampling, context length and
+the language of the interface.
 
 Returns a new :class:`Config` (or None when cancelled); the app saves it and reloads
 the model only when the file or the context length changed.
@@ -17,8 +18,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from amalia_local.config import Config
+from amalia_local.i18n import LANGUAGE_NAMES
 from amalia_local.services.models import ModelChoice
 from amalia_local.tui.keys import translate_bindings
+
+AUTO = "auto"  # the language follows the locale
 
 
 class SettingsScreen(ModalScreen[Config | None]):
@@ -72,6 +76,13 @@ class SettingsScreen(ModalScreen[Config | None]):
                 )
                 yield Label(t("settings.n_ctx"))
                 yield Input(_text(c.n_ctx), placeholder=t("settings.automatic"), id="n-ctx")
+            yield Label(t("settings.language"))
+            yield Select(
+                [(t("settings.language_auto"), AUTO), *((n, c) for c, n in LANGUAGE_NAMES.items())],
+                value=c.language or AUTO,
+                allow_blank=False,
+                id="language",
+            )
             yield Label("", id="settings-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(t("settings.save"), variant="primary", id="save")
@@ -114,6 +125,7 @@ class SettingsScreen(ModalScreen[Config | None]):
         temperature = number("temperature", "settings.temperature", float, 0.0, 5.0)
         top_p = number("top-p", "settings.top_p", float, 0.0, 1.0)
         prompt = self.query_one("#system-prompt", TextArea).text.strip()
+        language = self.query_one("#language", Select).value
         return replace(
             self._config,
             model=self.query_one("#model", Input).value.strip() or None,
@@ -122,6 +134,7 @@ class SettingsScreen(ModalScreen[Config | None]):
             top_p=self._config.top_p if top_p is None else top_p,
             max_tokens=number("max-tokens", "settings.max_tokens", int, 1, 1_000_000),
             n_ctx=number("n-ctx", "settings.n_ctx", int, 256, 1_048_576),
+            language=language if isinstance(language, str) and language != AUTO else None,
         )
 
 
