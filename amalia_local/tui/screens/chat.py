@@ -90,6 +90,13 @@ class ChatScreen(Screen[None]):
         self.refresh_status()
 
     # --- what the app tells us --------------------------------------------------------
+    async def relabel(self) -> None:
+        """The language changed: compose again in it, showing the same conversation."""
+        await self.recompose()
+        await self.on_mount()
+        if self.conversation_id is not None:
+            await self.open_conversation(self.conversation_id)
+
     def engine_changed(self) -> None:
         """A model was (re)loaded: the next question starts a fresh engine session."""
         self.service = None
@@ -159,9 +166,15 @@ class ChatScreen(Screen[None]):
         return self.service
 
     async def _start(self, answer: AnswerStream) -> None:
-        view = await self.query_one(MessageList).add_answer("", self.app.model_label())  # type: ignore[attr-defined]
+        view = await self.query_one(MessageList).add_answer(
+            "",
+            self.app.model_label(),  # type: ignore[attr-defined]
+            streaming=True,
+        )
         self.answer = answer
         self._view = view
+        # A blinking cursor repaints twice a second, CPU the model would rather have.
+        self.query_one(PromptInput).cursor_blink = False
         self.query_one("#notice", Static).remove_class("-visible")
         self.query_one(StatusBar).show(
             [self.app.model_label(), self.app.t("status.generating")]  # type: ignore[attr-defined]
@@ -189,6 +202,9 @@ class ChatScreen(Screen[None]):
     async def _answer_done(self, message: AnswerDone) -> None:
         t = self.app.t  # type: ignore[attr-defined]
         view, self._view = self._view, None
+        if view is not None:
+            view.finish()
+        self.query_one(PromptInput).cursor_blink = True
         self.answer = None
         stats = message.stats
         if message.error is not None:
@@ -257,8 +273,13 @@ class ChatScreen(Screen[None]):
         prompt.focus()
 
     def action_copy_answer(self) -> None:
+        """Copy the answer that has focus (Shift+Tab or a click selects one), else the last."""
         t = self.app.t  # type: ignore[attr-defined]
-        text = self.service.last_answer() if self.service else None
+        focused = self.focused
+        if isinstance(focused, AnswerMessage):
+            text: str | None = focused.source
+        else:
+            text = self.service.last_answer() if self.service else None
         if text is None:
             conversation = self._conversation()
             answers = (

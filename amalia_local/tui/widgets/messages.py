@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.markdown import Markdown as RichMarkdown
 from rich.segment import Segment
 from textual.containers import VerticalScroll
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
@@ -19,6 +19,9 @@ from textual.widgets import Static
 from amalia_local.tui.markdown_blocks import MarkdownBlocks
 
 CODE_THEME = "monokai"
+# While an answer streams its box grows this many lines at a time: each growth makes
+# Textual lay out the whole screen, a plain repaint does not.
+GROWTH_STEP = 8
 
 
 class UserMessage(Static):
@@ -35,16 +38,19 @@ class AnswerMessage(Widget, can_focus=True):
     Blocks that can no longer change are rendered once per width and kept; while the
     answer streams only its last block is rendered again. The same code draws an answer
     while it streams and when it is reopened later, so nothing jumps when it ends.
+    A streaming answer keeps a few empty lines below its text (see GROWTH_STEP).
     """
 
-    def __init__(self, text: str, label: str, *, note: str = "") -> None:
+    def __init__(self, text: str, label: str, *, note: str = "", streaming: bool = False) -> None:
         super().__init__(classes="message answer-message")
         self.border_title = label
         self.border_subtitle = note
+        self.streaming = streaming
         self._blocks = MarkdownBlocks(text)
         self._width = 0
         self._settled: list[list[Strip]] = []  # rendered settled blocks, at _width
         self._lines: list[Strip] | None = None  # everything, at _width
+        self._open_line = 0  # where the open block starts in _lines
 
     @property
     def source(self) -> str:
@@ -52,20 +58,34 @@ class AnswerMessage(Widget, can_focus=True):
         return self._blocks.text
 
     def append(self, text: str) -> None:
-        """Add streamed text; asks for a new layout only when the answer grew taller."""
-        height = len(self._lines) if self._lines is not None else -1
+        """Add streamed text; repaints the lines of the last block, lays out only when the
+        box must grow."""
+        width = self._width
+        height = self._height(width)
+        first_changed = max(0, self._open_line - 1)  # from the gap before the open block
         self._blocks.append(text)
         self._lines = None
-        if self._width:
-            self.refresh(layout=len(self._render(self._width)) != height)
-        else:
+        if not width or self._height(width) != height:
             self.refresh(layout=True)
+        else:
+            self.refresh(Region(0, first_changed, width, height - first_changed))
+
+    def finish(self) -> None:
+        """The answer ended: the box shrinks to its text."""
+        self.streaming = False
+        self.refresh(layout=True)
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return container.width
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return len(self._render(width))
+        return self._height(width)
+
+    def _height(self, width: int) -> int:
+        lines = len(self._render(width))
+        if self.streaming:
+            return -(-lines // GROWTH_STEP) * GROWTH_STEP
+        return lines
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -73,7 +93,7 @@ class AnswerMessage(Widget, can_focus=True):
         style = self.rich_style
         if y >= len(lines):
             return Strip.blank(width, style)
-        return lines[y].crop_extend(0, width, style).apply_style(style)
+        return lines[y].apply_style(style)  # cached per strip: settled lines cost nothing
 
     def _render(self, width: int) -> list[Strip]:
         if width != self._width:
@@ -84,12 +104,17 @@ class AnswerMessage(Widget, can_focus=True):
         for text in settled[len(self._settled) :]:
             self._settled.append(self._render_block(text, width))
         lines: list[Strip] = []
-        for block in [*self._settled, self._render_block(self._blocks.open, width)]:
+        for block in self._settled:
             if block:
                 if lines:
-                    lines.append(Strip.blank(0))
+                    lines.append(Strip.blank(width))
                 lines.extend(block)
-        self._lines = lines or [Strip.blank(0)]
+        self._open_line = len(lines)
+        open_block = self._render_block(self._blocks.open, width)
+        if open_block and lines:
+            lines.append(Strip.blank(width))
+        lines.extend(open_block)
+        self._lines = lines or [Strip.blank(width)]
         return self._lines
 
     def _render_block(self, text: str, width: int) -> list[Strip]:
@@ -105,7 +130,7 @@ class AnswerMessage(Widget, can_focus=True):
             rows.pop(0)
         while rows and _is_blank(rows[-1]):
             rows.pop()
-        return [Strip(list(Segment.simplify(row))) for row in rows]
+        return [Strip(list(Segment.simplify(row))).extend_cell_length(width) for row in rows]
 
 
 def _is_blank(row: list[Segment]) -> bool:
@@ -133,8 +158,10 @@ class MessageList(VerticalScroll):
         self.anchor()
         return widget
 
-    async def add_answer(self, text: str, label: str, *, note: str = "") -> AnswerMessage:
-        widget = AnswerMessage(text, label, note=note)
+    async def add_answer(
+        self, text: str, label: str, *, note: str = "", streaming: bool = False
+    ) -> AnswerMessage:
+        widget = AnswerMessage(text, label, note=note, streaming=streaming)
         await self.mount(widget)
         self.anchor()
         return widget
