@@ -90,7 +90,7 @@ class AnswerMessage(Widget, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         lines = self._render(width)
-        style = self.rich_style
+        style = self.visual_style.rich_style  # cached by Textual; rich_style is not
         if y >= len(lines):
             return Strip.blank(width, style)
         return lines[y].apply_style(style)  # cached per strip: settled lines cost nothing
