@@ -7,7 +7,7 @@ import random
 from textual.app import App, ComposeResult
 
 from amalia_local.tui.markdown_blocks import MarkdownBlocks, block_starts
-from amalia_local.tui.widgets.messages import AnswerMessage
+from amalia_local.tui.widgets.messages import GROWTH_STEP, AnswerMessage
 
 ANSWER = """Lisboa é a capital de Portugal. Alguns factos:
 
@@ -132,3 +132,24 @@ async def test_a_streamed_answer_looks_like_the_reopened_one():
         longest = max(map(len, [*blocks.settled, blocks.open]))
         assert longest <= max(len(text) for text in calls) <= longest + 12
         assert len(calls) <= updates + len(blocks.settled) + 1
+
+
+async def test_a_streaming_answer_grows_in_steps_and_fits_its_text_at_the_end():
+    app = OneAnswer("")
+    async with app.run_test(size=(80, 60)) as pilot:
+        widget = app.query_one(AnswerMessage)
+        widget.streaming = True
+        heights = set()
+        for line in ANSWER.splitlines(keepends=True):
+            widget.append(line)
+            await pilot.pause()
+            heights.add(widget.size.height)
+            assert widget.size.height % GROWTH_STEP == 0
+            text_lines = len(widget._render(widget.size.width))
+            assert text_lines <= widget.size.height < text_lines + GROWTH_STEP
+        assert len(heights) > 1
+        widget.finish()
+        await pilot.pause()
+        lines = rendered(widget)
+        assert len(lines) == len(widget._render(widget.size.width))  # no spare lines left
+        assert lines[-1].strip() == "Fim."
