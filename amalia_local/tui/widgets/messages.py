@@ -41,6 +41,8 @@ class AnswerMessage(Widget, can_focus=True):
     A streaming answer keeps a few empty lines below its text (see GROWTH_STEP).
     """
 
+    DEFAULT_CSS = "AnswerMessage { height: auto; }"  # as tall as its text, in any app
+
     def __init__(self, text: str, label: str, *, note: str = "", streaming: bool = False) -> None:
         super().__init__(classes="message answer-message")
         self.border_title = label
