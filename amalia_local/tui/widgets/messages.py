@@ -60,17 +60,24 @@ class AnswerMessage(Widget, can_focus=True):
         return self._blocks.text
 
     def append(self, text: str) -> None:
-        """Add streamed text; repaints the lines of the last block, lays out only when the
-        box must grow."""
+        """Add streamed text; repaints the lines that changed (usually the last one or
+        two), lays out only when the box must grow."""
         width = self._width
         height = self._height(width)
-        first_changed = max(0, self._open_line - 1)  # from the gap before the open block
+        before = self._lines or []
         self._blocks.append(text)
         self._lines = None
         if not width or self._height(width) != height:
             self.refresh(layout=True)
-        else:
-            self.refresh(Region(0, first_changed, width, height - first_changed))
+            return
+        after = self._render(width)
+        # Lines above the open block cannot have changed; within it, text grows at the end.
+        first = max(0, self._open_line - 1)
+        while first < min(len(before), len(after)) and before[first] == after[first]:
+            first += 1
+        last = max(len(before), len(after))
+        if first < last:
+            self.refresh(Region(0, first, width, last - first))
 
     def finish(self) -> None:
         """The answer ended: the box shrinks to its text."""
