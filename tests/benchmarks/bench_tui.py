@@ -18,7 +18,7 @@
    prompt is painted (the model keeps loading in the background); target < 1.5 s.
    Also for the first-run screen (no model).
 
-    python tests/benchmarks/bench_tui.py [MODEL.gguf] [--reps 5] [--threads N]
+    python tests/benchmarks/bench_tui.py [MODEL.gguf] [--reps 5] [--threads N] [--parts 1a,2]
 
 MODEL defaults to the SmolLM2-135M GGUF the tests fetch (tests/.models/).
 """
@@ -321,6 +321,11 @@ def main() -> None:
     parser.add_argument("model", nargs="?", type=Path)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=physical_cores())
+    parser.add_argument(
+        "--parts",
+        default="1a,1b,1c,2,3",
+        help="which measurements to run, comma-separated (default: all)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("KIND", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -336,13 +341,26 @@ def main() -> None:
 
     model = args.model or ensure_smollm()
     print(f"model {model.name}, threads {args.threads}, ctx {CTX}, {args.reps} repetitions")
+    parts = set(args.parts.split(","))
+    if "1a" in parts:
+        app_against_run(model, args.threads, args.reps)
+    for scenario in ("1b", "1c"):
+        if scenario in parts:
+            painted_against_not(model, args.threads, args.reps, scenario)
+    if "2" in parts:
+        key_latency(model, args.threads)
+    if "3" in parts:
+        start_up(model, args.reps)
+
+
+def app_against_run(model: Path, threads: int, reps: int) -> None:
     cli: list[float] = []
     app: list[dict[str, float]] = []
-    for _ in range(args.reps):  # alternating, each in a fresh process and AMALIA_HOME
+    for _ in range(reps):  # alternating, each in a fresh process and AMALIA_HOME
         with tempfile.TemporaryDirectory() as home:
-            cli.append(cli_run(model, args.threads, home))
+            cli.append(cli_run(model, threads, home))
         with tempfile.TemporaryDirectory() as home:
-            app.append(run_child("throughput", model, args.threads, home))
+            app.append(run_child("throughput", model, threads, home))
     print("\n1a. generation tokens/s, new chat: the app against `amalia run`")
     compare(
         "chat app",
@@ -351,64 +369,56 @@ def main() -> None:
         [r["tps"] for r in app],
         [r["ui_cpu_share"] for r in app],
     )
-    for scenario, title in (
-        ("new", "new chat"),
-        (
+
+
+def painted_against_not(model: Path, threads: int, reps: int, part: str) -> None:
+    scenario, title = (
+        ("new", "new chat")
+        if part == "1b"
+        else (
             "long",
             f"{TURNS_ON_SCREEN} turns on screen and {SAVED_CONVERSATIONS} saved conversations",
-        ),
-    ):
-        with tempfile.TemporaryDirectory() as home:
-            result = run_child(
-                f"painted:{scenario}", model, args.threads, home, "--reps", str(args.reps)
-            )
-        print(
-            f"\n1{'bc'[scenario == 'long']}. generation tokens/s, {title}: answers with the "
-            "streamed text painted against answers with it not painted, alternating in one app"
         )
-        compare(
-            "painted",
-            "not painted",
-            result["unpainted"],
-            result["painted"],
-            result["ui_cpu_share"],
-        )
-
+    )
     with tempfile.TemporaryDirectory() as home:
-        out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--child",
-                "latency",
-                str(model),
-                "--threads",
-                str(args.threads),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "AMALIA_HOME": home},
-        )
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        lat = sorted(x * 1000 for x in result["latencies"])
-        p95 = lat[min(len(lat) - 1, int(len(lat) * 0.95))]
-        print("\n2. key press handled while streaming (ms)")
-        print(f"   presses {len(lat)}, streaming throughout: {result['streaming_throughout']}")
-        print(
-            f"   median {statistics.median(lat):6.1f}   p95 {p95:6.1f}   max {lat[-1]:6.1f}"
-            f"   target < 100   {'OK' if lat[-1] < 100 else 'MISS'}"
-        )
+        result = run_child(f"painted:{scenario}", model, threads, home, "--reps", str(reps))
+    print(
+        f"\n{part}. generation tokens/s, {title}: answers with the streamed text painted "
+        "against answers with it not painted, alternating in one app"
+    )
+    compare(
+        "painted",
+        "not painted",
+        result["unpainted"],
+        result["painted"],
+        result["ui_cpu_share"],
+    )
 
-        chat = [startup(["chat", str(model)], b"Type a question", home) for _ in range(args.reps)]
-        first = [startup(["chat"], b"Welcome to AMALIA", home) for _ in range(args.reps)]
-        print("\n3. start-up to an interactive screen (s, median; model load excluded)")
-        for name, values in (("chat screen", chat), ("first-run screen", first)):
-            med = statistics.median(values)
-            print(
-                f"   {name:17s} {med:6.2f}   {[round(x, 2) for x in values]}"
-                f"   target < 1.5   {'OK' if med < 1.5 else 'MISS'}"
-            )
+
+def key_latency(model: Path, threads: int) -> None:
+    with tempfile.TemporaryDirectory() as home:
+        result = run_child("latency", model, threads, home)
+    lat = sorted(x * 1000 for x in result["latencies"])
+    p95 = lat[min(len(lat) - 1, int(len(lat) * 0.95))]
+    print("\n2. key press handled while streaming (ms)")
+    print(f"   presses {len(lat)}, streaming throughout: {result['streaming_throughout']}")
+    print(
+        f"   median {statistics.median(lat):6.1f}   p95 {p95:6.1f}   max {lat[-1]:6.1f}"
+        f"   target < 100   {'OK' if lat[-1] < 100 else 'MISS'}"
+    )
+
+
+def start_up(model: Path, reps: int) -> None:
+    with tempfile.TemporaryDirectory() as home:
+        chat = [startup(["chat", str(model)], b"Type a question", home) for _ in range(reps)]
+        first = [startup(["chat"], b"Welcome to AMALIA", home) for _ in range(reps)]
+    print("\n3. start-up to an interactive screen (s, median; model load excluded)")
+    for name, values in (("chat screen", chat), ("first-run screen", first)):
+        med = statistics.median(values)
+        print(
+            f"   {name:17s} {med:6.2f}   {[round(x, 2) for x in values]}"
+            f"   target < 1.5   {'OK' if med < 1.5 else 'MISS'}"
+        )
 
 
 if __name__ == "__main__":
