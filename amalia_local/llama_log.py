@@ -57,7 +57,12 @@ class LlamaLogSink:
             self._last_level = level
         if self._last_level == _LEVEL_ERROR and message.strip():
             self.recent_errors.append(message.strip())
-        self._stream.write(message)
+        try:
+            self._stream.write(message)
+        except ValueError:
+            # Closed under a thread llama.cpp is still logging from (the interpreter is
+            # shutting down mid-answer): a lost log line, not a traceback on the terminal.
+            return
         if self.listener is not None:
             self.listener(level, message)
         if self._echo_to is not None:
