@@ -20,9 +20,8 @@ from amalia_local.conversations import (
 from amalia_local.conversations.store import ASSISTANT, USER
 from amalia_local.engine import ChatSession, Engine, Message, Reply, ReplyStats, SamplingOptions
 
-# Handing text to the UI five times a second still reads as streaming; each hand-off
-# costs a Markdown re-layout, and on a 2-core laptop the UI's CPU is taken from the model
-# (bench_tui: UI thread 14.6% of a core at 0.1 s, 11.4% at 0.2 s).
+# Handing text to the UI five times a second still reads as streaming; the UI may ask
+# for less (tui/paint_budget.py) when painting costs the model too much CPU.
 UI_INTERVAL_S = 0.2
 # How much streamed text a kill -9 may lose.
 SAVE_INTERVAL_S = 0.5
@@ -36,9 +35,11 @@ class AnswerStream:
     store: ConversationStore
     message_id: int
     save_interval: float = SAVE_INTERVAL_S
+    # Read at every token, so the UI thread may change it while the answer streams.
+    ui_interval: float = UI_INTERVAL_S
 
-    def run(self, on_text: Callable[[str], None], interval: float = UI_INTERVAL_S) -> ReplyStats:
-        """Stream the answer, passing new text to ``on_text`` at most every ``interval`` s.
+    def run(self, on_text: Callable[[str], None]) -> ReplyStats:
+        """Stream the answer, passing new text to ``on_text`` at most every ``ui_interval`` s.
 
         The partial text is written to the database every ``save_interval`` seconds and
         the final text once more at the end, whether it finished or was stopped.
@@ -51,7 +52,7 @@ class AnswerStream:
                 pending.append(chunk)
                 parts.append(chunk)
                 now = time.monotonic()
-                if now - last_ui >= interval:
+                if now - last_ui >= self.ui_interval:
                     on_text("".join(pending))
                     pending.clear()
                     last_ui = now

@@ -1,14 +1,15 @@
 """The chat: sidebar of saved conversations, the message list, the prompt, the status.
 
 Generation runs in a thread worker (``AnswerStream.run``); text comes back as
-messages at most five times a second and is appended to the last answer only, which
-renders just its last Markdown block again, so painting hardly competes with the model
-for the CPU.
+messages at most five times a second (less when painting would cost the model more than
+its budget, see paint_budget.py) and is appended to the last answer only, which renders
+just its last Markdown block again.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -27,6 +28,7 @@ from amalia_local.engine import ReplyStats, StopReason
 from amalia_local.errors import AmaliaError
 from amalia_local.services.chat import AnswerStream, ChatService, visible_history
 from amalia_local.tui.keys import translate_bindings
+from amalia_local.tui.paint_budget import PaintBudget
 from amalia_local.tui.screens.dialogs import ConfirmScreen, TextPromptScreen
 from amalia_local.tui.widgets.messages import AnswerMessage, MessageList
 from amalia_local.tui.widgets.prompt import PromptInput
@@ -68,6 +70,7 @@ class ChatScreen(Screen[None]):
         self.conversation_id: int | None = None
         self.answer: AnswerStream | None = None
         self._view: AnswerMessage | None = None
+        self._budget: PaintBudget | None = None
         self._last_stats: ReplyStats | None = None
 
     # --- layout -------------------------------------------------------------------------
@@ -173,6 +176,7 @@ class ChatScreen(Screen[None]):
         )
         self.answer = answer
         self._view = view
+        self._budget = PaintBudget()
         # A blinking cursor repaints twice a second, CPU the model would rather have.
         self.query_one(PromptInput).cursor_blink = False
         self.query_one("#notice", Static).remove_class("-visible")
@@ -197,6 +201,11 @@ class ChatScreen(Screen[None]):
     def _answer_text(self, message: AnswerText) -> None:
         if self._view is not None:
             self._view.append(message.text)
+        if self.answer is not None and self._budget is not None:
+            # CPU of this thread since the last hand-off: the painting it caused included.
+            self.answer.ui_interval = self._budget.next_interval(
+                self.answer.ui_interval, time.thread_time(), time.monotonic()
+            )
 
     @on(AnswerDone)
     async def _answer_done(self, message: AnswerDone) -> None:
