@@ -50,9 +50,11 @@ class AnswerMessage(Widget, can_focus=True):
         self.streaming = streaming
         self._blocks = MarkdownBlocks(text)
         self._width = 0
-        self._settled: list[list[Strip]] = []  # rendered settled blocks, at _width
+        # The settled blocks rendered at _width, gaps included, and how many they are:
+        # extended as blocks settle, never rebuilt while the width stays the same.
+        self._settled_lines: list[Strip] = []
+        self._settled_count = 0
         self._lines: list[Strip] | None = None  # everything, at _width
-        self._open_line = 0  # where the open block starts in _lines
 
     @property
     def source(self) -> str:
@@ -72,7 +74,7 @@ class AnswerMessage(Widget, can_focus=True):
             return
         after = self._render(width)
         # Lines above the open block cannot have changed; within it, text grows at the end.
-        first = max(0, self._open_line - 1)
+        first = max(0, len(self._settled_lines) - 1)
         while first < min(len(before), len(after)) and before[first] == after[first]:
             first += 1
         last = max(len(before), len(after))
@@ -106,23 +108,15 @@ class AnswerMessage(Widget, can_focus=True):
 
     def _render(self, width: int) -> list[Strip]:
         if width != self._width:
-            self._width, self._settled, self._lines = width, [], None
+            self._width, self._settled_lines, self._settled_count = width, [], 0
+            self._lines = None
         if self._lines is not None:
             return self._lines
-        settled = self._blocks.settled
-        for text in settled[len(self._settled) :]:
-            self._settled.append(self._render_block(text, width))
-        lines: list[Strip] = []
-        for block in self._settled:
-            if block:
-                if lines:
-                    lines.append(Strip.blank(width))
-                lines.extend(block)
-        self._open_line = len(lines)
-        open_block = self._render_block(self._blocks.open, width)
-        if open_block and lines:
-            lines.append(Strip.blank(width))
-        lines.extend(open_block)
+        for text in self._blocks.settled[self._settled_count :]:
+            _add_block(self._settled_lines, self._render_block(text, width), width)
+        self._settled_count = len(self._blocks.settled)
+        lines = list(self._settled_lines)
+        _add_block(lines, self._render_block(self._blocks.open, width), width)
         self._lines = lines or [Strip.blank(width)]
         return self._lines
 
@@ -140,6 +134,14 @@ class AnswerMessage(Widget, can_focus=True):
         while rows and _is_blank(rows[-1]):
             rows.pop()
         return [Strip(list(Segment.simplify(row))).extend_cell_length(width) for row in rows]
+
+
+def _add_block(lines: list[Strip], block: list[Strip], width: int) -> None:
+    """Append a rendered block, after a blank line when something comes before it."""
+    if block:
+        if lines:
+            lines.append(Strip.blank(width))
+        lines.extend(block)
 
 
 def _is_blank(row: list[Segment]) -> bool:
