@@ -153,3 +153,33 @@ async def test_a_streaming_answer_grows_in_steps_and_fits_its_text_at_the_end():
         lines = rendered(widget)
         assert len(lines) == len(widget._render(widget.size.width))  # no spare lines left
         assert lines[-1].strip() == "Fim."
+
+
+async def test_every_line_that_changes_while_streaming_is_repainted():
+    """A half-written "-" under a paragraph makes it a heading; once the line turns
+    into a list item the paragraph is a paragraph again, wrapped lines and all."""
+    app = OneAnswer("")
+    async with app.run_test(size=(80, 30)) as pilot:
+        widget = app.query_one(AnswerMessage)
+        widget.streaming = True
+        widget.append(
+            "Lisboa fica na foz do Tejo e tem muitas colinas, miradouros, eléctricos"
+            " amarelos e\nfado\n-"
+        )
+        await pilot.pause()
+        before = list(widget._render(widget.size.width))
+        assert len(before) == 2  # a heading over two lines
+        repainted: list[int] = []
+        refresh = widget.refresh
+
+        def recording(*regions, **kwargs):
+            for region in regions:
+                repainted.extend(range(region.y, region.bottom))
+            return refresh(*regions, **kwargs)
+
+        widget.refresh = recording  # type: ignore[method-assign]
+        widget.append(" item\n")
+        after = widget._render(widget.size.width)
+        changed = [y for y in range(len(after)) if y >= len(before) or before[y] != after[y]]
+        assert 0 in changed  # the first line lost the heading's style
+        assert set(changed) <= set(repainted)

@@ -67,14 +67,15 @@ class AnswerMessage(Widget, can_focus=True):
         width = self._width
         height = self._height(width)
         before = self._lines or []
+        # Lines above the open block cannot change; its first lines can (a half-written
+        # "-" made the paragraph above a heading until the line turned into a list item).
+        first = max(0, len(self._settled_lines) - 1)
         self._blocks.append(text)
         self._lines = None
         if not width or self._height(width) != height:
             self.refresh(layout=True)
             return
         after = self._render(width)
-        # Lines above the open block cannot have changed; within it, text grows at the end.
-        first = max(0, len(self._settled_lines) - 1)
         while first < min(len(before), len(after)) and before[first] == after[first]:
             first += 1
         last = max(len(before), len(after))
