@@ -26,16 +26,12 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_common import LISBON, SYSTEM, amalia_run_stats
 from fetch_smollm import ensure_smollm
 
 from amalia_local.hardware import physical_cores
 
-SYSTEM = "You are a helpful AI assistant."
-QUESTION = (
-    "Escreve um texto longo e detalhado sobre a história de Lisboa, desde a fundação até "
-    "aos dias de hoje, incluindo o terramoto de 1755, a reconstrução pombalina, a "
-    "revolução de 25 de Abril de 1974 e a Expo 98. " * 6
-).strip()
+QUESTION = " ".join([LISBON] * 6)
 CTX = 2048
 MAX_TOKENS = 192
 
@@ -90,31 +86,7 @@ def bare_run(model: Path, threads: int) -> dict[str, float]:
 
 
 def amalia_run(model: Path, threads: int) -> dict[str, float]:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "amalia_local",
-            "run",
-            str(model),
-            QUESTION,
-            "--json",
-            "--system",
-            SYSTEM,
-            "--temperature",
-            "0",
-            "--threads",
-            str(threads),
-            "--ctx",
-            str(CTX),
-            "--max-tokens",
-            str(MAX_TOKENS),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    stats = json.loads(out)["stats"]
+    stats = amalia_run_stats(model, QUESTION, threads=threads, ctx=CTX, max_tokens=MAX_TOKENS)
     return {
         "prompt_tokens": stats["prompt_tokens"],
         "sampled": stats["sampled_tokens"],

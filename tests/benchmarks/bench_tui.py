@@ -43,48 +43,22 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_common import LISBON, SYSTEM, amalia_run_stats
 from fetch_smollm import ensure_smollm
 
 from amalia_local.hardware import physical_cores
 
-SYSTEM = "You are a helpful AI assistant."
-QUESTION = (
-    "Escreve um texto longo e detalhado sobre a história de Lisboa, desde a fundação até "
-    "aos dias de hoje, incluindo o terramoto de 1755, a reconstrução pombalina, a "
-    "revolução de 25 de Abril de 1974 e a Expo 98."
-)
+QUESTION = LISBON
 CTX = 2048
 MAX_TOKENS = 256
 
 
 # --- 1. throughput --------------------------------------------------------------------
 def cli_run(model: Path, threads: int, home: str) -> float:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "amalia_local",
-            "run",
-            str(model),
-            QUESTION,
-            "--json",
-            "--temperature",
-            "0",
-            "--system",
-            SYSTEM,
-            "--max-tokens",
-            str(MAX_TOKENS),
-            "--ctx",
-            str(CTX),
-            "--threads",
-            str(threads),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "AMALIA_HOME": home},
+    stats = amalia_run_stats(
+        model, QUESTION, threads=threads, ctx=CTX, max_tokens=MAX_TOKENS, home=home
     )
-    return json.loads(out.stdout)["stats"]["generation_tokens_per_second"]
+    return stats["generation_tokens_per_second"]
 
 
 def run_child(kind: str, model: Path, threads: int, home: str, *extra: str) -> dict:
