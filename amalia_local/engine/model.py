@@ -19,6 +19,7 @@ from pathlib import Path
 import llama_cpp
 
 from amalia_local import hardware
+from amalia_local.engine import backends
 from amalia_local.engine.options import LoadOptions, Machine, ResolvedOptions, SamplingOptions
 from amalia_local.engine.options import resolve as resolve_options
 from amalia_local.engine.stats import ReplyStats, StopReason
@@ -29,6 +30,7 @@ from amalia_local.model_file import ModelFile, inspect
 
 
 def current_machine() -> Machine:
+    backends.ensure_loaded()  # a portable build answers about GPUs only once loaded
     return Machine(
         physical_cores=hardware.physical_cores(),
         available_ram=hardware.memory().available_bytes,
@@ -62,6 +64,7 @@ class Engine:
         self.options = options
         self._log = log
         self._lock = threading.Lock()
+        backends.ensure_loaded()
         log.clear_errors()
         try:
             with contextlib.redirect_stderr(log.stream), contextlib.redirect_stdout(log.stream):

@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import shutil
 import sys
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
 
-from amalia_local import hardware
+from amalia_local import cpu_features, hardware
+from amalia_local.engine.build_info import llama_build
 from amalia_local.formatting import human_bytes
 from amalia_local.runtime import Runtime
 from amalia_local.store import ModelStore, fit
@@ -31,33 +30,6 @@ PACKAGES = (
     "textual",
     "platformdirs",
 )
-
-
-@dataclass(frozen=True)
-class LlamaBuild:
-    version: str
-    system_info: str
-    features: list[str]
-    gpu_offload: bool
-    backends: list[str]
-
-
-def llama_build() -> LlamaBuild:
-    import llama_cpp
-
-    info = llama_cpp.llama_print_system_info()
-    text = info.decode("utf-8", "replace") if isinstance(info, bytes) else str(info)
-    features = re.findall(r"([A-Z0-9_]+) = 1", text)
-    backends = [
-        b for b in ("CUDA", "Metal", "Vulkan", "ROCm", "SYCL", "BLAS") if b.upper() in text.upper()
-    ]
-    return LlamaBuild(
-        version=getattr(llama_cpp, "__version__", "?"),
-        system_info=text.strip(" |\n"),
-        features=features,
-        gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
-        backends=backends,
-    )
 
 
 def cpu_model() -> str:
@@ -105,7 +77,8 @@ def collect(store: ModelStore, memory: hardware.Memory | None = None) -> dict[st
         "cpu": {
             "model": cpu_model(),
             "arch": platform.machine(),
-            "features": build.features,
+            "features": cpu_features.features(),
+            "llama_features": build.features,
             "physical_cores": hardware.physical_cores(),
             "logical_cpus": os.cpu_count() or 1,
         },
@@ -121,6 +94,11 @@ def collect(store: ModelStore, memory: hardware.Memory | None = None) -> dict[st
             "system_info": build.system_info,
             "gpu_offload": build.gpu_offload,
             "backends": build.backends,
+            "cpu_backend": {
+                "dynamic": build.cpu_backend.dynamic,
+                "variants": list(build.cpu_backend.variants),
+                "loaded": build.cpu_backend.loaded,
+            },
         },
         "python": platform.python_version(),
         "executable": sys.executable,
@@ -158,7 +136,8 @@ def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
     rows = [
         (t("doctor.os"), data["os"]["platform"]),
         (t("doctor.cpu"), f"{cpu['model']} ({cpu['arch']})"),
-        (t("doctor.features"), " ".join(cpu["features"]) or "-"),
+        (t("doctor.features"), _features(cpu["features"], runtime)),
+        (t("doctor.cpu_backend"), _cpu_backend(llama["cpu_backend"], runtime)),
         (t("doctor.cores"), f"{cpu['physical_cores']} / {cpu['logical_cpus']}"),
         (
             t("doctor.ram"),
@@ -206,6 +185,23 @@ def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
     best = data["recommended"]
     lines.append(t("doctor.recommend", name=best) if best else t("doctor.recommend_none"))
     return lines
+
+
+def _features(features: dict[str, bool], runtime: Runtime) -> str:
+    """``AVX2 yes, AVX-512 no``: what is absent matters as much as what is there."""
+    if not features:
+        return "-"
+    yes, no = runtime.t("common.yes"), runtime.t("common.no")
+    return ", ".join(f"{name} {yes if ok else no}" for name, ok in features.items())
+
+
+def _cpu_backend(backend: dict[str, Any], runtime: Runtime) -> str:
+    if not backend["dynamic"]:
+        return runtime.t("doctor.backend_builtin")
+    count = len(backend["variants"])
+    if backend["loaded"] is None:
+        return runtime.t("doctor.backend_unknown", count=count)
+    return runtime.t("doctor.backend_variant", variant=backend["loaded"], count=count)
 
 
 def doctor(store: ModelStore, runtime: Runtime, out: TextIO, json_output: bool) -> int:
