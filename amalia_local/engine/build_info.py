@@ -8,6 +8,7 @@ the variant this processor actually runs, not an empty list.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 
 import llama_cpp
@@ -41,3 +42,16 @@ def llama_build() -> LlamaBuild:
         backends=gpus,
         cpu_backend=cpu,
     )
+
+
+def backend_name(n_gpu_layers: int) -> str:
+    """CPU, or the GPU library llama.cpp was built with (Metal, CUDA, ...)."""
+    if not n_gpu_layers:
+        return "CPU"
+    if sys.platform == "darwin":
+        return "Metal"
+    info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
+    for name in ("CUDA", "ROCm", "HIP", "Vulkan", "SYCL", "OpenCL"):
+        if name in info:
+            return name
+    return "GPU"

@@ -228,6 +228,8 @@ class AmaliaApp(App[None]):
             if self.loading:
                 return [t("status.loading", model=_short(self.loading))]
             return [t("status.no_model")]
+        from amalia_local.engine.build_info import backend_name  # llama.cpp is loaded by now
+
         opts = self.engine.options
         parts = [self.engine.model_file.name, backend_name(opts.n_gpu_layers)]
         parts.append(t("status.threads", n=opts.n_threads))
@@ -360,18 +362,3 @@ def _key_label(keys: str) -> str:
         )
 
     return ", ".join(one(k.strip()) for k in keys.split(","))
-
-
-def backend_name(n_gpu_layers: int) -> str:
-    """CPU, or the GPU library llama.cpp was built with (Metal, CUDA, ...)."""
-    if not n_gpu_layers:
-        return "CPU"
-    if sys.platform == "darwin":
-        return "Metal"
-    import llama_cpp
-
-    info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
-    for name in ("CUDA", "ROCm", "HIP", "Vulkan", "SYCL", "OpenCL"):
-        if name in info:
-            return name
-    return "GPU"
