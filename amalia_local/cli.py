@@ -245,6 +245,20 @@ def _bundle_commands(commands, common: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="take every wheel from this folder instead of the package index",
     )
+    create.add_argument(
+        "--llama",
+        choices=("portable", "native"),
+        default="portable",
+        help="portable: llama.cpp compiled for every CPU, the best variant picked at start "
+        "(default; built once, about 10 minutes, then cached); native: this machine's own "
+        "build, which may crash on older CPUs",
+    )
+    create.add_argument(
+        "--gpu",
+        choices=("none", "cuda"),
+        default="none",
+        help="GPU backend in a portable build (default none: the target may lack the driver)",
+    )
     verify = actions.add_parser(
         "verify",
         parents=[common],
@@ -367,12 +381,18 @@ def _dispatch_store(args: argparse.Namespace, runtime) -> int:
         from amalia_local.bundle.wheelhouse import TargetRequest
         from amalia_local.services.bundle import create_bundle
 
+        if args.gpu != "none" and args.llama == "native":
+            raise UsageError("bundle.gpu_needs_portable")
         request = CreateRequest(
             out_dir=Path(args.out_dir),
             models=tuple(args.model),
             target=TargetRequest(platform=args.platform, python=args.python),
             wheels_from=Path(args.wheelhouse_from) if args.wheelhouse_from else None,
             verbose=getattr(args, "verbose", False),
+            llama=args.llama,
+            gpu=args.gpu,
+            wheel_cache=runtime.locations.llama_wheels,
+            build_log=runtime.locations.llama_build_log,
         )
         return create_bundle(request, store, runtime, sys.stdout)
     if args.command == "pull":

@@ -23,21 +23,38 @@ class Locations:
     config_dir: Path
     log_dir: Path
     cache_dir: Path
+    wheel_cache: Path | None = None  # AMALIA_WHEEL_CACHE; default under cache_dir
 
     @property
     def llama_log_file(self) -> Path:
         return self.log_dir / "llama.log"
 
+    @property
+    def llama_wheels(self) -> Path:
+        """Portable llama-cpp-python wheels built for bundles (minutes each to build).
+
+        ``AMALIA_WHEEL_CACHE`` moves them on their own, so that a throw-away
+        ``AMALIA_HOME`` (tests, a stick) can still reuse a build made earlier.
+        """
+        return self.wheel_cache or self.cache_dir / "llama-wheels"
+
+    @property
+    def llama_build_log(self) -> Path:
+        return self.log_dir / "llama-build.log"
+
     @classmethod
     def resolve(cls, environ: dict[str, str] | None = None) -> Locations:
         env = os.environ if environ is None else environ
+        wheels = env.get("AMALIA_WHEEL_CACHE")
+        wheel_cache = Path(wheels).expanduser() if wheels else None
         home = env.get("AMALIA_HOME")
         if home:
             root = Path(home).expanduser()
-            return cls(root / "data", root / "config", root / "logs", root / "cache")
+            return cls(root / "data", root / "config", root / "logs", root / "cache", wheel_cache)
         return cls(
             data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
             config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
             log_dir=Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)),
             cache_dir=Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
+            wheel_cache=wheel_cache,
         )

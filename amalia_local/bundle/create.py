@@ -20,13 +20,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from amalia_local import __version__
-from amalia_local.bundle import scripts, wheelhouse
+from amalia_local import __version__, cpu_features
+from amalia_local.bundle import llama_build, scripts, wheelhouse
 from amalia_local.bundle.errors import BundleError, OutputExistsError
 from amalia_local.bundle.manifest import (
     MODELS_DIR,
     WHEELS_DIR,
     FileEntry,
+    LlamaBuild,
     Manifest,
     ModelEntry,
     Target,
@@ -44,7 +45,9 @@ class Events(Protocol):
 
     def message(self, key: str, **params: object) -> None: ...
 
-    def bar(self, total: int, key: str, **params: object) -> AbstractContextManager[Any]: ...
+    def bar(
+        self, total: int | None, key: str, *, unit: str = "B", **params: object
+    ) -> AbstractContextManager[Any]: ...
 
     def pull_progress(self, name: str) -> Callable[[int, int | None], None]: ...
 
@@ -56,6 +59,10 @@ class CreateRequest:
     target: wheelhouse.TargetRequest
     wheels_from: Path | None = None  # a folder of wheels: pip uses only it (no index)
     verbose: bool = False
+    llama: str = "portable"  # or "native": ship this machine's own llama-cpp-python
+    gpu: str = "none"  # GPU backend compiled into a portable build ("cuda")
+    wheel_cache: Path | None = None  # where portable builds are kept between bundles
+    build_log: Path | None = None  # the compiler's output for a portable build
 
 
 def create(request: CreateRequest, store: ModelStore, events: Events) -> Manifest:
@@ -78,7 +85,7 @@ def create(request: CreateRequest, store: ModelStore, events: Events) -> Manifes
     try:
         partial.chmod(0o777 & ~_umask())  # mkdtemp's 0700 would hide it from other users
         entries = _copy_models(models, partial, store, events)
-        house = _wheels(request, partial / WHEELS_DIR, events, offline=store.hub.offline)
+        house, built = _wheels(request, partial / WHEELS_DIR, events, offline=store.hub.offline)
         info = scripts.ScriptInfo(
             amalia_version=__version__,
             python=house.python,
@@ -101,6 +108,7 @@ def create(request: CreateRequest, store: ModelStore, events: Events) -> Manifes
             ),
             models=tuple(entries),
             files=tuple(_file_entries(partial, entries)),
+            llama_build=built,
             created_with={
                 "python": platform_module.python_version(),
                 "platform": wheelhouse.this_platforms()[0],
@@ -231,7 +239,7 @@ def _copy_models(
 
 def _wheels(
     request: CreateRequest, dest: Path, events: Events, offline: bool
-) -> wheelhouse.Wheelhouse:
+) -> tuple[wheelhouse.Wheelhouse, LlamaBuild]:
     """pip's configured indexes, or only ``--wheelhouse-from``; with ``--offline`` (or
     HF_HUB_OFFLINE / the setting) pip gets ``--no-index`` too and uses local folders."""
     sources = ["--no-index"] if offline or request.wheels_from is not None else []
@@ -240,13 +248,73 @@ def _wheels(
     target = request.target
     label = f"{target.platform or wheelhouse.this_platforms()[0]}, Python "
     label += target.python or wheelhouse.this_python()
+    portable = None
+    if wheelhouse.is_native(target) and request.llama == "portable":
+        portable = _portable_wheel(request, sources, events)
     events.message("bundle.wheels", target=label)
     pip = wheelhouse.Pip(sources, sys.stderr, request.verbose)
     with tempfile.TemporaryDirectory(prefix="amalia-bundle-") as work:
-        house = wheelhouse.build(dest, Path(work), target, pip, __version__)
+        house = wheelhouse.build(
+            dest, Path(work), target, pip, __version__, portable.path if portable else None
+        )
     if house.llama_from_source:
         events.message("bundle.needs_compiler", version=house.llama_version, target=label)
-    return house
+    return house, _build_record(house, portable, dest)
+
+
+def _portable_wheel(
+    request: CreateRequest, sources: list[str], events: Events
+) -> llama_build.LlamaWheel:
+    """The portable llama-cpp-python for this platform: cached, or compiled now."""
+    if request.wheel_cache is None or request.build_log is None:
+        raise BundleError("bundle.pip_failed", command="portable build: no cache folder")
+    spec = llama_build.PortableSpec(
+        request.wheel_cache,
+        wheelhouse.llama_version(),
+        request.gpu,
+        wheelhouse.this_python(),
+        wheelhouse.this_platforms()[0],
+    )
+    found = spec.cached()
+    if found is not None:
+        events.message("bundle.llama_cached", version=spec.version, path=found.path)
+        return found
+    events.message("bundle.llama_building", version=spec.version, log=request.build_log)
+    with events.bar(None, "bundle.llama_compiling", unit="steps") as bar:
+
+        def progress(step: int, steps: int) -> None:
+            bar.total = steps
+            bar.update(step - bar.done)
+
+        return spec.ensure(sources, progress, request.build_log)
+
+
+def _build_record(
+    house: wheelhouse.Wheelhouse, portable: llama_build.LlamaWheel | None, dest: Path
+) -> LlamaBuild:
+    """What the manifest says about the shipped llama.cpp, read off the shipped wheel."""
+    if portable is not None:
+        return LlamaBuild(
+            version=portable.version,
+            kind="portable",
+            cmake_args=portable.cmake_args,
+            gpu=portable.gpu,
+            cpu_variants=portable.cpu_variants,
+            built_on=(),
+        )
+    if house.llama_from_source:
+        return LlamaBuild(house.llama_version, "source", "", "none", (), ())
+    shipped = wheelhouse.find_llama_wheel(dest, house.llama_version)
+    variants = llama_build.wheel_variants(shipped) if shipped is not None else ()
+    here = cpu_features.features() if house.native else {}
+    return LlamaBuild(
+        version=house.llama_version,
+        kind="portable" if variants else "native",
+        cmake_args="",  # pip's cached build: its flags were never recorded
+        gpu="unknown",
+        cpu_variants=variants,
+        built_on=tuple(name for name, present in here.items() if present),
+    )
 
 
 def _own_wheel(folder: Path) -> str:

@@ -64,6 +64,26 @@ class Target:
 
 
 @dataclass(frozen=True)
+class LlamaBuild:
+    """How the bundle's llama.cpp was compiled, which decides the CPUs it runs on."""
+
+    version: str
+    kind: str  # "portable" (every CPU variant), "native" (this machine's CPU), "source"
+    cmake_args: str
+    gpu: str  # "none" or "cuda"
+    cpu_variants: tuple[str, ...]  # portable: the variant libraries it carries
+    built_on: tuple[str, ...]  # CPU features of the machine that compiled it
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """CPU features a target needs: a native build may use all of its builder's."""
+        return self.built_on if self.kind == "native" else ()
+
+
+LLAMA_BUILD_KINDS = ("portable", "native", "source")
+
+
+@dataclass(frozen=True)
 class Manifest:
     created_at: str
     amalia_local: str
@@ -71,6 +91,7 @@ class Manifest:
     models: tuple[ModelEntry, ...]
     files: tuple[FileEntry, ...]
     created_with: dict[str, str] = field(default_factory=dict)  # python, pip, platform
+    llama_build: LlamaBuild | None = None  # None: made before it was recorded
     schema: int = SCHEMA
     kind: str = KIND
 
@@ -78,6 +99,8 @@ class Manifest:
         data = asdict(self)
         data["models"] = [asdict(m) for m in self.models]
         data["files"] = [asdict(f) for f in self.files]
+        if self.llama_build is None:
+            del data["llama_build"]
         return data
 
     def write(self, root: Path) -> Path:
@@ -243,4 +266,26 @@ def _parse(raw: Any) -> Manifest:
         models=tuple(models),
         files=tuple(files),
         created_with={str(k): str(v) for k, v in created_with.items()},
+        llama_build=_llama_build(raw.get("llama_build")),
+    )
+
+
+def _strings(value: Any, what: str) -> tuple[str, ...]:
+    return tuple(_expect(v, str, what) for v in _expect(value, list, what))
+
+
+def _llama_build(raw: Any) -> LlamaBuild | None:
+    if raw is None:
+        return None
+    _expect(raw, dict, "llama_build")
+    kind = _expect(raw["kind"], str, "llama_build.kind")
+    if kind not in LLAMA_BUILD_KINDS:
+        raise ValueError(f"llama_build.kind: unknown {kind!r}")
+    return LlamaBuild(
+        version=_expect(raw["version"], str, "llama_build.version"),
+        kind=kind,
+        cmake_args=_expect(raw["cmake_args"], str, "llama_build.cmake_args"),
+        gpu=_expect(raw["gpu"], str, "llama_build.gpu"),
+        cpu_variants=_strings(raw["cpu_variants"], "llama_build.cpu_variants"),
+        built_on=_strings(raw["built_on"], "llama_build.built_on"),
     )

@@ -190,8 +190,13 @@ def build(
     request: TargetRequest,
     pip: Pip,
     amalia_version: str,
+    llama_wheel: Path | None = None,
 ) -> Wheelhouse:
-    """Fill ``dest`` with every wheel (or sdist) the target needs to install amalia-local."""
+    """Fill ``dest`` with every wheel (or sdist) the target needs to install amalia-local.
+
+    ``llama_wheel`` (this machine's platform only) is the llama-cpp-python wheel to ship
+    instead of whatever pip would pick: named as a file, pip takes exactly it.
+    """
     dest.mkdir(parents=True, exist_ok=True)
     version = llama_version()
     constraints = work / "constraints.txt"
@@ -207,9 +212,13 @@ def build(
             "--constraint",
             str(constraints),
             requirement,
+            *([str(llama_wheel)] if llama_wheel is not None else []),
         )
-        if not _find(dest, LLAMA, version, (".whl",)):
+        shipped = _find(dest, LLAMA, version, (".whl",))
+        if shipped is None:
             raise WheelhouseError("bundle.pip_failed", command=f"wheel {LLAMA}")
+        if llama_wheel is not None and sha256_file(shipped) != sha256_file(llama_wheel):
+            raise WheelhouseError("bundle.pip_failed", command=f"wheel {LLAMA} (not the one built)")
         platform = request.platform or this_platforms()[0]
         return Wheelhouse(platform, python, True, version, llama_from_source=False)
     platform = request.platform or this_platforms()[0]
@@ -395,6 +404,10 @@ def _project_of(path: Path) -> str:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     return re.split(r"-(?=\d)", name, maxsplit=1)[0]
+
+
+def find_llama_wheel(folder: Path, version: str) -> Path | None:
+    return _find(folder, LLAMA, version, (".whl",))
 
 
 def _find(folder: Path, project: str, version: str, suffixes: tuple[str, ...]) -> Path | None:

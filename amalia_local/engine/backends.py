@@ -115,8 +115,13 @@ def ensure_loaded() -> CpuBackend:
     flag of ours: a native build answers yes from the start.
     """
     shipped = variants()
-    ggml = _ggml()
-    _declare(ggml)
+    try:
+        ggml = _ggml()
+        _declare(ggml)
+    except (OSError, AttributeError):
+        # An unusual layout: leave it to llama.cpp, whose load error then says
+        # "no backends are loaded" through the usual one-line message.
+        return describe(shipped)
     if not ggml.ggml_backend_reg_by_name(b"CPU"):
         ggml.ggml_backend_load_all_from_path(str(lib_dir()).encode())
     return describe(shipped)

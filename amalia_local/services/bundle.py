@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from amalia_local.bundle import create, importer
-from amalia_local.bundle.manifest import WHEELS_DIR
+from amalia_local.bundle.manifest import WHEELS_DIR, Manifest
 from amalia_local.bundle.verify import Report, verify
 from amalia_local.formatting import human_bytes
 from amalia_local.progress import Progress
@@ -33,8 +33,10 @@ class CliEvents:
         self._out.flush()
 
     @contextmanager
-    def bar(self, total: int, key: str, **params: object) -> Iterator[Progress]:
-        with Progress(total, label=self._runtime.t(key, **params)) as progress:
+    def bar(
+        self, total: int | None, key: str, *, unit: str = "B", **params: object
+    ) -> Iterator[Progress]:
+        with Progress(total, unit=unit, label=self._runtime.t(key, **params)) as progress:
             yield progress
 
     def pull_progress(self, name: str) -> Callable[[int, int | None], None]:
@@ -102,6 +104,7 @@ def verify_bundle(path: str, runtime: Runtime, out: TextIO) -> int:
         ok = True
     finally:
         close(ok)
+    out.write(llama_build_line(report.manifest, runtime) + "\n")
     _problems(report, runtime, out)
     for extra in report.extra:
         out.write(runtime.t("bundle.extra", path=extra) + "\n")
@@ -118,6 +121,23 @@ def verify_bundle(path: str, runtime: Runtime, out: TextIO) -> int:
         + "\n"
     )
     return 1
+
+
+def llama_build_line(manifest: Manifest, runtime: Runtime) -> str:
+    """How the bundle's llama.cpp was compiled; a warning when it may not run elsewhere."""
+    build = manifest.llama_build
+    if build is None:
+        return runtime.t("bundle.llama_unknown")
+    if build.kind == "portable":
+        names = ", ".join(build.cpu_variants)
+        return runtime.t(
+            "bundle.llama_portable", version=build.version, count=len(build.cpu_variants),
+            names=names,
+        )  # fmt: skip
+    if build.kind == "source":
+        return runtime.t("bundle.llama_source", version=build.version)
+    features = ", ".join(build.built_on) or "?"
+    return runtime.t("bundle.llama_native", version=build.version, features=features)
 
 
 def import_bundle(path: str, store: ModelStore, runtime: Runtime, out: TextIO) -> int:

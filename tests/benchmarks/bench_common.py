@@ -24,8 +24,12 @@ def amalia_run_stats(
     ctx: int,
     max_tokens: int,
     home: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, float]:
-    """``amalia run --json`` greedy, in a fresh process; its ``stats`` object."""
+    """``amalia run --json`` greedy, in a fresh process; its ``stats`` object.
+
+    ``env`` adds variables (``PYTHONPATH`` to another llama-cpp-python, say).
+    """
     out = subprocess.run(
         [
             sys.executable,
@@ -49,6 +53,6 @@ def amalia_run_stats(
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "AMALIA_HOME": home} if home else None,
+        env={**os.environ, **({"AMALIA_HOME": home} if home else {}), **(env or {})},
     ).stdout
     return json.loads(out)["stats"]

@@ -6,6 +6,11 @@ assembled by ``amalia bundle create --wheelhouse-from`` from a local folder of w
 so creating it needs no index. That folder is built once per session by ``pip wheel``
 of this checkout (the package index or pip's cache; llama-cpp-python comes from pip's
 wheel cache, where installing it here left it).
+
+The bundle carries the portable llama-cpp-python, as every bundle does by default. It
+is compiled (about 10 minutes, from PyPI's source) by the same code ``bundle create``
+uses, into the user's real wheel cache, so that later test runs and real bundles on
+this machine reuse it (:func:`llama_wheel_cache`).
 """
 
 from __future__ import annotations
@@ -70,7 +75,34 @@ def cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.Com
 
 
 @pytest.fixture(scope="session")
-def maker_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def llama_wheel_cache() -> Path:
+    """The portable llama-cpp-python wheel for this machine, in the real user cache."""
+    from amalia_local.bundle import llama_build, wheelhouse
+    from amalia_local.locations import Locations
+
+    locations = Locations.resolve({})  # the user's own folders, not a test AMALIA_HOME
+    cache = locations.llama_wheels
+
+    def progress(step: int, steps: int) -> None:
+        if step % 50 == 0:
+            print(f"compiling the portable llama-cpp-python: {step}/{steps}", flush=True)
+
+    llama_build.PortableSpec(
+        cache,
+        wheelhouse.llama_version(),
+        "none",
+        wheelhouse.this_python(),
+        wheelhouse.this_platforms()[0],
+    ).ensure(
+        [],
+        progress,
+        locations.llama_build_log,
+    )
+    return cache
+
+
+@pytest.fixture(scope="session")
+def maker_env(tmp_path_factory: pytest.TempPathFactory, llama_wheel_cache: Path) -> dict[str, str]:
     """The connected machine: its own AMALIA_HOME and Hugging Face cache."""
     root = tmp_path_factory.mktemp("maker")
     return {
@@ -79,6 +111,7 @@ def maker_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "PYTHONIOENCODING": "utf-8",
         "AMALIA_HOME": str(root / "home"),
         "HF_HOME": str(root / "hf"),
+        "AMALIA_WHEEL_CACHE": str(llama_wheel_cache),
     }
 
 

@@ -11,7 +11,9 @@ def test_an_untouched_bundle_is_intact(bundle_dir: Path, fresh_env) -> None:
     files = len(read_manifest(bundle_dir)["files"])
     result = cli(fresh_env, "bundle", "verify", str(bundle_dir))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == f"Bundle intact: {files} files match manifest.json\n"
+    build, verdict = result.stdout.splitlines()
+    assert build.startswith("llama.cpp 0.") and ": portable, for any CPU" in build
+    assert verdict == f"Bundle intact: {files} files match manifest.json"
 
 
 def test_one_flipped_byte_names_the_corrupted_model(bundle_copy: Path, fresh_env) -> None:
@@ -23,7 +25,9 @@ def test_one_flipped_byte_names_the_corrupted_model(bundle_copy: Path, fresh_env
         fh.write(bytes([byte[0] ^ 0x01]))
     result = cli(fresh_env, "bundle", "verify", str(bundle_copy))
     assert result.returncode == 1
-    assert result.stdout.splitlines() == [
+    build, *problems = result.stdout.splitlines()
+    assert build.startswith("llama.cpp 0.")  # what the bundle is, then what is wrong
+    assert problems == [
         f"corrupted: models/{AMALIA_FILE}",
         "Bundle NOT intact: 0 missing, 1 corrupted, 0 extra",
     ]
@@ -40,7 +44,9 @@ def test_missing_truncated_and_extra_files_are_each_named(bundle_copy: Path, fre
     (bundle_copy / ".DS_Store").write_bytes(b"\0")  # left by macOS on USB sticks: ignored
     result = cli(fresh_env, "--lang", "pt", "bundle", "verify", str(bundle_copy))
     assert result.returncode == 1
-    assert result.stdout.splitlines() == [
+    build, *problems = result.stdout.splitlines()
+    assert build.startswith("llama.cpp 0.") and "portátil" in build
+    assert problems == [
         f"em falta: wheels/{wheel.name}",
         "corrompido: README.txt",
         "a mais (não está no manifesto): models/stray.gguf",

@@ -1,0 +1,140 @@
+"""A bundle on the PCs municipalities have: older processors, emulated with qemu.
+
+The portable bundle is installed offline (``unshare -n`` where permitted) into a fresh
+venv; its smoke test, and then ``amalia run`` and ``amalia doctor``, run under
+``qemu-x86_64 -cpu Haswell`` (AVX2, no AVX-512) and ``-cpu Nehalem`` (SSE4.2, no AVX),
+where ggml must pick the haswell and sse42 CPU variants. A bundle with this machine's
+native build (``--llama native``) must instead fail its install on the emulated Haswell
+with one line naming the missing instructions, as it would on a real old PC.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bundle_helpers import ANSWER, cli
+
+from amalia_local import cpu_features
+
+QEMU = shutil.which("qemu-x86_64")
+pytestmark = pytest.mark.skipif(
+    not (QEMU and sys.platform.startswith("linux") and platform.machine() == "x86_64"),
+    reason="needs qemu-x86_64 (Debian's qemu-user) on x86-64 Linux",
+)
+
+
+def _unshare() -> list[str]:
+    if shutil.which("unshare") is None:
+        return []
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
+    return ["unshare", "-n"] if probe.returncode == 0 else []
+
+
+def _machine_env(home: Path, cpu: str | None) -> dict[str, str]:
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "TMPDIR")}
+    env.update(
+        HOME=str(home),
+        LANG="C.UTF-8",
+        PYTHONIOENCODING="utf-8",
+        PIP_CONFIG_FILE=os.devnull,
+        PYTHON=getattr(sys, "_base_executable", sys.executable),
+    )
+    if cpu is not None:
+        env["AMALIA_RUN_PREFIX"] = f"{QEMU} -cpu {cpu}"
+    return env
+
+
+def _install(bundle: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_unshare(), "sh", str(bundle / "install.sh")],
+        env=env, capture_output=True, text=True, encoding="utf-8", timeout=1200, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def old_pc(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The portable bundle installed on a Haswell: the smoke test ran emulated."""
+    env = _machine_env(tmp_path_factory.mktemp("haswell") / "home", "Haswell")
+    done = _install(bundle_dir, env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "5/5" in done.stdout and "pronto / done" in done.stdout
+    return env
+
+
+def _emulated(env: dict[str, str], cpu: str, *args: str) -> subprocess.CompletedProcess[str]:
+    python = Path(env["HOME"]) / ".amalia-venv" / "bin" / "python"
+    return subprocess.run(
+        [*_unshare(), QEMU, "-cpu", cpu, str(python), "-m", "amalia_local", *args],
+        env=env, capture_output=True, text=True, encoding="utf-8", timeout=900, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("cpu", "variant"), [("Haswell", "haswell"), ("Nehalem", "sse42")])
+def test_the_bundle_answers_on_an_older_cpu(old_pc: dict[str, str], cpu: str, variant: str) -> None:
+    answer = _emulated(old_pc, cpu, "run", "amalia", "Olá", "--temperature", "0", "--system", "")
+    assert answer.returncode == 0, answer.stderr[-2000:]
+    assert answer.stdout == ANSWER + "\n"
+    doctor = _emulated(old_pc, cpu, "doctor", "--json")
+    assert doctor.returncode == 0, doctor.stderr[-2000:]
+    backend = json.loads(doctor.stdout)["llama_cpp"]["cpu_backend"]
+    assert backend["dynamic"] and backend["loaded"] == variant
+
+
+def test_on_this_machine_a_newer_variant_is_picked(old_pc: dict[str, str]) -> None:
+    """Not emulated, the same install uses what this processor has beyond AVX."""
+    python = Path(old_pc["HOME"]) / ".amalia-venv" / "bin" / "python"
+    doctor = subprocess.run(
+        [str(python), "-m", "amalia_local", "doctor", "--json"],
+        env=old_pc, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert doctor.returncode == 0, doctor.stderr[-2000:]
+    loaded = json.loads(doctor.stdout)["llama_cpp"]["cpu_backend"]["loaded"]
+    if not cpu_features.features().get("AVX2"):
+        pytest.skip("this machine has no AVX2")
+    assert loaded not in (None, "x64", "sse42", "sandybridge")
+
+
+@pytest.fixture(scope="module")
+def native_bundle(
+    tmp_path_factory: pytest.TempPathFactory,
+    maker_env: dict[str, str],
+    wheel_source: Path,
+    bundle_dir: Path,
+) -> Path:
+    """A bundle with this machine's own llama.cpp (compiled with -march=native).
+
+    ``bundle_dir`` made first: it imported ``tiny`` into the maker's store.
+    """
+    out = tmp_path_factory.mktemp("native") / "bundle"
+    made = cli(
+        maker_env, "bundle", "create", str(out), "--model", "tiny", "--llama", "native",
+        "--wheelhouse-from", str(wheel_source),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    return out
+
+
+def test_a_native_only_bundle_fails_its_install_clearly(
+    native_bundle: Path, tmp_path: Path
+) -> None:
+    build = json.loads((native_bundle / "manifest.json").read_text())["llama_build"]
+    assert build["kind"] == "native"
+    if "AVX-512" not in build["built_on"]:
+        pytest.skip("this machine has no AVX-512: its native build runs on a Haswell")
+    env = _machine_env(tmp_path / "home", "Haswell")
+    done = _install(native_bundle, env)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    lacking = [f for f in build["built_on"] if f in ("AVX-512", "AVX-VNNI", "AMX")]
+    assert last.startswith("amalia: este processador não tem " + ", ".join(lacking))
+    assert f"/ this processor lacks {', '.join(lacking)}, which this bundle's llama.cpp" in last
+    assert "(SIGILL)" in last and "AVX2" not in last
+    assert "pronto / done" not in done.stdout
