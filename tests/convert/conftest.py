@@ -100,6 +100,29 @@ def hf_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory, spm_model_bytes: 
     return out
 
 
+def prepend_normalizer(tok: dict[str, Any]) -> None:
+    """EuroLLM's tokenizer.json pipeline: a ``Prepend "▁"`` normalizer, no pre-tokenizer."""
+    tok["normalizer"] = {
+        "type": "Sequence",
+        "normalizers": [
+            {"type": "Prepend", "prepend": "\u2581"},
+            {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
+        ],
+    }
+    tok["pre_tokenizer"] = None
+
+
+def metaspace_pretokenizer(tok: dict[str, Any]) -> None:
+    """A Metaspace pre-tokenizer as the ``tokenizers`` library defaults it (always, split)."""
+    tok["normalizer"] = None
+    tok["pre_tokenizer"] = {
+        "type": "Metaspace",
+        "replacement": "\u2581",
+        "prepend_scheme": "always",
+        "split": True,
+    }
+
+
 def _make_legacy(path: Path) -> None:
     """Rewrite tokenizer.json the way transformers 4 wrote Llama tokenizers (legacy=True).
 
@@ -110,14 +133,7 @@ def _make_legacy(path: Path) -> None:
     on the Hub (EuroLLM's tokenizer.json predates transformers 5), so both are tested.
     """
     tok = json.loads(path.read_text(encoding="utf-8"))
-    tok["normalizer"] = {
-        "type": "Sequence",
-        "normalizers": [
-            {"type": "Prepend", "prepend": "\u2581"},
-            {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
-        ],
-    }
-    tok["pre_tokenizer"] = None
+    prepend_normalizer(tok)
     path.write_text(json.dumps(tok, ensure_ascii=False), encoding="utf-8")
 
 
@@ -130,6 +146,8 @@ def build_checkpoint(
     arch: str = "llama",
     dtype: Any = None,
     max_shard_size: str = "120KB",
+    tokenizer_config: dict[str, Any] | None = None,
+    rewrite_json: Callable[[dict[str, Any]], None] | None = None,
     **config: Any,
 ) -> Path:
     """Save a random LlamaForCausalLM (bf16, sharded) plus tokenizer files into ``dest``.
@@ -137,6 +155,8 @@ def build_checkpoint(
     ``layout`` is ``"model"`` (tokenizer.model, no tokenizer.json), ``"json"``
     (tokenizer.json from transformers 5, no tokenizer.model) or ``"json_legacy"``
     (tokenizer.json in the transformers 4 style, no tokenizer.model).
+    ``tokenizer_config`` entries are merged into tokenizer_config.json, and
+    ``rewrite_json`` may change tokenizer.json in place (the other tokenizer layouts).
     """
     params: dict[str, Any] = {
         "vocab_size": VOCAB,
@@ -180,6 +200,14 @@ def build_checkpoint(
             _make_legacy(dest / "tokenizer.json")
     else:
         raise ValueError(layout)
+    if tokenizer_config:
+        path = dest / "tokenizer_config.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **tokenizer_config}))
+    if rewrite_json is not None:
+        path = dest / "tokenizer.json"
+        tok = json.loads(path.read_text(encoding="utf-8"))
+        rewrite_json(tok)
+        path.write_text(json.dumps(tok, ensure_ascii=False), encoding="utf-8")
     (dest / "README.md").write_text("---\nlicense: apache-2.0\nlanguage:\n- pt\n---\n# tiny\n")
     return dest
 
@@ -255,6 +283,34 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "seed": 4,
     },
 }
+
+
+# The tokenizer layouts transformers 5 reads differently (the dummy-prefix rule each
+# triggers in brackets); each must tokenize exactly like transformers through our engine.
+FAST = "PreTrainedTokenizerFast"
+TOKENIZER_LAYOUTS: dict[str, dict[str, Any]] = {
+    # tokenizer.json only, legacy: false [first]
+    "tok_json_first": {"layout": "json", "tokenizer_config": {"legacy": False}},
+    # tokenizer.json only, legacy: true [always]
+    "tok_json_legacy": {"layout": "json", "tokenizer_config": {"legacy": True}},
+    # tokenizer.model present [first]
+    "tok_spm_model": {"layout": "model"},
+    # add_prefix_space: false [never]
+    "tok_no_prefix": {"layout": "json", "tokenizer_config": {"add_prefix_space": False}},
+    # PreTrainedTokenizerFast with EuroLLM's Prepend normalizer [sentencepiece]
+    "tok_fast_prepend": {
+        "layout": "json",
+        "tokenizer_config": {"tokenizer_class": FAST},
+        "rewrite_json": prepend_normalizer,
+    },
+    # PreTrainedTokenizerFast with a Metaspace pre-tokenizer [always]
+    "tok_fast_metaspace": {
+        "layout": "json",
+        "tokenizer_config": {"tokenizer_class": FAST},
+        "rewrite_json": metaspace_pretokenizer,
+    },
+}
+VARIANTS.update(TOKENIZER_LAYOUTS)
 
 
 @pytest.fixture(scope="session")
