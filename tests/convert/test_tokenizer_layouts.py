@@ -1,0 +1,113 @@
+"""`amalia tokenize` gives transformers' ids in every tokenizer layout transformers 5 reads.
+
+Each layout is written by transformers (see TOKENIZER_LAYOUTS in conftest), converted by
+our converter, and tokenized by the ``amalia`` CLI in-process: a rendered two-turn chat
+against ``apply_chat_template``, and plain pt-PT texts (one starting with spaces) against
+``tokenizer(text)`` with and without special tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gguf
+import pytest
+from conftest import TOKENIZER_LAYOUTS
+from convert_samples import BOUNDARY, SENTENCES
+
+from amalia_local import cli
+from amalia_local.engine.tokenizer import RULE_KEY
+
+EXPECTED_RULE = {
+    "tok_json_first": "first",
+    "tok_json_legacy": "always",
+    "tok_spm_model": "first",
+    "tok_no_prefix": "never",
+    "tok_fast_prepend": "sentencepiece",
+    "tok_fast_metaspace": "always",
+}
+CHAT = [
+    {"role": "system", "content": "Responde sempre em português europeu."},
+    {"role": "user", "content": "Olá! Quanto custa um pastel de nata?"},
+    {"role": "assistant", "content": "Custa 1,20 € na padaria da esquina."},
+    {"role": "user", "content": "  E o bilhete do elétrico 28?"},
+]
+PLAIN = [*SENTENCES[:6], "  Começa com dois espaços.", " Um espaço à frente.", "\nNova linha."]
+
+
+@pytest.fixture
+def amalia_tokenize(
+    capsys: pytest.CaptureFixture[str], cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., dict[str, Any]]:
+    for key, value in cli_env.items():
+        monkeypatch.setenv(key, value)
+
+    def run(model: Path, text: str, *flags: str) -> dict[str, Any]:
+        capsys.readouterr()
+        code = cli.main(["tokenize", str(model), text, "--json", *flags])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return json.loads(out)
+
+    return run
+
+
+def test_every_layout_is_listed() -> None:
+    assert set(EXPECTED_RULE) == set(TOKENIZER_LAYOUTS)
+
+
+@pytest.mark.parametrize("layout", sorted(TOKENIZER_LAYOUTS))
+def test_converter_stores_the_rule(layout: str, converted: Callable[..., Path]) -> None:
+    reader = gguf.GGUFReader(converted(layout))
+    field = reader.get_field(RULE_KEY)
+    assert field is not None and field.contents() == EXPECTED_RULE[layout]
+
+
+@pytest.mark.parametrize("layout", sorted(TOKENIZER_LAYOUTS))
+def test_chat_ids_equal_apply_chat_template(
+    layout: str,
+    converted: Callable[..., Path],
+    hf_tokenizer: Callable[[str], Any],
+    amalia_tokenize: Callable[..., dict[str, Any]],
+) -> None:
+    tok = hf_tokenizer(layout)
+    rendered = tok.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True)
+    want = tok.apply_chat_template(CHAT, tokenize=True, add_generation_prompt=True)
+    if hasattr(want, "keys"):
+        want = want["input_ids"]
+    got = amalia_tokenize(converted(layout), rendered, "--special", "--no-bos")
+    assert got["ids"] == list(want)
+    assert got["pieces"] == tok.convert_ids_to_tokens(list(want))
+
+
+@pytest.mark.parametrize("layout", sorted(TOKENIZER_LAYOUTS))
+def test_plain_text_ids_equal_transformers(
+    layout: str,
+    converted: Callable[..., Path],
+    hf_tokenizer: Callable[[str], Any],
+    amalia_tokenize: Callable[..., dict[str, Any]],
+) -> None:
+    tok = hf_tokenizer(layout)
+    model = converted(layout)
+    for text in PLAIN:
+        assert amalia_tokenize(model, text)["ids"] == tok.encode(text), text
+        no_bos = amalia_tokenize(model, text, "--no-bos")["ids"]
+        assert no_bos == tok.encode(text, add_special_tokens=False), text
+
+
+@pytest.mark.parametrize("layout", sorted(TOKENIZER_LAYOUTS))
+def test_special_text_ids_equal_transformers(
+    layout: str,
+    converted: Callable[..., Path],
+    hf_tokenizer: Callable[[str], Any],
+    amalia_tokenize: Callable[..., dict[str, Any]],
+) -> None:
+    """ChatML written by hand: newlines and spaces right after special tokens."""
+    tok = hf_tokenizer(layout)
+    model = converted(layout)
+    for text in BOUNDARY:
+        got = amalia_tokenize(model, text, "--special", "--no-bos")["ids"]
+        assert got == tok.encode(text, add_special_tokens=False), text
