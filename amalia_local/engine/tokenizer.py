@@ -92,9 +92,16 @@ def rule_from_metadata(metadata: Mapping[str, Any]) -> TokenizerRule | None:
             return TokenizerRule(SpacePrefix(str(stored)), stored=True)
         except ValueError:
             pass  # written by a newer converter: fall back to inference
-    if not bool(metadata.get(ADD_SPACE_PREFIX_KEY, True)):
+    if not _flag(metadata.get(ADD_SPACE_PREFIX_KEY, True)):
         return TokenizerRule(SpacePrefix.NEVER, stored=False)
     return TokenizerRule(SpacePrefix.FIRST, stored=False)
+
+
+def _flag(value: Any) -> bool:
+    """A GGUF bool, from gguf's reader (bool) or llama-cpp-python's metadata (str)."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "")
+    return bool(value)
 
 
 def kv_overrides(rule: TokenizerRule | None) -> dict[str, bool] | None:
@@ -217,6 +224,12 @@ class ExactTokenizer:
         buf = ctypes.create_string_buffer(64)
         n = llama_cpp.llama_token_to_piece(self._vocab, ids[0], buf, len(buf), 0, True)
         return len(ids) > 1 or buf.raw[: max(n, 0)].startswith((b" ", "\u2581".encode()))
+
+
+def for_llama(llm: llama_cpp.Llama) -> ExactTokenizer:
+    """The exact tokenizer of a model loaded with ``llama_cpp.Llama`` and :func:`kv_overrides`
+    (llama-cpp-python's ``metadata`` holds the GGUF's keys as text)."""
+    return ExactTokenizer(llm._model.vocab, rule_from_metadata(llm.metadata))
 
 
 @contextlib.contextmanager
