@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from amalia_local.filecopy import write_text_atomic
 from amalia_local.formatting import human_bytes, human_count
 from quant.evaluate import Evaluation
 
@@ -108,18 +107,6 @@ def _jsonable(report: Report) -> dict[str, Any]:
     data["ranking"] = [r.name for r in report.ranked()]
     data["stability"] = report.stability()
     return data
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _speed_cells(speed: Speed | None) -> tuple[str, str]:
@@ -300,6 +287,6 @@ def write_all(report: Report, outdir: Path) -> list[Path]:
     paths = []
     for name, text in outputs.items():
         path = outdir / name
-        _write_atomic(path, text)
+        write_text_atomic(path, text)
         paths.append(path)
     return paths
