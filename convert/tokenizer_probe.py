@@ -79,6 +79,7 @@ def load_hf_tokenizer(model_dir: Path) -> Any:
     import transformers
 
     transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     return transformers.AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
 
 

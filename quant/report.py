@@ -73,6 +73,8 @@ class Report:
     imatrix: str | None = None
     base_model: str | None = None
     license: str | None = None
+    # the source's `python -m convert --verify` record (convert.verify.read_record)
+    verification: dict[str, Any] | None = None
 
     def ranked(self) -> list[Rung]:
         """Quantized rungs, closest to the source first (by mean KL divergence)."""
@@ -194,6 +196,22 @@ def _method(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+def verification_text(report: Report) -> str:
+    """Whether the source was checked against the original checkpoint, and when."""
+    v = report.verification
+    if not v:
+        return (
+            f"Verification: none recorded for `{report.source_file}` "
+            "(`python -m convert --verify HF_DIR SOURCE.gguf` records one).\n"
+        )
+    return (
+        f"Verification: `{report.source_file}` passed `python -m convert --verify` against "
+        f"the checkpoint `{v.get('checkpoint', '?')}` on {v.get('date', '?')} "
+        f"({v.get('checks', 'token ids')} compared with transformers "
+        f"{v.get('transformers', '?')}).\n"
+    )
+
+
 def markdown(report: Report) -> str:
     return (
         f"# Quantization report: {report.model_name}\n\n"
@@ -203,6 +221,8 @@ def markdown(report: Report) -> str:
         + table(report)
         + "\n"
         + _method(report)
+        + "\n"
+        + verification_text(report)
     )
 
 
@@ -252,6 +272,7 @@ European-Portuguese text.
 
 {table(report)}
 {_method(report)}
+{verification_text(report)}
 How to choose: the lower the KL divergence and the higher the top-1 agreement, the closer a
 file behaves to the source. Pick the largest file that fits in your RAM with room for the
 context.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from amalia_local.engine.tokenizer import SpacePrefix
 from convert.cli import main
 from convert.verify import read_record, record_path
+from quant.report import Report, verification_text
 
 
 def _verify(capsys: pytest.CaptureFixture[str], hf_dir: Path, model: Path) -> tuple[int, str]:
@@ -33,6 +35,27 @@ def test_right_gguf_passes_and_leaves_a_record(
     record = read_record(model)
     assert record is not None and record["passed"] and record["checks"] == "token ids and logits"
     assert json.loads(record_path(model).read_text())["transformers"]
+    # quant's model card for this source says so, with the date
+    report = Report(
+        model_name="tiny",
+        source_file=model.name,
+        source_type="F32",
+        parameters=0,
+        eval_text="eval.txt",
+        eval_sha256="0" * 64,
+        n_ctx=128,
+        n_windows=0,
+        threads=1,
+        llama_cpp_version="x",
+        rungs=[],
+        verification=record,
+    )
+    text = verification_text(report)
+    assert f"`{model.name}` passed `python -m convert --verify`" in text
+    assert record["date"] in text and "token ids and logits" in text
+    # a file changed after verification no longer counts as verified
+    os.utime(model, ns=(record["mtime_ns"] + 10**9, record["mtime_ns"] + 10**9))
+    assert read_record(model) is None
 
 
 def test_wrong_prefix_rule_fails(
