@@ -132,6 +132,10 @@ class ExactTokenizer:
                 f"the vocabulary was loaded with {ADD_SPACE_PREFIX_KEY}="
                 f"{not rule.native_prefix}; load it with kv_overrides(rule)"
             )
+        if rule is not None and rule.space_prefix in (SpacePrefix.FIRST, SpacePrefix.ALWAYS):
+            # scanning 128k token attributes takes ~50 ms: pay it at load, not on a chat
+            self._pattern(True)
+            self._pattern(False)
 
     # --- public ---------------------------------------------------------------------------
     def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]:
