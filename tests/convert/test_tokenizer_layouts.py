@@ -19,6 +19,7 @@ from conftest import TOKENIZER_LAYOUTS
 from convert_samples import BOUNDARY, SENTENCES
 
 from amalia_local import cli
+from amalia_local.engine import Message
 from amalia_local.engine.tokenizer import RULE_KEY
 
 EXPECTED_RULE = {
@@ -111,3 +112,20 @@ def test_special_text_ids_equal_transformers(
     for text in BOUNDARY:
         got = amalia_tokenize(model, text, "--special", "--no-bos")["ids"]
         assert got == tok.encode(text, add_special_tokens=False), text
+
+
+@pytest.mark.parametrize("layout", sorted(TOKENIZER_LAYOUTS))
+def test_engine_chat_prompt_equals_apply_chat_template(
+    layout: str,
+    converted: Callable[..., Path],
+    hf_tokenizer: Callable[[str], Any],
+    open_engine: Callable[..., Any],
+) -> None:
+    """What run and the chat feed the model: the GGUF's template, then the engine's path."""
+    tok = hf_tokenizer(layout)
+    want = tok.apply_chat_template(CHAT, tokenize=True, add_generation_prompt=True)
+    if hasattr(want, "keys"):
+        want = want["input_ids"]
+    engine = open_engine(converted(layout), n_ctx=256, n_threads=1)
+    rendered = engine.template.render([Message(m["role"], m["content"]) for m in CHAT])
+    assert engine.prompt_tokens(rendered) == list(want)
