@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +111,11 @@ def _open_llama(model: ModelFile) -> Iterator[tuple[Any, ExactTokenizer]]:
     import llama_cpp
 
     rule = rule_from_metadata(model.metadata)
-    with contextlib.redirect_stderr(_Null()), contextlib.redirect_stdout(_Null()):
+    with (
+        open(os.devnull, "w") as null,
+        contextlib.redirect_stderr(null),
+        contextlib.redirect_stdout(null),
+    ):
         llm = llama_cpp.Llama(
             model_path=str(model.path),
             kv_overrides=kv_overrides(rule),
@@ -126,14 +131,6 @@ def _open_llama(model: ModelFile) -> Iterator[tuple[Any, ExactTokenizer]]:
         yield llm, for_llama(llm)
     finally:
         llm.close()
-
-
-class _Null:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 def _engine_chat_ids(exact: ExactTokenizer, model: ModelFile) -> list[int]:

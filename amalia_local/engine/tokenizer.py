@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -247,27 +248,20 @@ def open_vocabulary(
     log file), or nowhere.
     """
     rule = rule_from_metadata(metadata)
-    sink = log_stream if log_stream is not None else _Discard()
-    try:
-        with contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):
-            llm = llama_cpp.Llama(
-                model_path=str(path),
-                vocab_only=True,
-                kv_overrides=kv_overrides(rule),
-                verbose=log_stream is not None,
-            )
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise ModelLoadError("error.model_load_failed", path=path, reason=str(exc)) from exc
-    try:
-        yield ExactTokenizer(llm._model.vocab, rule)
-    finally:
-        with contextlib.redirect_stderr(sink):
-            llm.close()
-
-
-class _Discard:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
+    with contextlib.ExitStack() as stack:
+        sink = log_stream or stack.enter_context(open(os.devnull, "w"))
+        try:
+            with contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):
+                llm = llama_cpp.Llama(
+                    model_path=str(path),
+                    vocab_only=True,
+                    kv_overrides=kv_overrides(rule),
+                    verbose=log_stream is not None,
+                )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelLoadError("error.model_load_failed", path=path, reason=str(exc)) from exc
+        try:
+            yield ExactTokenizer(llm._model.vocab, rule)
+        finally:
+            with contextlib.redirect_stderr(sink):
+                llm.close()

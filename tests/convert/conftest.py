@@ -345,6 +345,32 @@ def converted(
     return conv
 
 
+def chat_template_ids(tok: Any, chat: list[dict[str, str]]) -> list[int]:
+    """transformers' ids for a chat (apply_chat_template returns a list or a BatchEncoding)."""
+    ids = tok.apply_chat_template(chat, tokenize=True, add_generation_prompt=True)
+    return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+
+
+@pytest.fixture
+def amalia_json(
+    capsys: pytest.CaptureFixture[str], cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Any]:
+    """Run ``amalia ARGS --json`` in-process (a fresh home) and parse what it prints."""
+    for key, value in cli_env.items():
+        monkeypatch.setenv(key, value)
+
+    def run(*args: str) -> Any:
+        from amalia_local import cli
+
+        capsys.readouterr()
+        code = cli.main([*args, "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return json.loads(out)
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def hf_tokenizer(checkpoint: Callable[[str], Path]) -> Callable[[str], Any]:
     """The Hugging Face tokenizer of a variant, loaded the way users load it."""

@@ -8,7 +8,6 @@ special token, which transformers 5's LlamaTokenizer does not.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,10 +17,10 @@ from typing import Any
 
 import llama_cpp
 import pytest
+from conftest import chat_template_ids
 from convert_samples import SENTENCES
 from fetch_llama_cpp import ensure_llama_cpp
 
-from amalia_local import cli
 from amalia_local.engine.tokenizer import RULE_KEY, SpacePrefix, rule_from_metadata
 from amalia_local.model_file import inspect
 
@@ -56,51 +55,28 @@ def theirs(checkpoint: Callable[[str], Path], tmp_path_factory: pytest.TempPathF
     return out
 
 
-def _amalia_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
-    capsys.readouterr()
-    code = cli.main([*args, "--json"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    return json.loads(out)
-
-
-def test_rule_is_inferred_and_shown(
-    theirs: Path,
-    capsys: pytest.CaptureFixture[str],
-    cli_env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for key, value in cli_env.items():
-        monkeypatch.setenv(key, value)
+def test_rule_is_inferred_and_shown(theirs: Path, amalia_json: Callable[..., Any]) -> None:
     model = inspect(theirs)
     assert RULE_KEY not in model.metadata
     rule = rule_from_metadata(model.metadata)
     assert rule is not None and rule.space_prefix is SpacePrefix.FIRST and not rule.stored
-    facts = _amalia_json(capsys, "info", str(theirs))["tokenizer"]
+    facts = amalia_json("info", str(theirs))["tokenizer"]
     assert facts["space_prefix"] == "first"
     assert facts["space_prefix_source"] == "inferred"
     assert facts["chat_bos"]["template"] is False
 
 
 def test_ids_exact_through_amalia_tokenize(
-    theirs: Path,
-    hf_tokenizer: Callable[[str], Any],
-    capsys: pytest.CaptureFixture[str],
-    cli_env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
+    theirs: Path, hf_tokenizer: Callable[[str], Any], amalia_json: Callable[..., Any]
 ) -> None:
-    for key, value in cli_env.items():
-        monkeypatch.setenv(key, value)
     tok = hf_tokenizer("tok_spm_model")
     rendered = tok.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True)
-    want = tok.apply_chat_template(CHAT, tokenize=True, add_generation_prompt=True)
-    if hasattr(want, "keys"):
-        want = want["input_ids"]
-    got = _amalia_json(capsys, "tokenize", str(theirs), rendered, "--special", "--no-bos")
-    assert got["ids"] == list(want)
+    want = chat_template_ids(tok, CHAT)
+    got = amalia_json("tokenize", str(theirs), rendered, "--special", "--no-bos")
+    assert got["ids"] == want
     # plain llama.cpp on the same file puts "▁" after each special token: not exact
     plain = llama_cpp.Llama(model_path=str(theirs), vocab_only=True, verbose=False)
-    assert plain.tokenize(rendered.encode(), add_bos=False, special=True) != list(want)
+    assert plain.tokenize(rendered.encode(), add_bos=False, special=True) != want
     for text in [*SENTENCES[:4], "  Começa com dois espaços."]:
-        got = _amalia_json(capsys, "tokenize", str(theirs), text)
+        got = amalia_json("tokenize", str(theirs), text)
         assert got["ids"] == tok.encode(text), text

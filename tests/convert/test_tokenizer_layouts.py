@@ -8,17 +8,15 @@ against ``apply_chat_template``, and plain pt-PT texts (one starting with spaces
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gguf
 import pytest
-from conftest import TOKENIZER_LAYOUTS
+from conftest import TOKENIZER_LAYOUTS, chat_template_ids
 from convert_samples import BOUNDARY, SENTENCES
 
-from amalia_local import cli
 from amalia_local.engine import Message
 from amalia_local.engine.tokenizer import RULE_KEY
 
@@ -39,23 +37,6 @@ CHAT = [
 PLAIN = [*SENTENCES[:6], "  Começa com dois espaços.", " Um espaço à frente.", "\nNova linha."]
 
 
-@pytest.fixture
-def amalia_tokenize(
-    capsys: pytest.CaptureFixture[str], cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., dict[str, Any]]:
-    for key, value in cli_env.items():
-        monkeypatch.setenv(key, value)
-
-    def run(model: Path, text: str, *flags: str) -> dict[str, Any]:
-        capsys.readouterr()
-        code = cli.main(["tokenize", str(model), text, "--json", *flags])
-        out, err = capsys.readouterr()
-        assert code == 0, err
-        return json.loads(out)
-
-    return run
-
-
 def test_every_layout_is_listed() -> None:
     assert set(EXPECTED_RULE) == set(TOKENIZER_LAYOUTS)
 
@@ -72,45 +53,33 @@ def test_chat_ids_equal_apply_chat_template(
     layout: str,
     converted: Callable[..., Path],
     hf_tokenizer: Callable[[str], Any],
-    amalia_tokenize: Callable[..., dict[str, Any]],
+    amalia_json: Callable[..., Any],
 ) -> None:
     tok = hf_tokenizer(layout)
     rendered = tok.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True)
-    want = tok.apply_chat_template(CHAT, tokenize=True, add_generation_prompt=True)
-    if hasattr(want, "keys"):
-        want = want["input_ids"]
-    got = amalia_tokenize(converted(layout), rendered, "--special", "--no-bos")
-    assert got["ids"] == list(want)
-    assert got["pieces"] == tok.convert_ids_to_tokens(list(want))
+    want = chat_template_ids(tok, CHAT)
+    got = amalia_json("tokenize", str(converted(layout)), rendered, "--special", "--no-bos")
+    assert got["ids"] == want
+    assert got["pieces"] == tok.convert_ids_to_tokens(want)
 
 
 @pytest.mark.parametrize("layout", sorted(TOKENIZER_LAYOUTS))
-def test_plain_text_ids_equal_transformers(
+def test_text_ids_equal_transformers(
     layout: str,
     converted: Callable[..., Path],
     hf_tokenizer: Callable[[str], Any],
-    amalia_tokenize: Callable[..., dict[str, Any]],
+    amalia_json: Callable[..., Any],
 ) -> None:
+    """pt-PT texts with and without BOS; ChatML written by hand (specials parsed), where
+    newlines and spaces follow special tokens."""
     tok = hf_tokenizer(layout)
-    model = converted(layout)
+    model = str(converted(layout))
     for text in PLAIN:
-        assert amalia_tokenize(model, text)["ids"] == tok.encode(text), text
-        no_bos = amalia_tokenize(model, text, "--no-bos")["ids"]
+        assert amalia_json("tokenize", model, text)["ids"] == tok.encode(text), text
+        no_bos = amalia_json("tokenize", model, text, "--no-bos")["ids"]
         assert no_bos == tok.encode(text, add_special_tokens=False), text
-
-
-@pytest.mark.parametrize("layout", sorted(TOKENIZER_LAYOUTS))
-def test_special_text_ids_equal_transformers(
-    layout: str,
-    converted: Callable[..., Path],
-    hf_tokenizer: Callable[[str], Any],
-    amalia_tokenize: Callable[..., dict[str, Any]],
-) -> None:
-    """ChatML written by hand: newlines and spaces right after special tokens."""
-    tok = hf_tokenizer(layout)
-    model = converted(layout)
     for text in BOUNDARY:
-        got = amalia_tokenize(model, text, "--special", "--no-bos")["ids"]
+        got = amalia_json("tokenize", model, text, "--special", "--no-bos")["ids"]
         assert got == tok.encode(text, add_special_tokens=False), text
 
 
@@ -122,10 +91,7 @@ def test_engine_chat_prompt_equals_apply_chat_template(
     open_engine: Callable[..., Any],
 ) -> None:
     """What run and the chat feed the model: the GGUF's template, then the engine's path."""
-    tok = hf_tokenizer(layout)
-    want = tok.apply_chat_template(CHAT, tokenize=True, add_generation_prompt=True)
-    if hasattr(want, "keys"):
-        want = want["input_ids"]
+    want = chat_template_ids(hf_tokenizer(layout), CHAT)
     engine = open_engine(converted(layout), n_ctx=256, n_threads=1)
     rendered = engine.template.render([Message(m["role"], m["content"]) for m in CHAT])
-    assert engine.prompt_tokens(rendered) == list(want)
+    assert engine.prompt_tokens(rendered) == want
