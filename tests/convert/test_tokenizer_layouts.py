@@ -18,7 +18,7 @@ from conftest import TOKENIZER_LAYOUTS, chat_template_ids
 from convert_samples import BOUNDARY, SENTENCES
 
 from amalia_local.engine import Message
-from amalia_local.engine.tokenizer import RULE_KEY
+from amalia_local.engine.tokenizer import RULE_KEY, SpacePrefix
 
 EXPECTED_RULE = {
     "tok_json_first": "first",
@@ -42,10 +42,37 @@ def test_every_layout_is_listed() -> None:
 
 
 @pytest.mark.parametrize("layout", sorted(TOKENIZER_LAYOUTS))
-def test_converter_stores_the_rule(layout: str, converted: Callable[..., Path]) -> None:
+def test_converter_stores_the_rule(
+    layout: str, converted: Callable[..., Path], amalia_json: Callable[..., Any]
+) -> None:
     reader = gguf.GGUFReader(converted(layout))
     field = reader.get_field(RULE_KEY)
     assert field is not None and field.contents() == EXPECTED_RULE[layout]
+    facts = amalia_json("info", str(converted(layout)))["tokenizer"]
+    assert facts["space_prefix"] == EXPECTED_RULE[layout]
+    assert facts["space_prefix_source"] == "stored"
+    # ChatML template without BOS: neither transformers nor the engine starts with one
+    assert facts["chat_bos"] == {"engine": False, "template": False, "add_bos_token": True}
+
+
+def test_probe_refuses_a_wrong_rule(
+    checkpoint: Callable[[str], Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Were the files misread, transformers' own ids stop the conversion: one line, no file."""
+    from convert import prefix_rule
+    from convert.cli import main
+
+    monkeypatch.setattr(prefix_rule, "decide", lambda *args: SpacePrefix.SENTENCEPIECE)
+    out = tmp_path / "out.gguf"
+    code = main([str(checkpoint("tok_json_first")), "-o", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("error: the converted vocabulary (dummy prefix rule 'sentencepiece')")
+    assert err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("layout", sorted(TOKENIZER_LAYOUTS))
