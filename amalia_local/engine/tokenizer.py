@@ -112,6 +112,24 @@ def kv_overrides(rule: TokenizerRule | None) -> dict[str, bool] | None:
     return {ADD_SPACE_PREFIX_KEY: rule.native_prefix}
 
 
+def c_kv_overrides(rule: TokenizerRule | None) -> Any:
+    """:func:`kv_overrides` for a model loaded through the C API (``amalia serve``).
+
+    Returns a ctypes array ending with the empty sentinel entry, or None. Point
+    ``llama_model_params.kv_overrides`` at it (``ctypes.cast(array,
+    ctypes.POINTER(llama_cpp.llama_model_kv_override))``) and keep it alive while loading.
+    """
+    overrides = kv_overrides(rule)
+    if not overrides:
+        return None
+    array = (llama_cpp.llama_model_kv_override * (len(overrides) + 1))()
+    for entry, (key, value) in zip(array, overrides.items(), strict=False):
+        entry.key = key.encode("utf-8")
+        entry.tag = llama_cpp.LLAMA_KV_OVERRIDE_TYPE_BOOL
+        entry.value.val_bool = value
+    return array
+
+
 class TokenizerLoadError(ValueError):
     """The loaded vocabulary does not behave as the rule needs (loaded without overrides)."""
 

@@ -8,17 +8,27 @@ against ``apply_chat_template``, and plain pt-PT texts (one starting with spaces
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gguf
+import llama_cpp
 import pytest
 from conftest import TOKENIZER_LAYOUTS, chat_template_ids
 from convert_samples import BOUNDARY, SENTENCES
 
 from amalia_local.engine import Message
-from amalia_local.engine.tokenizer import RULE_KEY, SpacePrefix
+from amalia_local.engine.tokenizer import (
+    RULE_KEY,
+    ExactTokenizer,
+    SpacePrefix,
+    TokenizerLoadError,
+    c_kv_overrides,
+    rule_from_metadata,
+)
+from amalia_local.model_file import inspect
 
 EXPECTED_RULE = {
     "tok_json_first": "first",
@@ -122,3 +132,43 @@ def test_engine_chat_prompt_equals_apply_chat_template(
     engine = open_engine(converted(layout), n_ctx=256, n_threads=1)
     rendered = engine.template.render([Message(m["role"], m["content"]) for m in CHAT])
     assert engine.prompt_tokens(rendered) == want
+
+
+def test_c_api_load_with_the_overrides(
+    converted: Callable[..., Path], hf_tokenizer: Callable[[str], Any]
+) -> None:
+    """For code that loads through the C API (serve): c_kv_overrides, then ExactTokenizer.
+
+    "always" files say add_space_prefix true (for plain llama.cpp), which the exact path
+    must switch off; a vocabulary loaded without the overrides is refused, not misused.
+    """
+    path = converted("tok_json_legacy")
+    rule = rule_from_metadata(inspect(path).metadata)
+    assert rule is not None and rule.space_prefix is SpacePrefix.ALWAYS
+    tok = hf_tokenizer("tok_json_legacy")
+    rendered = tok.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True)
+
+    def load(overrides: Any) -> Any:
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = True
+        if overrides is not None:
+            params.kv_overrides = ctypes.cast(
+                overrides, ctypes.POINTER(llama_cpp.llama_model_kv_override)
+            )
+        model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+        assert model
+        return model
+
+    model = load(c_kv_overrides(rule))
+    try:
+        exact = ExactTokenizer(llama_cpp.llama_model_get_vocab(model), rule)
+        assert exact.tokenize(rendered) == chat_template_ids(tok, CHAT)
+        assert exact.tokenize("  Começa") == tok.encode("  Começa", add_special_tokens=False)
+    finally:
+        llama_cpp.llama_model_free(model)
+    model = load(None)
+    try:
+        with pytest.raises(TokenizerLoadError):
+            ExactTokenizer(llama_cpp.llama_model_get_vocab(model), rule)
+    finally:
+        llama_cpp.llama_model_free(model)
