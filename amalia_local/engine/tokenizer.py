@@ -252,7 +252,8 @@ class ExactTokenizer:
 def for_llama(llm: llama_cpp.Llama) -> ExactTokenizer:
     """The exact tokenizer of a model loaded with ``llama_cpp.Llama`` and :func:`kv_overrides`
     (llama-cpp-python's ``metadata`` holds the GGUF's keys as text)."""
-    return ExactTokenizer(llm._model.vocab, rule_from_metadata(llm.metadata))
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    return ExactTokenizer(vocab, rule_from_metadata(llm.metadata))
 
 
 @contextlib.contextmanager
@@ -279,7 +280,7 @@ def open_vocabulary(
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError("error.model_load_failed", path=path, reason=str(exc)) from exc
         try:
-            yield ExactTokenizer(llm._model.vocab, rule)
+            yield ExactTokenizer(llama_cpp.llama_model_get_vocab(llm.model), rule)
         finally:
             with contextlib.redirect_stderr(sink):
                 llm.close()

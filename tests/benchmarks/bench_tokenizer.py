@@ -228,7 +228,7 @@ def main() -> None:
                 ms = median_ms(lambda: exact.tokenize(text), args.runs)  # noqa: B023
             data = text.encode("utf-8")
             buf = (llama_cpp.llama_token * (len(data) + 8))()
-            vocab_p = plain._model.vocab
+            vocab_p = llama_cpp.llama_model_get_vocab(plain.model)
             raw_ms = median_ms(
                 lambda: llama_cpp.llama_tokenize(
                     vocab_p,  # noqa: B023

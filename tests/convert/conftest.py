@@ -31,6 +31,7 @@ if str(_ROOT) not in sys.path:
 import sentencepiece as spm  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
+from convert_helpers import TOKENIZER_LAYOUTS, prepend_normalizer  # noqa: E402
 from convert_samples import CHAT_TEMPLATE, CORPUS  # noqa: E402
 
 # Tiny models: a second thread buys nothing, and on a busy 2-core machine spinning
@@ -98,29 +99,6 @@ def hf_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory, spm_model_bytes: 
     (out / "tokenizer.model").write_bytes(spm_model_bytes)
     assert (out / "tokenizer.json").is_file()
     return out
-
-
-def prepend_normalizer(tok: dict[str, Any]) -> None:
-    """EuroLLM's tokenizer.json pipeline: a ``Prepend "▁"`` normalizer, no pre-tokenizer."""
-    tok["normalizer"] = {
-        "type": "Sequence",
-        "normalizers": [
-            {"type": "Prepend", "prepend": "\u2581"},
-            {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
-        ],
-    }
-    tok["pre_tokenizer"] = None
-
-
-def metaspace_pretokenizer(tok: dict[str, Any]) -> None:
-    """A Metaspace pre-tokenizer as the ``tokenizers`` library defaults it (always, split)."""
-    tok["normalizer"] = None
-    tok["pre_tokenizer"] = {
-        "type": "Metaspace",
-        "replacement": "\u2581",
-        "prepend_scheme": "always",
-        "split": True,
-    }
 
 
 def _make_legacy(path: Path) -> None:
@@ -285,31 +263,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-# The tokenizer layouts transformers 5 reads differently (the dummy-prefix rule each
-# triggers in brackets); each must tokenize exactly like transformers through our engine.
-FAST = "PreTrainedTokenizerFast"
-TOKENIZER_LAYOUTS: dict[str, dict[str, Any]] = {
-    # tokenizer.json only, legacy: false [first]
-    "tok_json_first": {"layout": "json", "tokenizer_config": {"legacy": False}},
-    # tokenizer.json only, legacy: true [always]
-    "tok_json_legacy": {"layout": "json", "tokenizer_config": {"legacy": True}},
-    # tokenizer.model present [first]
-    "tok_spm_model": {"layout": "model"},
-    # add_prefix_space: false [never]
-    "tok_no_prefix": {"layout": "json", "tokenizer_config": {"add_prefix_space": False}},
-    # PreTrainedTokenizerFast with EuroLLM's Prepend normalizer [sentencepiece]
-    "tok_fast_prepend": {
-        "layout": "json",
-        "tokenizer_config": {"tokenizer_class": FAST},
-        "rewrite_json": prepend_normalizer,
-    },
-    # PreTrainedTokenizerFast with a Metaspace pre-tokenizer [always]
-    "tok_fast_metaspace": {
-        "layout": "json",
-        "tokenizer_config": {"tokenizer_class": FAST},
-        "rewrite_json": metaspace_pretokenizer,
-    },
-}
 VARIANTS.update(TOKENIZER_LAYOUTS)
 
 
@@ -343,12 +296,6 @@ def converted(
         return cache[key]
 
     return conv
-
-
-def chat_template_ids(tok: Any, chat: list[dict[str, str]]) -> list[int]:
-    """transformers' ids for a chat (apply_chat_template returns a list or a BatchEncoding)."""
-    ids = tok.apply_chat_template(chat, tokenize=True, add_generation_prompt=True)
-    return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 
 import llama_cpp
 import pytest
-from conftest import chat_template_ids
+from convert_helpers import chat_template_ids
 from convert_samples import SENTENCES
 from fetch_llama_cpp import ensure_llama_cpp
 

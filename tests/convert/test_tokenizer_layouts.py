@@ -16,7 +16,7 @@ from typing import Any
 import gguf
 import llama_cpp
 import pytest
-from conftest import TOKENIZER_LAYOUTS, chat_template_ids
+from convert_helpers import TOKENIZER_LAYOUTS, chat_template_ids
 from convert_samples import BOUNDARY, SENTENCES
 
 from amalia_local.engine import Message

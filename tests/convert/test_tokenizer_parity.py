@@ -13,7 +13,7 @@ from typing import Any
 import gguf
 import llama_cpp
 import pytest
-from conftest import TOKENIZER_LAYOUTS
+from convert_helpers import TOKENIZER_LAYOUTS
 from convert_samples import BOUNDARY, SENTENCES
 
 from amalia_local.engine.tokenizer import (
@@ -57,7 +57,7 @@ def test_detokenize_round_trip(variant: str, converted: Callable[..., Path]) -> 
     llm = llama_cpp.Llama(
         model_path=str(path), vocab_only=True, verbose=False, kv_overrides=kv_overrides(rule)
     )
-    exact = ExactTokenizer(llm._model.vocab, rule)
+    exact = ExactTokenizer(llama_cpp.llama_model_get_vocab(llm.model), rule)
     for text in SENTENCES:
         ids = exact.tokenize(text, special=False)
         # llama-cpp-python's detokenize keeps the dummy-prefix space the tokenizer added
