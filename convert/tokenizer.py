@@ -18,6 +18,10 @@ Special and added tokens get llama.cpp token types: ``CONTROL`` for special toke
 (only parsed from text on request, hidden on output), ``USER_DEFINED`` for added
 non-special tokens (always split out of text), ``BYTE`` for ``<0xNN>``, ``UNKNOWN``,
 ``UNUSED`` for padding rows.
+
+Where SentencePiece's ``▁`` prefix goes is decided by :mod:`convert.prefix_rule` (as
+transformers decides it) and stored under ``amalia.tokenizer.space_prefix``; the engine
+follows it exactly (:mod:`amalia_local.engine.tokenizer`).
 """
 
 from __future__ import annotations
