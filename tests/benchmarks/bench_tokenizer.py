@@ -167,14 +167,18 @@ def chat_text(count: Callable[[str], int]) -> str:
     return "".join(parts) + "<|im_start|>assistant\n"
 
 
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm-up
-    times = []
+def medians_ms(fns: list[Callable[[], object]], runs: int) -> list[float]:
+    """Median time of each function, measured round-robin so that a busy machine slows
+    them all alike (other processes come and go during a run)."""
+    for fn in fns:
+        fn()  # warm-up
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        for fn, bucket in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            bucket.append(time.perf_counter() - start)
+    return [statistics.median(t) * 1000 for t in times]
 
 
 def main() -> None:
@@ -219,32 +223,31 @@ def main() -> None:
             text = chat_text(
                 lambda t: len(plain.tokenize(t.encode(), add_bos=False, special=True))  # noqa: B023
             )
+            data = text.encode("utf-8")
+            buf = (llama_cpp.llama_token * (len(data) + 8))()
+            vocab_p = llama_cpp.llama_model_get_vocab(plain.model)
             start = time.perf_counter()
             with open_vocabulary(path, metadata) as exact:
                 load_ms = (time.perf_counter() - start) * 1000
                 start = time.perf_counter()
                 ids = exact.tokenize(text)
                 first_ms = (time.perf_counter() - start) * 1000
-                ms = median_ms(lambda: exact.tokenize(text), args.runs)  # noqa: B023
-            data = text.encode("utf-8")
-            buf = (llama_cpp.llama_token * (len(data) + 8))()
-            vocab_p = llama_cpp.llama_model_get_vocab(plain.model)
-            raw_ms = median_ms(
-                lambda: llama_cpp.llama_tokenize(
-                    vocab_p,  # noqa: B023
-                    data,  # noqa: B023
-                    len(data),  # noqa: B023
-                    buf,  # noqa: B023
-                    len(buf),  # noqa: B023
-                    False,
-                    True,
-                ),
-                args.runs,
-            )
-            plain_ms = median_ms(
-                lambda: plain.tokenize(data, add_bos=False, special=True),  # noqa: B023
-                args.runs,
-            )
+                ms, raw_ms, plain_ms = medians_ms(
+                    [
+                        lambda: exact.tokenize(text),  # noqa: B023
+                        lambda: llama_cpp.llama_tokenize(
+                            vocab_p,  # noqa: B023
+                            data,  # noqa: B023
+                            len(data),  # noqa: B023
+                            buf,  # noqa: B023
+                            len(buf),  # noqa: B023
+                            False,
+                            True,
+                        ),
+                        lambda: plain.tokenize(data, add_bos=False, special=True),  # noqa: B023
+                    ],
+                    args.runs,
+                )
             plain.close()
         print(
             f"  {rule.value:<8} {load_ms:6.0f} ms {ms:8.2f} ms {first_ms:8.2f} ms "
