@@ -120,6 +120,25 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--ctx", type=int, metavar="N", help="context length for the RAM estimate")
     info.add_argument("--json", action="store_true", help="print JSON")
 
+    tok = commands.add_parser(
+        "tokenize",
+        parents=[common],
+        help="show the token ids the model is fed for a text",
+        description="Token ids and pieces for a text, exactly as the engine feeds them "
+        "(like llama.cpp's llama-tokenize).",
+    )
+    tok.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    tok.add_argument(
+        "text", nargs="?", metavar="TEXT", help="the text; read from stdin when omitted or '-'"
+    )
+    tok.add_argument(
+        "--special",
+        action="store_true",
+        help="parse special-token text such as <|im_start|> as special tokens",
+    )
+    tok.add_argument("--no-bos", action="store_true", help="do not add BOS (or EOS)")
+    tok.add_argument("--json", action="store_true", help='print {"ids": [...], "pieces": [...]}')
+
     chat = commands.add_parser(
         "chat",
         parents=[common],
@@ -295,7 +314,9 @@ def _read_prompt(args: argparse.Namespace) -> str:
 def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> int:
     if args.command in _STORE_COMMANDS:
         return _dispatch_store(args, runtime)
-    if args.command in ("run", "info", "bench", "chat") and getattr(args, "model", None):
+    if args.command in ("run", "info", "bench", "chat", "tokenize") and getattr(
+        args, "model", None
+    ):
         args.model = _open_store(args, runtime).resolve_path(args.model)
     if args.command == "run":
         from amalia_local.engine import SamplingOptions
@@ -323,6 +344,22 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
 
         _positive(args.ctx, "--ctx")
         return info(args.model, args.ctx, args.json, runtime, sys.stdout)
+    if args.command == "tokenize":
+        from amalia_local.services.tokenize import TokenizeRequest, tokenize
+
+        text = args.text
+        if text is None or text == "-":
+            if sys.stdin is None or sys.stdin.isatty():
+                raise UsageError("error.no_text")
+            text = sys.stdin.read()
+        request = TokenizeRequest(
+            model=args.model,
+            text=text,
+            special=args.special,
+            add_bos=not args.no_bos,
+            json_output=args.json,
+        )
+        return tokenize(request, runtime, sys.stdout)
     if args.command == "chat":
         from amalia_local.tui.run import ChatRequest, run_chat
 

@@ -1,4 +1,5 @@
-"""Command line: ``python -m convert HF_DIR [-o OUT.gguf] [--outtype ...] [--name NAME]``.
+"""Command line: ``python -m convert HF_DIR [-o OUT.gguf] [--outtype ...] [--name NAME]``,
+and ``python -m convert --verify HF_DIR MODEL.gguf`` (see :mod:`convert.verify`).
 
 Thin on purpose: parse arguments, call :mod:`convert.core`, and turn our typed errors
 into one ``error: ...`` line and a non-zero exit code (a traceback only with --debug).
@@ -43,6 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model_dir", metavar="HF_DIR", type=Path, help="local Hugging Face model folder")
+    p.add_argument(
+        "gguf",
+        nargs="?",
+        metavar="MODEL.gguf",
+        type=Path,
+        help="with --verify: the GGUF file to check against HF_DIR",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="compare MODEL.gguf with HF_DIR in transformers (token ids of probe texts and a "
+        "chat; logits of 64 tokens when torch is installed); exit 1 on any mismatch",
+    )
     p.add_argument("-o", "--output", type=Path, metavar="OUT.gguf", help="output file")
     p.add_argument(
         "--outtype",
@@ -61,7 +75,12 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verify != (args.gguf is not None):
+        parser.error("MODEL.gguf goes with --verify (python -m convert --verify HF_DIR MODEL.gguf)")
+    if args.verify:
+        return _verify(args)
     if threading.current_thread() is not threading.main_thread():
         return _run(args)  # signal handlers can only be set from the main thread
     # `kill` (SIGTERM) should clean up the temporary file exactly like Ctrl-C does
@@ -70,6 +89,31 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from convert.verify import table, verify, write_record
+
+    try:
+        checks, logits = verify(args.model_dir, args.gguf)
+    except ConvertError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    print(table(checks))
+    if not logits:
+        print("note: torch is not installed; logits were not compared", file=sys.stderr)
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        message = f"{len(failed)} of {len(checks)} checks differ from transformers"
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    try:
+        print(f"verified; record written to {write_record(args.model_dir, args.gguf, logits)}")
+    except OSError as e:
+        print(f"warning: verified, but the record could not be written: {e}", file=sys.stderr)
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

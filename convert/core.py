@@ -26,6 +26,7 @@ from convert.hparams import ModelConfig, add_hparams, load_config, read_license
 from convert.safetensors_reader import MappedFiles, index_checkpoint
 from convert.tensors import FILE_TYPE, OutType, TensorPlan, plan_tensors, resolve_auto
 from convert.tokenizer import Vocabulary, add_vocabulary, load_vocabulary
+from convert.tokenizer_probe import probe
 from convert.writer import declare_tensors, open_gguf, write_headers, write_tensor_data
 
 # Source bytes converted per step. Peak memory is a small multiple of this (source pages,
@@ -65,13 +66,28 @@ def _default_name(model_dir: Path, cfg: ModelConfig) -> str:
     return name or "model"
 
 
-def prepare(model_dir: Path, outtype: OutType = OutType.AUTO, name: str | None = None) -> Prepared:
-    """Read and validate the checkpoint (headers, config, tokenizer); touches no output."""
+def prepare(
+    model_dir: Path,
+    outtype: OutType = OutType.AUTO,
+    name: str | None = None,
+    *,
+    probe_tokenizer: bool = True,
+) -> Prepared:
+    """Read and validate the checkpoint (headers, config, tokenizer); touches no output.
+
+    With ``probe_tokenizer`` and transformers installed, the vocabulary is also checked
+    against transformers' own tokenizer (:mod:`convert.tokenizer_probe`).
+    """
     if not model_dir.is_dir():
         raise MissingFileError(f"{model_dir} is not a directory")
     cfg = load_config(model_dir)
     refs = index_checkpoint(model_dir)
     vocab = load_vocabulary(model_dir, cfg.vocab_size)
+    if probe_tokenizer and not probe(model_dir, cfg, vocab):
+        vocab.warnings.append(
+            "transformers is not installed: the tokenizer's dummy-prefix rule "
+            f"({vocab.space_prefix.value}) was read from the files, not confirmed"
+        )
     if outtype is OutType.AUTO:
         outtype = resolve_auto(refs.values())
     plans = plan_tensors(cfg, refs, outtype)

@@ -18,6 +18,10 @@ Special and added tokens get llama.cpp token types: ``CONTROL`` for special toke
 (only parsed from text on request, hidden on output), ``USER_DEFINED`` for added
 non-special tokens (always split out of text), ``BYTE`` for ``<0xNN>``, ``UNKNOWN``,
 ``UNUSED`` for padding rows.
+
+Where SentencePiece's ``▁`` prefix goes is decided by :mod:`convert.prefix_rule` (as
+transformers decides it) and stored under ``amalia.tokenizer.space_prefix``; the engine
+follows it exactly (:mod:`amalia_local.engine.tokenizer`).
 """
 
 from __future__ import annotations
@@ -31,12 +35,13 @@ from typing import Any
 
 import gguf
 
+from amalia_local.engine.tokenizer import RULE_KEY, SpacePrefix
+from convert import prefix_rule
 from convert.errors import CorruptCheckpointError, MissingFileError, UnsupportedError
 from convert.spm_model import BPE_MODEL, parse_sentencepiece
 
 T = gguf.TokenType
 _BYTE_TOKEN = re.compile(r"<0x[0-9A-Fa-f]{2}>")
-SPIECE_UNDERLINE = "\u2581"
 
 
 @dataclass
@@ -47,6 +52,8 @@ class Vocabulary:
     scores: list[float]
     types: list[int]
     add_space_prefix: bool = True
+    # where transformers puts the dummy prefix; our engine follows it exactly
+    space_prefix: SpacePrefix = SpacePrefix.SENTENCEPIECE
     special_ids: dict[str, int] = field(default_factory=dict)  # bos, eos, unk, pad
     eot_id: int | None = None
     eom_id: int | None = None
@@ -68,7 +75,7 @@ def _load_json(path: Path) -> Any:
         raise CorruptCheckpointError(f"{path.name} is not valid JSON ({e})") from e
 
 
-def _from_sentencepiece(path: Path) -> tuple[Vocabulary, dict[str, int]]:
+def _from_sentencepiece(path: Path) -> tuple[Vocabulary, dict[str, int], bool]:
     try:
         spm = parse_sentencepiece(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as e:
@@ -85,17 +92,15 @@ def _from_sentencepiece(path: Path) -> tuple[Vocabulary, dict[str, int]]:
         # llama.cpp's SPM tokenizer falls back to <0xNN> pieces for any character it
         # cannot merge; without all 256 it fails on the first unseen character
         raise UnsupportedError(
-            "SentencePiece models without byte fallback (all 256 <0xNN> pieces) "
-            "are not supported"
+            "SentencePiece models without byte fallback (all 256 <0xNN> pieces) are not supported"
         )
     vocab = Vocabulary(
         tokens=[p[0] for p in spm.pieces],
         scores=[p[1] for p in spm.pieces],
         types=[p[2] for p in spm.pieces],
-        add_space_prefix=spm.add_dummy_prefix,
         source="tokenizer.model",
     )
-    return vocab, spm.trainer_ids
+    return vocab, spm.trainer_ids, spm.add_dummy_prefix
 
 
 def _merge_pairs(merges: list[Any]) -> list[tuple[str, str]]:
@@ -111,28 +116,6 @@ def _merge_pairs(merges: list[Any]) -> list[tuple[str, str]]:
         else:
             raise CorruptCheckpointError(f"tokenizer.json has a malformed merge {m!r}")
     return pairs
-
-
-def _prepends_space(tok: dict[str, Any]) -> bool:
-    """Whether the HF pipeline puts '▁' in front of the text (SentencePiece's dummy prefix)."""
-
-    def walk(node: Any) -> bool:
-        if not isinstance(node, dict):
-            return False
-        kind = node.get("type")
-        if kind == "Prepend":
-            return node.get("prepend") == SPIECE_UNDERLINE
-        if kind == "Metaspace":
-            scheme = node.get("prepend_scheme")
-            if scheme is not None:
-                return scheme != "never"
-            return bool(node.get("add_prefix_space", True))
-        if kind == "Sequence":
-            children = node.get("normalizers") or node.get("pretokenizers") or []
-            return any(walk(c) for c in children)
-        return False
-
-    return walk(tok.get("normalizer")) or walk(tok.get("pre_tokenizer"))
 
 
 def _from_tokenizer_json(tok: dict[str, Any]) -> Vocabulary:
@@ -186,7 +169,6 @@ def _from_tokenizer_json(tok: dict[str, Any]) -> Vocabulary:
         tokens=[t if t is not None else f"[PAD{i}]" for i, t in enumerate(tokens)],
         scores=scores,
         types=types,
-        add_space_prefix=_prepends_space(tok),
         source="tokenizer.json",
     )
 
@@ -232,6 +214,11 @@ def _token_text(entry: Any) -> str | None:
     return None
 
 
+def _model_type(model_dir: Path) -> str:
+    path = model_dir / "config.json"
+    return str(_load_json(path).get("model_type") or "") if path.is_file() else ""
+
+
 def _generation_eos(model_dir: Path) -> list[int]:
     path = model_dir / "generation_config.json"
     if not path.is_file():
@@ -259,12 +246,19 @@ def _load_vocabulary(model_dir: Path, vocab_size: int) -> Vocabulary:
     json_path = model_dir / "tokenizer.json"
     tok_json = _load_json(json_path) if json_path.is_file() else None
     trainer_ids: dict[str, int] = {}
+    spm_dummy_prefix = True
     if spm_path.is_file():
-        vocab, trainer_ids = _from_sentencepiece(spm_path)
+        vocab, trainer_ids, spm_dummy_prefix = _from_sentencepiece(spm_path)
     elif tok_json is not None:
         vocab = _from_tokenizer_json(tok_json)
     else:
         raise MissingFileError(f"no tokenizer.model or tokenizer.json in {model_dir}")
+    cfg_path = model_dir / "tokenizer_config.json"
+    tok_cfg = _load_json(cfg_path) if cfg_path.is_file() else {}
+    vocab.space_prefix = prefix_rule.decide(
+        tok_cfg, tok_json, _model_type(model_dir), spm_dummy_prefix
+    )
+    vocab.add_space_prefix = prefix_rule.native_add_space_prefix(vocab.space_prefix)
 
     for i, (text, special) in sorted(_added_tokens(model_dir, tok_json).items()):
         while len(vocab.tokens) <= i:
@@ -382,6 +376,7 @@ def add_vocabulary(writer: gguf.GGUFWriter, vocab: Vocabulary) -> None:
     writer.add_token_scores(vocab.scores)
     writer.add_token_types(vocab.types)
     writer.add_add_space_prefix(vocab.add_space_prefix)
+    writer.add_string(RULE_KEY, vocab.space_prefix.value)
     setters = {
         "bos": writer.add_bos_token_id,
         "eos": writer.add_eos_token_id,

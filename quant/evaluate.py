@@ -25,7 +25,11 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
+from amalia_local.engine.tokenizer import for_llama, kv_overrides, rule_from_metadata
+from amalia_local.errors import ModelFileError
+from amalia_local.i18n import Translator
 from amalia_local.llama_log import LlamaLogSink
+from amalia_local.model_file import inspect
 from quant.errors import EvaluationError
 
 # Rows of the vocabulary-wide arrays processed at once: 64 x 128k x 8 bytes = 64 MiB each.
@@ -154,12 +158,20 @@ def make_windows(tokens: list[int], prefix: list[int], n_ctx: int) -> Windows:
 def open_for_logits(
     path: Path, n_ctx: int, threads: int, log: LlamaLogSink
 ) -> Iterator[llama_cpp.Llama]:
-    """A llama.cpp model that keeps logits for every position (``logits_all``)."""
+    """A llama.cpp model that keeps logits for every position (``logits_all``).
+
+    Loaded like the engine loads it, so :func:`tokenize_text` gives the engine's ids.
+    """
     log.clear_errors()
+    try:
+        rule = rule_from_metadata(inspect(path).metadata)
+    except ModelFileError as exc:
+        raise EvaluationError(Translator("en").t(exc.key, **exc.params)) from exc
     with contextlib.redirect_stderr(log.stream), contextlib.redirect_stdout(log.stream):
         try:
             llm = llama_cpp.Llama(
                 model_path=str(path),
+                kv_overrides=kv_overrides(rule),
                 n_ctx=n_ctx,
                 n_batch=n_ctx,
                 n_ubatch=n_ctx,
@@ -181,10 +193,12 @@ def open_for_logits(
 
 
 def tokenize_text(llm: llama_cpp.Llama, text: str) -> tuple[list[int], list[int]]:
-    """The text's tokens (no specials parsed) and the prefix the model wants (BOS or none)."""
-    tokens = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
-    prefix = llm.tokenize(b"", add_bos=True, special=False)
-    return list(tokens), list(prefix)
+    """The text's tokens (no specials parsed) and the prefix the model wants (BOS or none),
+    through the engine's exact tokenizer (transformers' ids, not plain llama.cpp's)."""
+    tokenizer = for_llama(llm)
+    tokens = tokenizer.tokenize(text, add_bos=False, special=False)
+    prefix = tokenizer.tokenize("", add_bos=True, special=False)
+    return tokens, prefix
 
 
 def window_logits(llm: llama_cpp.Llama, window: tuple[int, ...]) -> np.ndarray:

@@ -29,6 +29,7 @@ from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import ModelFile, inspect
 from amalia_local.progress import Progress
 from amalia_local.services.bench import BenchRequest, measure
+from convert.verify import read_record
 from quant.errors import EvaluationError, OutputError, SourceError
 from quant.evaluate import Evaluation, Reference, make_windows, open_for_logits, tokenize_text
 from quant.imatrix import CImatrix, Imatrix
@@ -357,6 +358,7 @@ def run(p: Plan, log: LlamaLogSink, status: TextIO | None = None) -> Report:
             else None
         ),
         license=_license(source),
+        verification=read_record(request.source),
     )
     write_all(report, request.outdir)
     return report

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from amalia_local.filecopy import write_text_atomic
 from amalia_local.formatting import human_bytes, human_count
 from quant.evaluate import Evaluation
 
@@ -74,6 +73,8 @@ class Report:
     imatrix: str | None = None
     base_model: str | None = None
     license: str | None = None
+    # the source's `python -m convert --verify` record (convert.verify.read_record)
+    verification: dict[str, Any] | None = None
 
     def ranked(self) -> list[Rung]:
         """Quantized rungs, closest to the source first (by mean KL divergence)."""
@@ -108,18 +109,6 @@ def _jsonable(report: Report) -> dict[str, Any]:
     data["ranking"] = [r.name for r in report.ranked()]
     data["stability"] = report.stability()
     return data
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _speed_cells(speed: Speed | None) -> tuple[str, str]:
@@ -207,6 +196,22 @@ def _method(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+def verification_text(report: Report) -> str:
+    """Whether the source was checked against the original checkpoint, and when."""
+    v = report.verification
+    if not v:
+        return (
+            f"Verification: none recorded for `{report.source_file}` "
+            "(`python -m convert --verify HF_DIR SOURCE.gguf` records one).\n"
+        )
+    return (
+        f"Verification: `{report.source_file}` passed `python -m convert --verify` against "
+        f"the checkpoint `{v.get('checkpoint', '?')}` on {v.get('date', '?')} "
+        f"({v.get('checks', 'token ids')} compared with transformers "
+        f"{v.get('transformers', '?')}).\n"
+    )
+
+
 def markdown(report: Report) -> str:
     return (
         f"# Quantization report: {report.model_name}\n\n"
@@ -216,6 +221,8 @@ def markdown(report: Report) -> str:
         + table(report)
         + "\n"
         + _method(report)
+        + "\n"
+        + verification_text(report)
     )
 
 
@@ -265,6 +272,7 @@ European-Portuguese text.
 
 {table(report)}
 {_method(report)}
+{verification_text(report)}
 How to choose: the lower the KL divergence and the higher the top-1 agreement, the closer a
 file behaves to the source. Pick the largest file that fits in your RAM with room for the
 context.
@@ -300,6 +308,6 @@ def write_all(report: Report, outdir: Path) -> list[Path]:
     paths = []
     for name, text in outputs.items():
         path = outdir / name
-        _write_atomic(path, text)
+        write_text_atomic(path, text)
         paths.append(path)
     return paths

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tiny_gguf import ANSWER_TEXT
+from tiny_gguf import ANSWER_TEXT, BOS, IM_END, vocabulary
 
 GREEDY = ("--temperature", "0", "--ctx", "256")
 
@@ -136,3 +136,35 @@ def test_python_dash_m_and_version(amalia):
     result = amalia("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("amalia-local ")
+
+
+def test_tokenize_prints_ids_and_pieces(amalia, tiny_model):
+    tokens, _, _ = vocabulary()
+    olá = [tokens.index(c) for c in "Olá"]
+    result = amalia("tokenize", str(tiny_model), "Olá", "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # llama.cpp's log went to the log file
+    assert json.loads(result.stdout) == {"ids": [BOS, *olá], "pieces": ["<s>", "O", "l", "á"]}
+    table = amalia("tokenize", str(tiny_model), "--no-bos", stdin="Olá")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines() == [
+        " id  piece",
+        *(f"{i:>3}  {json.dumps(c, ensure_ascii=False)}" for i, c in zip(olá, "Olá", strict=True)),
+        "3 tokens",
+    ]
+    pt = amalia("tokenize", str(tiny_model), "Olá", "--lang", "pt")
+    assert pt.stdout.startswith(" id  peça\n")
+
+
+def test_tokenize_special_tokens_only_with_special(amalia, tiny_model):
+    result = amalia("tokenize", str(tiny_model), "<|im_end|>", "--no-bos", "--json")
+    plain = json.loads(result.stdout)
+    assert len(plain["ids"]) > 1 and IM_END not in plain["ids"]
+    special = amalia("tokenize", str(tiny_model), "<|im_end|>", "--no-bos", "--special", "--json")
+    assert json.loads(special.stdout) == {"ids": [IM_END], "pieces": ["<|im_end|>"]}
+
+
+def test_tokenize_bad_input_is_one_line(amalia, tiny_model, tmp_path):
+    missing = amalia("tokenize", str(tmp_path / "nope.gguf"), "Olá")
+    assert missing.returncode != 0 and missing.stderr.count("\n") == 1, missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -32,7 +32,7 @@ def test_reports_stats(tiny_model, open_engine):
     reply.consume()
     stats = reply.stats
     rendered = engine.template.render([Message("system", "Sê breve."), Message("user", "Olá")])
-    prompt = engine.tokenize(rendered)
+    prompt = engine.chat_tokens(rendered)
     assert stats.prompt_tokens == len(prompt)
     assert stats.prompt_tokens_evaluated == len(prompt)
     assert stats.time_to_first_token_s > 0

@@ -24,6 +24,7 @@ from amalia_local.engine.options import LoadOptions, Machine, ResolvedOptions, S
 from amalia_local.engine.options import resolve as resolve_options
 from amalia_local.engine.stats import ReplyStats, StopReason
 from amalia_local.engine.template import CHATML_END_OF_TURN, ChatTemplate
+from amalia_local.engine.tokenizer import ExactTokenizer, kv_overrides, rule_from_metadata
 from amalia_local.errors import ContextOverflowError, ModelLoadError
 from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import ModelFile, inspect
@@ -66,10 +67,13 @@ class Engine:
         self._lock = threading.Lock()
         backends.ensure_loaded()
         log.clear_errors()
+        rule = rule_from_metadata(model_file.metadata)
         try:
             with contextlib.redirect_stderr(log.stream), contextlib.redirect_stdout(log.stream):
                 self._llm = llama_cpp.Llama(
                     model_path=str(model_file.path),
+                    # llama.cpp's own dummy prefix off where the tokenizer does it exactly
+                    kv_overrides=kv_overrides(rule),
                     n_ctx=options.n_ctx,
                     n_threads=options.n_threads,
                     n_threads_batch=options.n_threads,
@@ -89,6 +93,7 @@ class Engine:
             log.stream.flush()
         self._llm.verbose = False  # keep per-call prefix-match chatter out of stdout/stderr
         self._vocab = self._llm._model.vocab
+        self.tokenizer = ExactTokenizer(self._vocab, rule)
         self._pieces: dict[int, bytes] = {}
         self._memo = _CacheMemo()
         self.template = ChatTemplate(
@@ -161,12 +166,17 @@ class Engine:
         ids = self.tokenize(CHATML_END_OF_TURN, add_special=False)
         return frozenset(ids) if len(ids) == 1 else frozenset()
 
-    def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
-        """Tokenize with special tokens parsed; BOS only once even if the template wrote it."""
+    def tokenize(self, text: str, *, add_special: bool = True, special: bool = True) -> list[int]:
+        """Exact ids (see :mod:`.tokenizer`); BOS only once even if the text starts with it."""
         bos_text = self.template.bos_token if hasattr(self, "template") else ""
-        if add_special and bos_text and text.startswith(bos_text):
+        if add_special and special and bos_text and text.startswith(bos_text):
             add_special = False
-        return self._llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=True)
+        return self.tokenizer.tokenize(text, add_bos=add_special, special=special)
+
+    def chat_tokens(self, text: str) -> list[int]:
+        """A rendered chat as transformers' ``apply_chat_template`` tokenizes it: specials
+        parsed, BOS only where the template writes it (as vLLM does too)."""
+        return self.tokenize(text, add_special=False)
 
     def prompt_tokens(self, text: str) -> list[int]:
         """Tokens for a rendered conversation, reusing the model's own tokens for its past."""
@@ -177,7 +187,7 @@ class Engine:
             # after a splice could gain a SentencePiece space prefix.
             if rest and llama_cpp.llama_vocab_is_control(self._vocab, rest[0]):
                 return memo.tokens + rest
-        return self.tokenize(text)
+        return self.chat_tokens(text)
 
     def cached_prefix(self, tokens: list[int]) -> int:
         """How many leading ``tokens`` are already in the KV cache."""

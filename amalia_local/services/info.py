@@ -7,6 +7,9 @@ from typing import Any, TextIO
 
 from amalia_local.engine import LoadOptions, current_machine
 from amalia_local.engine.options import resolve
+from amalia_local.engine.template import ChatTemplate, Message
+from amalia_local.engine.tokenizer import rule_from_metadata
+from amalia_local.errors import ModelFileError
 from amalia_local.formatting import human_bytes, human_count
 from amalia_local.model_file import ModelFile, inspect
 from amalia_local.runtime import Runtime
@@ -32,12 +35,40 @@ def describe(model: ModelFile, n_ctx: int) -> dict[str, Any]:
         "vocab_type": model.tokenizer_model,
         "special_tokens": {k: {"id": i, "text": t} for k, (i, t) in model.special_tokens().items()},
         "chat_template": model.chat_template is not None,
+        "tokenizer": _tokenizer_facts(model),
         "ram": {
             "n_ctx": n_ctx,
             "weights": model.tensor_bytes,
             "kv_cache": model.kv_cache_bytes(n_ctx),
             "compute": model.compute_buffer_bytes(n_ctx),
             "total": model.ram_needed(n_ctx),
+        },
+    }
+
+
+def _tokenizer_facts(model: ModelFile) -> dict[str, Any]:
+    """The dummy-prefix rule the engine follows, and where BOS comes from in a chat.
+
+    The engine tokenizes a chat as transformers' ``apply_chat_template`` does: BOS only
+    when the template writes it, whatever ``add_bos_token`` says.
+    """
+    rule = rule_from_metadata(model.metadata)
+    specials = model.special_tokens()
+    bos_text = specials.get("bos", (0, ""))[1]
+    try:
+        rendered = ChatTemplate(model.chat_template, bos_token=bos_text).render(
+            [Message("user", "Olá")]
+        )
+        template_bos = bool(bos_text) and rendered.startswith(bos_text)
+    except ModelFileError:
+        template_bos = False
+    return {
+        "space_prefix": rule.space_prefix.value if rule else None,
+        "space_prefix_source": ("stored" if rule.stored else "inferred") if rule else "native",
+        "chat_bos": {
+            "engine": template_bos,
+            "template": template_bos,
+            "add_bos_token": bool(model.get("tokenizer.ggml.add_bos_token", False)),
         },
     }
 
@@ -68,6 +99,8 @@ def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
         (t("info.vocabulary"), f"{data['vocab_size']:,} ({data['vocab_type']})"),
         (t("info.special_tokens"), specials),
         (t("info.chat_template"), t("common.yes") if data["chat_template"] else t("info.chatml")),
+        (t("info.tokenizer"), _prefix_text(data["tokenizer"], runtime)),
+        (t("info.bos"), _bos_text(data["tokenizer"]["chat_bos"], runtime)),
         (
             t("info.ram", n_ctx=f"{ram['n_ctx']:,}"),
             t(
@@ -81,6 +114,25 @@ def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
     ]
     width = max(len(label) for label, _ in rows)
     return [f"{label:<{width}}  {value}" for label, value in rows]
+
+
+def _prefix_text(tok: dict[str, Any], runtime: Runtime) -> str:
+    if tok["space_prefix"] is None:
+        return runtime.t("info.prefix_native")
+    source = runtime.t(f"info.prefix_{tok['space_prefix_source']}")
+    return runtime.t("info.prefix_rule", rule=tok["space_prefix"], source=source)
+
+
+def _bos_text(bos: dict[str, bool], runtime: Runtime) -> str:
+    def yes_no(value: bool) -> str:
+        return runtime.t("common.yes" if value else "common.no")
+
+    return runtime.t(
+        "info.bos_detail",
+        engine=yes_no(bos["engine"]),
+        template=yes_no(bos["template"]),
+        flag=yes_no(bos["add_bos_token"]),
+    )
 
 
 def info(path: str, n_ctx: int | None, json_output: bool, runtime: Runtime, out: TextIO) -> int:

@@ -31,6 +31,7 @@ if str(_ROOT) not in sys.path:
 import sentencepiece as spm  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
+from convert_helpers import TOKENIZER_LAYOUTS, prepend_normalizer  # noqa: E402
 from convert_samples import CHAT_TEMPLATE, CORPUS  # noqa: E402
 
 # Tiny models: a second thread buys nothing, and on a busy 2-core machine spinning
@@ -110,14 +111,7 @@ def _make_legacy(path: Path) -> None:
     on the Hub (EuroLLM's tokenizer.json predates transformers 5), so both are tested.
     """
     tok = json.loads(path.read_text(encoding="utf-8"))
-    tok["normalizer"] = {
-        "type": "Sequence",
-        "normalizers": [
-            {"type": "Prepend", "prepend": "\u2581"},
-            {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
-        ],
-    }
-    tok["pre_tokenizer"] = None
+    prepend_normalizer(tok)
     path.write_text(json.dumps(tok, ensure_ascii=False), encoding="utf-8")
 
 
@@ -130,6 +124,8 @@ def build_checkpoint(
     arch: str = "llama",
     dtype: Any = None,
     max_shard_size: str = "120KB",
+    tokenizer_config: dict[str, Any] | None = None,
+    rewrite_json: Callable[[dict[str, Any]], None] | None = None,
     **config: Any,
 ) -> Path:
     """Save a random LlamaForCausalLM (bf16, sharded) plus tokenizer files into ``dest``.
@@ -137,6 +133,8 @@ def build_checkpoint(
     ``layout`` is ``"model"`` (tokenizer.model, no tokenizer.json), ``"json"``
     (tokenizer.json from transformers 5, no tokenizer.model) or ``"json_legacy"``
     (tokenizer.json in the transformers 4 style, no tokenizer.model).
+    ``tokenizer_config`` entries are merged into tokenizer_config.json, and
+    ``rewrite_json`` may change tokenizer.json in place (the other tokenizer layouts).
     """
     params: dict[str, Any] = {
         "vocab_size": VOCAB,
@@ -180,6 +178,14 @@ def build_checkpoint(
             _make_legacy(dest / "tokenizer.json")
     else:
         raise ValueError(layout)
+    if tokenizer_config:
+        path = dest / "tokenizer_config.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **tokenizer_config}))
+    if rewrite_json is not None:
+        path = dest / "tokenizer.json"
+        tok = json.loads(path.read_text(encoding="utf-8"))
+        rewrite_json(tok)
+        path.write_text(json.dumps(tok, ensure_ascii=False), encoding="utf-8")
     (dest / "README.md").write_text("---\nlicense: apache-2.0\nlanguage:\n- pt\n---\n# tiny\n")
     return dest
 
@@ -257,6 +263,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+VARIANTS.update(TOKENIZER_LAYOUTS)
+
+
 @pytest.fixture(scope="session")
 def checkpoint(make_checkpoint: Callable[..., Path]) -> Callable[[str], Path]:
     return lambda variant: make_checkpoint(variant, **VARIANTS[variant])
@@ -287,6 +296,26 @@ def converted(
         return cache[key]
 
     return conv
+
+
+@pytest.fixture
+def amalia_json(
+    capsys: pytest.CaptureFixture[str], cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Any]:
+    """Run ``amalia ARGS --json`` in-process (a fresh home) and parse what it prints."""
+    for key, value in cli_env.items():
+        monkeypatch.setenv(key, value)
+
+    def run(*args: str) -> Any:
+        from amalia_local import cli
+
+        capsys.readouterr()
+        code = cli.main([*args, "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return json.loads(out)
+
+    return run
 
 
 @pytest.fixture(scope="session")

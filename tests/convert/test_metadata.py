@@ -14,6 +14,8 @@ import torch
 import transformers
 from convert_samples import CHAT_TEMPLATE
 
+from amalia_local.engine.tokenizer import RULE_KEY
+
 K = gguf.Keys
 ARCH = gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA]
 
@@ -133,7 +135,10 @@ def test_tokenizer_keys(variant: str, converted: Callable[..., Path]) -> None:
     assert f[K.Tokenizer.UNK_ID] == tokens.index("<unk>") == 0
     assert f[K.Tokenizer.EOT_ID] == tokens.index("<|im_end|>")
     assert f[K.Tokenizer.ADD_BOS] is True
-    assert f[K.Tokenizer.ADD_PREFIX] is True
+    # transformers 5's LlamaTokenizer (legacy unset): "▁" only at the start of the input,
+    # which plain llama.cpp comes closest to without a prefix (chat prompts then match)
+    assert f[RULE_KEY] == "first"
+    assert f[K.Tokenizer.ADD_PREFIX] is False
     assert f[K.Tokenizer.CHAT_TEMPLATE] == CHAT_TEMPLATE
     T = gguf.TokenType
     assert types[tokens.index("<|im_start|>")] == T.CONTROL

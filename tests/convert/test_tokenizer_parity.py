@@ -1,4 +1,8 @@
-"""llama.cpp, reading the vocabulary we wrote, must tokenize exactly like the source tokenizer."""
+"""llama.cpp, reading the vocabulary we wrote, must tokenize exactly like the source tokenizer.
+
+Ids go through the engine's exact path (:class:`ExactTokenizer`), the one every command
+uses; where plain llama.cpp can follow the Hugging Face rule by itself, it must too.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,22 @@ from typing import Any
 import gguf
 import llama_cpp
 import pytest
-import sentencepiece as spm
-import tokenizers
+from convert_helpers import TOKENIZER_LAYOUTS
 from convert_samples import BOUNDARY, SENTENCES
+
+from amalia_local.engine.tokenizer import (
+    ExactTokenizer,
+    kv_overrides,
+    open_vocabulary,
+    rule_from_metadata,
+)
+from amalia_local.model_file import inspect
 
 LAYOUTS = ["spm_model", "json_only", "gqa_tied"]
 
 
 def _vocab_only(path: Path) -> Any:
+    """Plain llama.cpp, as other programs load the file (no overrides)."""
     return llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
 
 
@@ -25,71 +37,57 @@ def test_ids_equal_hf_tokenizer(
     variant: str, converted: Callable[..., Path], hf_tokenizer: Callable[[str], Any]
 ) -> None:
     tok = hf_tokenizer(variant)
-    llm = _vocab_only(converted(variant))
-    for text in SENTENCES:
-        want = tok.encode(text, add_special_tokens=False)
-        assert llm.tokenize(text.encode(), add_bos=False, special=False) == want, text
-        # add-BOS flag and BOS id travel with the file
-        want_bos = tok.encode(text)
-        assert want_bos[0] == tok.bos_token_id
-        assert llm.tokenize(text.encode(), add_bos=True, special=False) == want_bos, text
+    model = inspect(converted(variant))
+    with open_vocabulary(model.path, model.metadata) as exact:
+        for text in SENTENCES + BOUNDARY:
+            want = tok.encode(text, add_special_tokens=False)
+            assert exact.tokenize(text, add_bos=False) == want, text
+        for text in SENTENCES:
+            # add-BOS flag and BOS id travel with the file
+            want_bos = tok.encode(text)
+            assert want_bos[0] == tok.bos_token_id
+            assert exact.tokenize(text, add_bos=True, special=False) == want_bos, text
 
 
 @pytest.mark.parametrize("variant", LAYOUTS)
 def test_detokenize_round_trip(variant: str, converted: Callable[..., Path]) -> None:
     """Byte-fallback pieces (emoji, €) reassemble into the original UTF-8."""
-    llm = _vocab_only(converted(variant))
+    path = converted(variant)
+    rule = rule_from_metadata(inspect(path).metadata)
+    llm = llama_cpp.Llama(
+        model_path=str(path), vocab_only=True, verbose=False, kv_overrides=kv_overrides(rule)
+    )
+    exact = ExactTokenizer(llama_cpp.llama_model_get_vocab(llm.model), rule)
     for text in SENTENCES:
-        ids = llm.tokenize(text.encode(), add_bos=False, special=False)
-        # llama-cpp-python's detokenize keeps the dummy-prefix space SentencePiece added
+        ids = exact.tokenize(text, special=False)
+        # llama-cpp-python's detokenize keeps the dummy-prefix space the tokenizer added
         assert llm.detokenize(ids).decode() == " " + text
 
 
-def test_boundaries_follow_sentencepiece(
-    checkpoint: Callable[[str], Path], converted: Callable[..., Path]
+@pytest.mark.parametrize("layout", sorted(TOKENIZER_LAYOUTS))
+def test_plain_llama_cpp_exact_where_it_can_be(
+    layout: str, converted: Callable[..., Path], hf_tokenizer: Callable[[str], Any]
 ) -> None:
-    """Leading spaces and text after special tokens: equal to SentencePiece itself.
+    """Other llama.cpp programs read only add_space_prefix; we write the closest value.
 
-    There transformers 5's LlamaTokenizer differs from SentencePiece (see BOUNDARY in
-    conftest); llama.cpp's rule (dummy prefix before every run of text) is fixed in its
-    code, so the right target for the vocabulary is the original model.
+    SentencePiece's rule and "never" are llama.cpp's own: everything matches. For "first",
+    chat prompts (they start with a special token) match; for "always", text that does
+    not start with a space.
     """
-    sp = spm.SentencePieceProcessor(model_file=str(checkpoint("spm_model") / "tokenizer.model"))
-    llm = _vocab_only(converted("spm_model"))
-    for text in BOUNDARY:
-        want: list[int] = []
-        # SentencePiece has no notion of special tokens in text: encode between them
-        for part in _split_specials(text, ["<|im_start|>", "<|im_end|>"]):
-            want += [sp.piece_to_id(part)] if part.startswith("<|") else sp.encode(part)
+    tok = hf_tokenizer(layout)
+    path = converted(layout)
+    llm = _vocab_only(path)
+    rule = rule_from_metadata(inspect(path).metadata)
+    assert rule is not None
+    texts = {
+        "sentencepiece": SENTENCES + BOUNDARY,
+        "never": SENTENCES + BOUNDARY,
+        "first": [t for t in BOUNDARY if t.startswith("<|")],
+        "always": [t for t in SENTENCES if not t.startswith(" ")],
+    }[rule.space_prefix.value]
+    for text in texts:
+        want = tok.encode(text, add_special_tokens=False)
         assert llm.tokenize(text.encode(), add_bos=False, special=True) == want, text
-
-
-def test_legacy_tokenizer_json_matches_everywhere(
-    checkpoint: Callable[[str], Path], converted: Callable[..., Path]
-) -> None:
-    """A transformers-4 style tokenizer.json (EuroLLM's vintage) agrees on every input."""
-    tok = tokenizers.Tokenizer.from_file(str(checkpoint("gqa_tied") / "tokenizer.json"))
-    llm = _vocab_only(converted("gqa_tied"))
-    for text in SENTENCES + BOUNDARY:
-        want = tok.encode(text, add_special_tokens=False).ids
-        assert llm.tokenize(text.encode(), add_bos=False, special=True) == want, text
-
-
-def _split_specials(text: str, specials: list[str]) -> list[str]:
-    parts = [text]
-    for s in specials:
-        parts = [q for p in parts for q in _keep_split(p, s)]
-    return [p for p in parts if p]
-
-
-def _keep_split(text: str, sep: str) -> list[str]:
-    pieces = text.split(sep)
-    out: list[str] = []
-    for i, p in enumerate(pieces):
-        if i:
-            out.append(sep)
-        out.append(p)
-    return out
 
 
 def test_naive_scores_break_parity(
@@ -111,12 +109,13 @@ def test_naive_scores_break_parity(
     out = tmp_path / "naive.gguf"
     write_gguf(prep, out, show_progress=False)
     tok = hf_tokenizer("json_only")
-    llm = _vocab_only(out)
-    differing = [
-        t
-        for t in SENTENCES
-        if llm.tokenize(t.encode(), add_bos=False) != tok.encode(t, add_special_tokens=False)
-    ]
+    model = inspect(out)
+    with open_vocabulary(model.path, model.metadata) as exact:
+        differing = [
+            t
+            for t in SENTENCES
+            if exact.tokenize(t, special=False) != tok.encode(t, add_special_tokens=False)
+        ]
     assert len(differing) >= len(SENTENCES) // 2, differing
 
 

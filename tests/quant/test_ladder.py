@@ -149,6 +149,8 @@ def test_markdown_and_model_card(ladder: tuple[Path, subprocess.CompletedProcess
     front, body = card.split("---\n")[1], card.split("---\n", 2)[2]
     assert "- pt\n" in front and "- gguf\n" in front and "license:" in front
     assert "| Type |" in body and "tiny-Q4_K_M.gguf" in body
+    # the tiny source was written directly, never verified against a checkpoint
+    assert "Verification: none recorded for `tiny-F16.gguf`" in body
 
 
 def _log_softmax_row(row: np.ndarray) -> np.ndarray:
