@@ -321,6 +321,7 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
             n_gpu_layers=args.gpu_layers,
             language_forced=any(a == "--lang" or a.startswith("--lang=") for a in argv),
             force=args.force,
+            offline=getattr(args, "offline", False),
         )
         return run_chat(request, runtime)
     if args.command == "bench":

@@ -45,6 +45,8 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 # 2.4, its own timeout=3 can take 6 s to fire when HF_ENDPOINT names the host.
 DEFAULT_METADATA_TIMEOUT = 3.0
 _HASH_CHUNK = 8 * 1024 * 1024
+# Resumes of a connection dropped mid-file within one pull, each after bytes arrived.
+_RESUME_RETRIES = 5
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _GIT_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 
@@ -356,6 +358,11 @@ class _HashingFile:
         return getattr(self._fh, name)
 
     @property
+    def hasher(self) -> Any:
+        """The running hash, or None once it is void (carried over to a resumed attempt)."""
+        return self._hasher
+
+    @property
     def sha256(self) -> str | None:
         return self._hasher.hexdigest() if self._hasher is not None else None
 
@@ -475,25 +482,41 @@ def _download(
         with open(partial, "rb") as done:
             while chunk := done.read(_HASH_CHUNK):
                 hasher.update(chunk)
-    try:
-        with open(partial, "ab") as fh:
-            sink = _HashingFile(fh, hasher)
-            http_get(
-                url,
-                sink,  # type: ignore[arg-type]
-                resume_size=resume,
-                headers=headers,
-                expected_size=expected_size,
-                displayed_filename=what,
-                tqdm_class=_tqdm_adapter(progress),
-            )
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else "?"
-        raise DownloadError("error.download_failed", name=what, reason=f"HTTP {status}") from exc
-    except _network_errors() as exc:
-        raise DownloadError("error.download_failed", name=what, reason=_short(exc)) from exc
-    except OSError as exc:
-        raise DownloadError("error.download_failed", name=what, reason=_short(exc)) from exc
+    sink_hash: Any = hasher
+    retries = _RESUME_RETRIES
+    while True:
+        start = partial.stat().st_size if partial.exists() else 0
+        try:
+            with open(partial, "ab") as fh:
+                sink = _HashingFile(fh, sink_hash)
+                try:
+                    http_get(
+                        url,
+                        sink,  # type: ignore[arg-type]
+                        resume_size=start,
+                        headers=headers,
+                        expected_size=expected_size,
+                        displayed_filename=what,
+                        tqdm_class=_tqdm_adapter(progress),
+                    )
+                finally:
+                    sink_hash = sink.hasher
+            break
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else "?"
+            raise DownloadError(
+                "error.download_failed", name=what, reason=f"HTTP {status}"
+            ) from exc
+        except _network_errors() as exc:
+            # huggingface_hub 2.x resumes a dropped connection itself; 1.x gives up on a
+            # cut mid-body (RemoteProtocolError), so resume here while bytes still arrive.
+            progressed = partial.exists() and partial.stat().st_size > start
+            if progressed and retries > 0:
+                retries -= 1
+                continue
+            raise DownloadError("error.download_failed", name=what, reason=_short(exc)) from exc
+        except OSError as exc:
+            raise DownloadError("error.download_failed", name=what, reason=_short(exc)) from exc
     return partial.stat().st_size - resume, sink.sha256
 
 

@@ -146,12 +146,21 @@ class ModelStore:
             return self.get(reference).path
         path = Path(reference).expanduser()
         looks_like_path = (
-            path.exists()
-            or reference.lower().endswith(".gguf")
+            reference.lower().endswith(".gguf")
             or os.sep in reference
             or (os.altsep is not None and os.altsep in reference)
+            or reference.startswith("~")
         )
         if looks_like_path:
+            return str(path)
+        # A bare word is a store name first: "amalia run amalia" must not open a
+        # sub-folder that happens to be called "amalia". A plain file of that name is
+        # used only when the store has no such model.
+        try:
+            known = self.find(reference) is not None
+        except BadNameError:  # not a model name at all ("My Model"): only a file can be it
+            return str(path)
+        if not known and path.is_file():
             return str(path)
         return self.get(reference).path
 

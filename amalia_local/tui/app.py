@@ -71,13 +71,15 @@ class AmaliaApp(App[None]):
         config: Config,
         model: str | None = None,
         overrides: LoadOverrides | None = None,
+        *,
+        offline: bool = False,
     ) -> None:
         super().__init__()
         self.runtime = runtime
         self.translator = runtime.translator
         self.config = config
         self.overrides = overrides or LoadOverrides()
-        self.models = ModelSource(runtime.locations, offline=config.offline)
+        self.models = ModelSource(runtime.locations, offline=offline, config_offline=config.offline)
         self.model_ref = model or config.model  # a store name or a path to a .gguf file
         self.store = ConversationStore.in_dir(runtime.locations.data_dir)
         self.engine: Engine | None = None
@@ -93,6 +95,10 @@ class AmaliaApp(App[None]):
 
     # --- start and stop -----------------------------------------------------------------
     def on_mount(self) -> None:
+        if self.model_ref is None:
+            # The picker is for a machine with nothing installed; with models present
+            # (say one imported by hand) the chat opens with one of them.
+            self.model_ref = self.models.default_installed()
         if self.model_ref is None:
             self.push_screen(FirstRunScreen())
         else:
