@@ -19,6 +19,7 @@ from pathlib import Path
 import llama_cpp
 
 from amalia_local import hardware
+from amalia_local.engine.devices import gpu_memory
 from amalia_local.engine.options import LoadOptions, Machine, ResolvedOptions, SamplingOptions
 from amalia_local.engine.options import resolve as resolve_options
 from amalia_local.engine.stats import ReplyStats, StopReason
@@ -29,10 +30,16 @@ from amalia_local.model_file import ModelFile, inspect
 
 
 def current_machine() -> Machine:
+    memory = hardware.memory()
+    gpu_offload = bool(llama_cpp.llama_supports_gpu_offload())
+    gpu = gpu_memory(gpu_offload)
     return Machine(
         physical_cores=hardware.physical_cores(),
-        available_ram=hardware.memory().available_bytes,
-        gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
+        available_ram=memory.available_bytes,
+        gpu_offload=gpu_offload,
+        total_ram=memory.total_bytes,
+        unified_memory=gpu.unified,
+        vram_free=gpu.free,
     )
 
 

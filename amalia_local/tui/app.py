@@ -136,13 +136,11 @@ class AmaliaApp(App[None]):
 
     # --- the model --------------------------------------------------------------------
     def load_options(self) -> LoadOptions:
-        from amalia_local.engine import LoadOptions
+        from amalia_local.services.loading import load_options
 
-        c, o = self.config, self.overrides
-        return LoadOptions(
-            n_ctx=o.n_ctx or c.n_ctx,
-            n_threads=o.n_threads or c.threads,
-            n_gpu_layers=o.n_gpu_layers if o.n_gpu_layers is not None else c.gpu_layers,
+        o = self.overrides
+        return load_options(
+            self.config, n_ctx=o.n_ctx, n_threads=o.n_threads, n_gpu_layers=o.n_gpu_layers
         )
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
@@ -174,6 +172,11 @@ class AmaliaApp(App[None]):
         self.call_from_thread(self._model_ready)
 
     def _model_ready(self) -> None:
+        from amalia_local.services.loading import notice_lines
+
+        if self.engine is not None:
+            for line in notice_lines(self.engine.options, self.runtime):
+                self.notify(line, severity="warning", timeout=10)
         chat = self.chat_screen()
         if chat is not None:
             chat.engine_changed()
@@ -208,10 +211,9 @@ class AmaliaApp(App[None]):
 
     # --- what screens ask for -------------------------------------------------------------
     def sampling(self) -> SamplingOptions:
-        from amalia_local.engine import SamplingOptions
+        from amalia_local.services.loading import sampling_options
 
-        c = self.config
-        return SamplingOptions(temperature=c.temperature, top_p=c.top_p, max_tokens=c.max_tokens)
+        return sampling_options(self.config)
 
     def system_prompt(self) -> str | None:
         if self.config.system_prompt is not None:
