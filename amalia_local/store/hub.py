@@ -124,6 +124,7 @@ class Fetched:
     size: int
     commit: str | None
     downloaded: int  # bytes transferred by this call (0: reused from the cache)
+    created: bool = False  # the blob was written by us (now or by an interrupted pull)
 
 
 def _network_errors() -> tuple[type[BaseException], ...]:
@@ -429,9 +430,11 @@ def fetch(
     blob = _storage(settings, ref.repo) / "blobs" / etag
     partial = partial_path(settings, ref.repo, etag)
     downloaded = 0
+    created = False
     # One lock per blob: a second pull of the same file waits, then finds it done.
     with FileLock(lock_dir / f"{etag[:64]}.lock", timeout=None):
         if not blob.exists():
+            created = True
             downloaded, streamed = _download(url, partial, meta.size, settings, progress, what)
             try:
                 sha256 = _check(partial, etag, what, streamed)
@@ -442,7 +445,7 @@ def fetch(
         else:
             sha256 = _check(blob, etag, what)
         path = _snapshot_entry(ref, settings, blob)
-    return Fetched(path, sha256, blob.stat().st_size, meta.commit_hash, downloaded)
+    return Fetched(path, sha256, blob.stat().st_size, meta.commit_hash, downloaded, created)
 
 
 def _download(
@@ -566,18 +569,21 @@ def _from_cache_offline(ref: HubRef, settings: HubSettings, what: str) -> Fetche
     return Fetched(path, sha256, blob.stat().st_size, commit, 0)
 
 
-def remove_cached(path: Path, settings: HubSettings) -> None:
-    """Delete a snapshot entry and its blob unless another snapshot still points at it."""
+def remove_cached(path: Path, settings: HubSettings) -> bool:
+    """Delete a snapshot entry and its blob unless another snapshot still points at it;
+    True when the blob's bytes were freed."""
     try:
         blob = path.resolve()
     except OSError:
         blob = path
     path.unlink(missing_ok=True)
     if blob == path or not blob.exists():
-        return
+        return False
     repo_dir = blob.parent.parent
     for other in (repo_dir / "snapshots").rglob("*"):
         if other.is_symlink() and other.resolve() == blob:
-            return
+            return False
     if settings.cache_dir.resolve() in blob.parents:
         blob.unlink(missing_ok=True)
+        return True
+    return False

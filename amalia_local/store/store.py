@@ -208,6 +208,7 @@ class ModelStore:
             revision=hub_ref.revision,
             commit=fetched.commit,
             aliases=aliases,
+            downloaded_here=fetched.created,
         )
 
         def register(models: list[Installed]) -> list[Installed]:
@@ -215,7 +216,11 @@ class ModelStore:
             old = next((m for m in models if m.name == store_name), None)
             merged = model
             if old is not None:
-                merged = replace(model, aliases=tuple(dict.fromkeys((*old.aliases, *aliases))))
+                merged = replace(
+                    model,
+                    aliases=tuple(dict.fromkeys((*old.aliases, *aliases))),
+                    downloaded_here=model.downloaded_here or old.downloaded_here,
+                )
             return [*rest, merged]
 
         self.index.update(register)
@@ -271,27 +276,71 @@ class ModelStore:
             raise BadNameError("error.import_name_reserved", name=name)
 
     # --- remove ------------------------------------------------------------------------
-    def remove(self, name: str) -> Installed:
-        """Unregister ``name``, then delete its file (unless another entry uses it)."""
+    def plan_removal(self, name: str) -> Removal:
+        """What ``remove(name)`` would do, changing nothing (for the confirmation)."""
         target = self.find(name)
         if target is None:
             raise NotInstalledError("error.not_installed", name=name)
-        remaining: list[Installed] = []
+        return _plan(target, self.index.read())
+
+    def remove(self, name: str) -> Removal:
+        """Unregister ``name``; delete its file only if amalia put it there and no other
+        entry uses it. A file in the shared Hub cache that another tool downloaded is
+        someone else's: it stays, and the result says so."""
+        target = self.find(name)
+        if target is None:
+            raise NotInstalledError("error.not_installed", name=name)
+        plan: list[Removal] = []
 
         def unregister(models: list[Installed]) -> list[Installed]:
-            remaining[:] = [m for m in models if m.name != target.name]
-            return remaining
+            plan.append(_plan(target, models))
+            return [m for m in models if m.name != target.name]
 
         self.index.update(unregister)
-        if any(m.path == target.path for m in remaining):
-            return target
+        removal = plan[0]
+        if not removal.deletes_file:
+            return removal
         path = Path(target.path)
+        freed = False
         if target.source == SOURCE_IMPORT:
             if self.root.resolve() in path.resolve().parents:
                 path.unlink(missing_ok=True)
+                freed = True
         else:
-            hub.remove_cached(path, self.hub)
-        return target
+            freed = hub.remove_cached(path, self.hub)
+        return replace(removal, freed=target.size if freed else 0)
+
+
+@dataclass(frozen=True)
+class Removal:
+    """An entry taken out of the store, and what happened to its file."""
+
+    model: Installed
+    deletes_file: bool
+    kept_because: str | None = None  # KEPT_FOREIGN or KEPT_SHARED when the file stays
+    used_by: str | None = None  # KEPT_SHARED: the other entry's name
+    freed: int = 0  # bytes actually deleted
+
+
+KEPT_FOREIGN = "foreign"  # in the Hub cache, downloaded by another tool
+KEPT_SHARED = "shared"  # another store entry uses the same file
+
+
+def _plan(target: Installed, models: list[Installed]) -> Removal:
+    target_file = _real(target.path)
+    for other in models:
+        if other.name != target.name and _real(other.path) == target_file:
+            return Removal(target, False, KEPT_SHARED, other.name)
+    if target.source == SOURCE_HUB and not target.downloaded_here:
+        return Removal(target, False, KEPT_FOREIGN)
+    return Removal(target, True)
+
+
+def _real(path: str) -> str:
+    try:
+        return str(Path(path).resolve())
+    except OSError:
+        return path
 
 
 def _reason(exc: OfflineError) -> dict[str, object]:
@@ -302,4 +351,4 @@ def _hub_alias(ref: HubRef) -> str:
     return f"{HF_PREFIX}{ref.repo}:{ref.quant}".lower()
 
 
-__all__ = ["ModelStore", "PullResult", "hub_store_name"]
+__all__ = ["KEPT_FOREIGN", "KEPT_SHARED", "ModelStore", "PullResult", "Removal", "hub_store_name"]
