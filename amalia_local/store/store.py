@@ -195,7 +195,9 @@ class ModelStore:
             fetched = hub.fetch(hub_ref, self.hub, self.root / ".locks", progress)
         except OfflineError as exc:  # name the model as the user did, not its Hub path
             raise OfflineError("error.offline_download", name=name, **_reason(exc)) from exc
-        inspect(fetched.path)  # a verified download can still be a model llama.cpp cannot run
+        # Big files had their header checked before the transfer (hub.check_head); this
+        # full check covers small files and anything the header alone cannot show.
+        inspect(fetched.path)
         model = Installed(
             name=store_name,
             path=str(fetched.path),
