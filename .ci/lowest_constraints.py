@@ -41,8 +41,12 @@ def floors(requirements: list[str]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     path = Path(argv[1] if len(argv) > 1 else "pyproject.toml")
-    project = tomllib.loads(path.read_text(encoding="utf-8"))["project"]
-    requirements = list(project.get("dependencies", []))
+    pyproject = tomllib.loads(path.read_text(encoding="utf-8"))
+    project = pyproject["project"]
+    # The build floor too (setuptools): pip applies PIP_CONSTRAINT to the isolated
+    # build environment as well, so the package is built with the lowest setuptools.
+    requirements = list(pyproject.get("build-system", {}).get("requires", []))
+    requirements += project.get("dependencies", [])
     for extra in project.get("optional-dependencies", {}).values():
         requirements.extend(extra)
     print("\n".join(floors(requirements)))
