@@ -37,7 +37,7 @@ def test_a_reduced_context_is_reported_on_stderr_and_in_json(amalia, tiny_model,
     result = amalia("run", str(tiny_model), "Olá", "--ctx", "16384", "--json")
     assert result.returncode == 0, result.stderr
     assert result.stderr == (
-        "amalia: context 16384 reduced to 512 tokens: the model was trained on 512\n"
+        "amalia: context 16,384 reduced to 512 tokens: the model was trained on 512\n"
     )
     payload = json.loads(result.stdout)
     assert payload["settings"]["n_ctx"] == 512
@@ -49,7 +49,7 @@ def test_a_reduced_context_is_reported_on_stderr_and_in_json(amalia, tiny_model,
     pt = amalia("run", str(tiny_model), "Olá", "--lang", "pt")
     assert pt.returncode == 0 and pt.stdout == ANSWER_TEXT + "\n"
     assert pt.stderr == (
-        "amalia: contexto de 16384 reduzido para 512 tokens: o modelo foi treinado com 512\n"
+        "amalia: contexto de 16\u202f384 reduzido para 512 tokens: o modelo foi treinado com 512\n"
     )
 
 

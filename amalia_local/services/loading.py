@@ -82,7 +82,11 @@ def open_checked(
 def notice_lines(options: ResolvedOptions, runtime: Runtime) -> list[str]:
     """One translated line per reduced setting, and one if the fit could not be checked."""
     lines = [
-        runtime.t(f"notice.{r.setting}.{r.reason}", asked=r.asked, used=r.used)
+        runtime.t(
+            f"notice.{r.setting}.{r.reason}",
+            asked=runtime.translator.number(r.asked),
+            used=runtime.translator.number(r.used),
+        )
         for r in options.reductions
     ]
     if options.fit_check == FIT_UNCHECKED:
