@@ -172,11 +172,6 @@ class AmaliaApp(App[None]):
         self.call_from_thread(self._model_ready)
 
     def _model_ready(self) -> None:
-        from amalia_local.services.loading import notice_lines
-
-        if self.engine is not None:
-            for line in notice_lines(self.engine.options, self.runtime):
-                self.notify(line, severity="warning", timeout=10)
         chat = self.chat_screen()
         if chat is not None:
             chat.engine_changed()
