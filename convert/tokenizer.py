@@ -85,7 +85,8 @@ def _from_sentencepiece(path: Path) -> tuple[Vocabulary, dict[str, int]]:
         # llama.cpp's SPM tokenizer falls back to <0xNN> pieces for any character it
         # cannot merge; without all 256 it fails on the first unseen character
         raise UnsupportedError(
-            "SentencePiece models without byte fallback (all 256 <0xNN> pieces) are not supported"
+            "SentencePiece models without byte fallback (all 256 <0xNN> pieces) "
+            "are not supported"
         )
     vocab = Vocabulary(
         tokens=[p[0] for p in spm.pieces],
