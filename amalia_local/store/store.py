@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from amalia_local.errors import ModelFileError
 from amalia_local.filecopy import link_or_copy
 from amalia_local.locations import Locations
 from amalia_local.model_file import inspect
@@ -196,8 +197,14 @@ class ModelStore:
         except OfflineError as exc:  # name the model as the user did, not its Hub path
             raise OfflineError("error.offline_download", name=name, **_reason(exc)) from exc
         # Big files had their header checked before the transfer (hub.check_head); this
-        # full check covers small files and anything the header alone cannot show.
-        inspect(fetched.path)
+        # full check covers small files and anything the header alone cannot show. A file
+        # refused here that we just downloaded is deleted, not left orphaned in the cache.
+        try:
+            inspect(fetched.path)
+        except ModelFileError:
+            if fetched.created:
+                hub.remove_cached(fetched.path, self.hub)
+            raise
         model = Installed(
             name=store_name,
             path=str(fetched.path),

@@ -117,3 +117,17 @@ def test_a_runnable_big_file_passes_the_header_check(store, fake_hub, model_byte
     assert result.model.size == BIG
     # the header read costs 2 MB once; the file itself moved once
     assert fake_hub.state.bytes_sent == BIG + 2 * 1024 * 1024
+
+
+def test_a_small_file_refused_after_its_download_is_not_left_in_the_cache(
+    run_amalia, fake_hub, hub_env, tmp_path
+):
+    small = _gguf_head(tmp_path, "mamba9000") + b"\0" * 4096  # below the header-check size
+    fake_hub.add("someone/small-GGUF", "small-Q4_K_M.gguf", small)
+    result = run_amalia("pull", "hf:someone/small-GGUF:Q4_K_M")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "mamba9000" in result.stderr
+    repo = Path(hub_env["HF_HOME"]) / "hub" / "models--someone--small-GGUF"
+    left = [p for p in repo.rglob("*") if p.is_file() or p.is_symlink()]
+    assert [p.relative_to(repo).as_posix() for p in left] == ["refs/main"]  # 40 bytes
+    assert index_models(hub_env) == []
