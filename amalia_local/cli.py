@@ -92,16 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PROMPT",
         help="the question; read from stdin when omitted or '-'",
     )
-    run.add_argument("--system", metavar="TEXT", help="system prompt")
+    run.add_argument("--system", metavar="TEXT", help="system prompt (default: the settings')")
     run.add_argument(
         "--temperature",
         type=float,
-        default=0.7,
         metavar="T",
-        help="0 = always the most likely token (default 0.7)",
+        help="0 = always the most likely token (default: the settings', 0.7)",
     )
-    run.add_argument("--top-p", type=float, default=0.9, metavar="P")
-    run.add_argument("--top-k", type=int, default=40, metavar="K")
+    run.add_argument("--top-p", type=float, metavar="P", help="default: the settings', 0.9")
+    run.add_argument("--top-k", type=int, metavar="K", help="default 40")
     run.add_argument("--max-tokens", type=int, metavar="N", help="stop after N tokens")
     run.add_argument("--seed", type=int, metavar="N", help="random seed for sampling")
     run.add_argument("--json", action="store_true", help="print one JSON object: text and stats")
@@ -292,12 +291,15 @@ def _positive(value: int | None, flag: str) -> None:
         raise UsageError("error.not_positive", flag=flag)
 
 
-def _load_options(args: argparse.Namespace):
-    from amalia_local.engine import LoadOptions
+def _load_options(args: argparse.Namespace, config):
+    """The chat's settings (config.toml) with this command's flags winning."""
+    from amalia_local.services.loading import load_options
 
     _positive(args.ctx, "--ctx")
     _positive(args.threads, "--threads")
-    return LoadOptions(n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=args.gpu_layers)
+    return load_options(
+        config, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=args.gpu_layers
+    )
 
 
 def _read_prompt(args: argparse.Namespace) -> str:
@@ -319,16 +321,18 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
     ):
         args.model = _open_store(args, runtime).resolve_path(args.model)
     if args.command == "run":
-        from amalia_local.engine import SamplingOptions
+        from amalia_local.services.loading import sampling_options, system_prompt
         from amalia_local.services.run import RunRequest, run
 
         _positive(args.max_tokens, "--max-tokens")
+        config = _config(runtime)
         request = RunRequest(
             model=args.model,
             prompt=_read_prompt(args),
-            system=args.system,
-            load=_load_options(args),
-            sampling=SamplingOptions(
+            system=system_prompt(config, args.system),
+            load=_load_options(args, config),
+            sampling=sampling_options(
+                config,
                 temperature=args.temperature,
                 top_p=args.top_p,
                 top_k=args.top_k,
@@ -338,7 +342,7 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
             json_output=args.json,
             force=args.force,
         )
-        return run(request, runtime, sys.stdout)
+        return run(request, runtime, sys.stdout, sys.stderr)
     if args.command == "info":
         from amalia_local.services.info import info
 
@@ -372,6 +376,7 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
             n_gpu_layers=args.gpu_layers,
             language_forced=any(a == "--lang" or a.startswith("--lang=") for a in argv),
             force=args.force,
+            offline=getattr(args, "offline", False),
         )
         return run_chat(request, runtime)
     if args.command == "bench":
@@ -383,21 +388,26 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
             prompt_tokens=args.prompt_tokens,
             gen_tokens=args.gen_tokens,
             repetitions=args.repetitions,
-            load=_load_options(args),
+            load=_load_options(args, _config(runtime)),
             json_output=args.json,
         )
-        return bench(request, runtime, sys.stdout)
+        return bench(request, runtime, sys.stdout, sys.stderr)
     raise AssertionError(f"unhandled command {args.command}")
 
 
 _STORE_COMMANDS = ("pull", "list", "rm", "import", "show", "doctor", "bundle")
 
 
-def _open_store(args: argparse.Namespace, runtime):
+def _config(runtime):
     from amalia_local.config import Config
+
+    return Config.load(runtime.locations.config_dir)
+
+
+def _open_store(args: argparse.Namespace, runtime):
     from amalia_local.store import ModelStore
 
-    config = Config.load(runtime.locations.config_dir)
+    config = _config(runtime)
     return ModelStore.open(
         runtime.locations,
         offline=getattr(args, "offline", False),

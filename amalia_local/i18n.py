@@ -53,6 +53,13 @@ class Translator:
         self._messages = load_catalogue(self.lang)
         self._fallback = load_catalogue(DEFAULT_LANGUAGE)
 
+    def number(self, n: int) -> str:
+        """An integer as the language writes it: 16,384 in English; 8192 and 16 384
+        (a narrow no-break space from five digits on) in Portuguese."""
+        if self.lang == "pt":
+            return f"{n:,}".replace(",", "\u202f") if abs(n) >= 10_000 else str(n)
+        return f"{n:,}"
+
     def t(self, key: str, **params: Any) -> str:
         template = self._messages.get(key) or self._fallback.get(key)
         if template is None:

@@ -45,3 +45,12 @@ def test_translator_formats_and_falls_back_to_key():
         "ficheiro do modelo não encontrado: x.gguf"
     )
     assert Translator("en").t("no.such.key") == "no.such.key"
+
+
+def test_numbers_are_written_as_each_language_writes_them():
+    from amalia_local.i18n import Translator
+
+    assert Translator("en").number(8192) == "8,192"
+    assert Translator("en").number(16384) == "16,384"
+    assert Translator("pt").number(8192) == "8192"
+    assert Translator("pt").number(16384) == "16\u202f384"

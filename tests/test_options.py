@@ -40,4 +40,4 @@ def test_threads_and_gpu_layers(tiny_model):
     assert resolve(model, LoadOptions(), BIG_MACHINE).n_gpu_layers == 0
     gpu = Machine(physical_cores=8, available_ram=64 * 10**9, gpu_offload=True)
     assert resolve(model, LoadOptions(), gpu).n_gpu_layers == -1
-    assert resolve(model, LoadOptions(n_gpu_layers=5), gpu).n_gpu_layers == 5
+    assert resolve(model, LoadOptions(n_gpu_layers=2), gpu).n_gpu_layers == 2

@@ -181,7 +181,8 @@ def _setuptools_usable() -> bool:
     except importlib.metadata.PackageNotFoundError:
         return False
     major = re.match(r"\d+", version)
-    return major is not None and int(major.group()) >= 68
+    # pyproject.toml's build floor: the PEP 639 license expression needs setuptools 77.
+    return major is not None and int(major.group()) >= 77
 
 
 def build(

@@ -56,7 +56,7 @@ def variants(folder: Path | None = None) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def _ggml() -> ctypes.CDLL:
+def ggml_library() -> ctypes.CDLL:
     """The very ggml libllama is linked against, not another copy of it.
 
     Wheels cannot hold symlinks, so ``libggml.so``, ``libggml.so.0`` and
@@ -116,7 +116,7 @@ def ensure_loaded() -> CpuBackend:
     """
     shipped = variants()
     try:
-        ggml = _ggml()
+        ggml = ggml_library()
         _declare(ggml)
     except (OSError, AttributeError):
         # An unusual layout: leave it to llama.cpp, whose load error then says

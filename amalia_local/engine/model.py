@@ -20,6 +20,7 @@ import llama_cpp
 
 from amalia_local import hardware
 from amalia_local.engine import backends
+from amalia_local.engine.devices import gpu_memory
 from amalia_local.engine.options import LoadOptions, Machine, ResolvedOptions, SamplingOptions
 from amalia_local.engine.options import resolve as resolve_options
 from amalia_local.engine.stats import ReplyStats, StopReason
@@ -32,10 +33,16 @@ from amalia_local.model_file import ModelFile, inspect
 
 def current_machine() -> Machine:
     backends.ensure_loaded()  # a portable build answers about GPUs only once loaded
+    memory = hardware.memory()
+    gpu_offload = bool(llama_cpp.llama_supports_gpu_offload())
+    gpu = gpu_memory(gpu_offload)
     return Machine(
         physical_cores=hardware.physical_cores(),
-        available_ram=hardware.memory().available_bytes,
-        gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
+        available_ram=memory.available_bytes,
+        gpu_offload=gpu_offload,
+        total_ram=memory.total_bytes,
+        unified_memory=gpu.unified,
+        vram_free=gpu.free,
     )
 
 

@@ -47,6 +47,27 @@ class Machine:
     physical_cores: int
     available_ram: int
     gpu_offload: bool
+    total_ram: int = 0
+    unified_memory: bool = False  # GPU and CPU share RAM (Metal, integrated GPUs)
+    vram_free: int | None = None  # free memory of discrete GPUs; None: unknown
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """A setting the user asked for (flag or config.toml) that we had to lower, and why."""
+
+    setting: str  # "n_ctx" or "n_gpu_layers"
+    asked: int
+    used: int
+    reason: str  # n_ctx: "trained" or "ram"; n_gpu_layers: "no_gpu" or "layers"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "setting": self.setting,
+            "asked": self.asked,
+            "used": self.used,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,8 @@ class ResolvedOptions:
     n_gpu_layers: int
     n_batch: int
     ctx_reason: str  # "user", "trained", "ram" or "default cap": shown by info/status
+    reductions: tuple[Reduction, ...] = ()
+    fit_check: str = ""  # how memory was checked before loading (store.fit); "" = not
 
 
 def ram_context_cap(model: ModelFile, available_ram: int) -> int:
@@ -80,15 +103,42 @@ def resolve(model: ModelFile, request: LoadOptions, machine: Machine) -> Resolve
     else:
         candidates["default cap"] = DEFAULT_CONTEXT_CAP
     reason, n_ctx = min(candidates.items(), key=lambda item: item[1])
+    n_ctx = max(1, n_ctx)
+    reductions: list[Reduction] = []
+    if request.n_ctx is not None and n_ctx < request.n_ctx:
+        reductions.append(Reduction("n_ctx", request.n_ctx, n_ctx, reason))
     n_threads = request.n_threads or machine.physical_cores
-    if request.n_gpu_layers is not None:
-        n_gpu_layers = request.n_gpu_layers
-    else:
-        n_gpu_layers = -1 if machine.gpu_offload else 0
+    n_gpu_layers, gpu_reduction = _gpu_layers(model, request.n_gpu_layers, machine)
+    if gpu_reduction is not None:
+        reductions.append(gpu_reduction)
     return ResolvedOptions(
-        n_ctx=max(1, n_ctx),
+        n_ctx=n_ctx,
         n_threads=max(1, n_threads),
         n_gpu_layers=n_gpu_layers,
         n_batch=request.n_batch,
         ctx_reason=reason,
+        reductions=tuple(reductions),
     )
+
+
+def offloadable_layers(model: ModelFile) -> int:
+    """Repeating blocks plus the output layer: what llama.cpp can put on a GPU."""
+    return model.block_count + 1
+
+
+def _gpu_layers(
+    model: ModelFile, asked: int | None, machine: Machine
+) -> tuple[int, Reduction | None]:
+    """-1 (all) when the build can offload and nobody chose; llama.cpp would silently
+    run a build without offload on the CPU, and silently cap a count above the model's
+    layers, so both are said out loud."""
+    if asked is None:
+        return (-1 if machine.gpu_offload else 0), None
+    if asked == 0:
+        return 0, None
+    if not machine.gpu_offload:
+        return 0, Reduction("n_gpu_layers", asked, 0, "no_gpu")
+    most = offloadable_layers(model)
+    if asked > most and model.block_count:
+        return most, Reduction("n_gpu_layers", asked, most, "layers")
+    return asked, None

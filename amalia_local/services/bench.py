@@ -14,6 +14,7 @@ from typing import TextIO
 from amalia_local.engine import Engine, LoadOptions
 from amalia_local.formatting import human_bytes, human_count
 from amalia_local.runtime import Runtime
+from amalia_local.services.loading import notice_lines
 
 
 @dataclass(frozen=True)
@@ -56,16 +57,19 @@ def measure(engine: Engine, request: BenchRequest) -> list[BenchResult]:
     return results
 
 
-def bench(request: BenchRequest, runtime: Runtime, out: TextIO) -> int:
+def bench(request: BenchRequest, runtime: Runtime, out: TextIO, err: TextIO | None = None) -> int:
     with (
         runtime.open_llama_log() as log,
         Engine.open(
             request.model, request.load, log, cache_dir=runtime.locations.cache_dir
         ) as engine,
     ):
+        opts = engine.options
+        for line in notice_lines(opts, runtime):
+            if err is not None:
+                err.write(f"amalia: {line}\n")
         results = measure(engine, request)
         model = engine.model_file
-        opts = engine.options
         backend = "GPU" if opts.n_gpu_layers != 0 else "CPU"
         if request.json_output:
             payload = {
@@ -77,6 +81,7 @@ def bench(request: BenchRequest, runtime: Runtime, out: TextIO) -> int:
                 "n_threads": opts.n_threads,
                 "n_gpu_layers": opts.n_gpu_layers,
                 "repetitions": request.repetitions,
+                "reduced": [r.as_dict() for r in opts.reductions],
                 "results": [
                     {**asdict(r), "mean": round(r.mean, 2), "stdev": round(r.stdev, 2)}
                     for r in results

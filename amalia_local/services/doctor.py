@@ -110,6 +110,7 @@ def collect(store: ModelStore, memory: hardware.Memory | None = None) -> dict[st
             "token": store.hub.token is not None,
         },
         "offline": {"enabled": store.hub.offline, "reason": store.hub.offline_reason},
+        "fit_check": fit_check(),
         "fit": [
             {
                 "name": f.name,
@@ -125,6 +126,15 @@ def collect(store: ModelStore, memory: hardware.Memory | None = None) -> dict[st
         ],
         "recommended": best.name if best else None,
     }
+
+
+def fit_check() -> dict[str, Any]:
+    """How ``run`` and the chat will check memory here (RAM, unified, VRAM or not at all)."""
+    from amalia_local.engine import current_machine
+
+    machine = current_machine()
+    mode = fit.fit_mode(machine, -1 if machine.gpu_offload else 0)
+    return {"mode": mode, "unified_memory": machine.unified_memory, "vram_free": machine.vram_free}
 
 
 def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
@@ -162,6 +172,13 @@ def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
         (
             t("doctor.offline"),
             f"{yes} ({offline['reason']})" if offline["enabled"] else no,
+        ),
+        (
+            t("doctor.fit_check"),
+            t(
+                f"doctor.fit_check.{data['fit_check']['mode']}",
+                vram=human_bytes(data["fit_check"]["vram_free"] or 0),
+            ),
         ),
     ]
     width = max(len(label) for label, _ in rows)

@@ -1,18 +1,62 @@
-"""Opening a model for a command or the chat: validate, size the context, check it fits.
+"""Opening a model for a command or the chat: settings, validation, context, fit.
 
-One function for ``run`` and ``chat`` so both refuse a model that would not fit in RAM
-the same way, with the same message, and both accept ``--force``.
+One place for ``run``, ``bench`` and the chat: the same settings (``config.toml``, with
+command-line flags winning), the same refusal of a model that would not fit, the same
+``--force``, and the same one-line notice for every setting that had to be reduced.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from amalia_local.engine import Engine, LoadOptions, current_machine
-from amalia_local.engine.options import Machine, resolve
+from amalia_local.config import Config
+from amalia_local.engine import Engine, LoadOptions, SamplingOptions, current_machine
+from amalia_local.engine.options import Machine, ResolvedOptions, resolve
 from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import inspect
-from amalia_local.store.fit import ensure_fits
+from amalia_local.runtime import Runtime
+from amalia_local.store.fit import FIT_UNCHECKED, check_fit
+
+
+def load_options(
+    config: Config,
+    *,
+    n_ctx: int | None = None,
+    n_threads: int | None = None,
+    n_gpu_layers: int | None = None,
+) -> LoadOptions:
+    """Flags (not None) over the settings file; None left means "pick for me"."""
+    return LoadOptions(
+        n_ctx=n_ctx if n_ctx is not None else config.n_ctx,
+        n_threads=n_threads if n_threads is not None else config.threads,
+        n_gpu_layers=n_gpu_layers if n_gpu_layers is not None else config.gpu_layers,
+    )
+
+
+def sampling_options(
+    config: Config,
+    *,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    top_k: int | None = None,
+    max_tokens: int | None = None,
+    seed: int | None = None,
+) -> SamplingOptions:
+    defaults = SamplingOptions()
+    return SamplingOptions(
+        temperature=temperature if temperature is not None else config.temperature,
+        top_p=top_p if top_p is not None else config.top_p,
+        top_k=top_k if top_k is not None else defaults.top_k,
+        max_tokens=max_tokens if max_tokens is not None else config.max_tokens,
+        seed=seed,
+    )
+
+
+def system_prompt(config: Config, flag: str | None) -> str | None:
+    """``--system`` over the settings; None lets the model's default (pt-PT for AMALIA)
+    apply, an empty string means no system prompt at all."""
+    return flag if flag is not None else config.system_prompt
 
 
 def open_checked(
@@ -29,6 +73,22 @@ def open_checked(
     model_file = inspect(model, cache_dir)
     machine = machine or current_machine()
     options = resolve(model_file, load, machine)
-    if not force and options.n_gpu_layers == 0:
-        ensure_fits(model_file, options.n_ctx, machine.available_ram)
+    if not force:
+        mode = check_fit(model_file, options.n_ctx, options.n_gpu_layers, machine)
+        options = replace(options, fit_check=mode)
     return Engine(model_file, options, log)
+
+
+def notice_lines(options: ResolvedOptions, runtime: Runtime) -> list[str]:
+    """One translated line per reduced setting, and one if the fit could not be checked."""
+    lines = [
+        runtime.t(
+            f"notice.{r.setting}.{r.reason}",
+            asked=runtime.translator.number(r.asked),
+            used=runtime.translator.number(r.used),
+        )
+        for r in options.reductions
+    ]
+    if options.fit_check == FIT_UNCHECKED:
+        lines.append(runtime.t("notice.fit.unchecked"))
+    return lines

@@ -36,16 +36,21 @@ class Offer:
 class ModelSource:
     """Installed models, loose GGUF files and the catalogue, for the chat screens."""
 
-    def __init__(self, locations: Locations, *, offline: bool = False) -> None:
+    def __init__(
+        self, locations: Locations, *, offline: bool = False, config_offline: bool = False
+    ) -> None:
         self._locations = locations
-        self._offline = offline
+        self._offline = offline  # --offline on the command line
+        self._config_offline = config_offline  # offline = true in config.toml
 
     def _store(self):
         # Opened per call: the index is a small file, and another process (amalia pull)
-        # may have changed it since the app started.
+        # may have changed it since the app started. HF_HUB_OFFLINE is read there too.
         from amalia_local.store import ModelStore
 
-        return ModelStore.open(self._locations, config_offline=self._offline)
+        return ModelStore.open(
+            self._locations, offline=self._offline, config_offline=self._config_offline
+        )
 
     def resolve(self, reference: str) -> str:
         """A file path for a store name or a path; raises the store's typed errors."""
@@ -67,6 +72,13 @@ class ModelSource:
                 seen.update({reference, str(path)})
                 choices.append(ModelChoice(path.name, str(path)))
         return choices
+
+    def default_installed(self) -> str | None:
+        """The model to open when none is configured but some are installed."""
+        for model in self._store().installed():
+            if model.exists:
+                return model.name
+        return None
 
     def offers(self, available_ram: int) -> list[Offer]:
         """Every catalogue quantization, in catalogue order, with its RAM estimate."""

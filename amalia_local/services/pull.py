@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TextIO
 
+from amalia_local.config import Config
 from amalia_local.formatting import human_bytes
 from amalia_local.progress import Progress
 from amalia_local.runtime import Runtime
@@ -52,4 +54,20 @@ def pull(name: str, store: ModelStore, runtime: Runtime, out: TextIO) -> int:
     model = result.model
     key = "pull.already" if result.already_installed else "pull.done"
     out.write(runtime.t(key, name=model.name, size=human_bytes(model.size), path=model.path) + "\n")
+    if set_default_model(model.name, runtime):
+        out.write(runtime.t("pull.default_set", name=model.name) + "\n")
     return 0
+
+
+def set_default_model(name: str, runtime: Runtime) -> bool:
+    """Make ``name`` the model plain ``amalia`` opens, if the user has not chosen one.
+
+    Without this the README's "pull, then ``amalia``" would land on the first-run picker
+    instead of the chat with the model just downloaded. A choice already made is kept.
+    """
+    config_dir = runtime.locations.config_dir
+    config = Config.load(config_dir)
+    if config.model:
+        return False
+    replace(config, model=name).save(config_dir)
+    return True

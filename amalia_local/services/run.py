@@ -9,7 +9,7 @@ from typing import TextIO
 from amalia_local.engine import ChatSession, LoadOptions, SamplingOptions
 from amalia_local.prompts import default_system_prompt
 from amalia_local.runtime import Runtime
-from amalia_local.services.loading import open_checked
+from amalia_local.services.loading import notice_lines, open_checked
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class RunRequest:
     force: bool = False  # load even when the model will not fit in available RAM
 
 
-def run(request: RunRequest, runtime: Runtime, out: TextIO) -> int:
+def run(request: RunRequest, runtime: Runtime, out: TextIO, err: TextIO | None = None) -> int:
     with (
         runtime.open_llama_log() as log,
         open_checked(
@@ -34,6 +34,9 @@ def run(request: RunRequest, runtime: Runtime, out: TextIO) -> int:
             cache_dir=runtime.locations.cache_dir,
         ) as engine,
     ):
+        for line in notice_lines(engine.options, runtime):
+            if err is not None:
+                err.write(f"amalia: {line}\n")
         system = request.system
         if system is None:
             system = default_system_prompt(engine.model_file)
@@ -44,11 +47,15 @@ def run(request: RunRequest, runtime: Runtime, out: TextIO) -> int:
             payload = {
                 "model": engine.model_file.name,
                 "text": text,
-                "stats": reply.stats.as_dict(),
+                "stats": {
+                    **reply.stats.as_dict(),
+                    "reduced": [r.as_dict() for r in engine.options.reductions],
+                },
                 "settings": {
                     "n_ctx": engine.options.n_ctx,
                     "n_threads": engine.options.n_threads,
                     "n_gpu_layers": engine.options.n_gpu_layers,
+                    "fit_check": engine.options.fit_check or None,
                 },
             }
             out.write(json.dumps(payload, ensure_ascii=False) + "\n")

@@ -9,7 +9,9 @@ Public API (what the CLI and the chat UI call; nothing else is needed):
     bytes arrive; run it in a worker thread in a UI. To cancel, raise ``PullCancelled``
     from the callback: the partial file is kept and the next pull resumes it. Raises
     ``StoreError`` subclasses (``OfflineError``, ``NetworkError``, ``ChecksumError``...).
-  - ``.import_file(path, name=None) -> Installed``, ``.remove(name) -> Installed``
+  - ``.import_file(path, name=None) -> Installed``, ``.remove(name) -> Removal`` (the file
+    is deleted only if amalia downloaded or imported it and no other entry uses it;
+    ``.plan_removal(name)`` says beforehand what will happen)
   - ``.find(name) -> Installed | None``, ``.get(name) -> Installed`` (raises),
     ``.resolve_path(name_or_path) -> str`` — what ``run``/``info``/chat open.
 * ``catalogue.entries() -> tuple[Entry, ...]`` — the catalogue, default model first;

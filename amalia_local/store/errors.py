@@ -46,6 +46,10 @@ class HubError(StoreError):
     """Any other answer from the Hub we cannot work with (5xx, missing headers)."""
 
 
+class UnsupportedModelError(StoreError):
+    """The Hub file's header shows a model this llama.cpp cannot run (refused unfetched)."""
+
+
 class ChecksumError(StoreError):
     """Downloaded bytes do not match the sha256 the Hub publishes: never registered."""
 

@@ -19,6 +19,7 @@ from amalia_local.engine.options import (
     MIN_CONTEXT,
     RAM_HEADROOM,
     Machine,
+    offloadable_layers,
     ram_context_cap,
 )
 from amalia_local.formatting import human_bytes
@@ -170,3 +171,49 @@ def ensure_fits(
     if smaller:
         raise DoesNotFitError("error.does_not_fit_model", model=smaller[0].name, **params)
     raise DoesNotFitError("error.does_not_fit", **params)
+
+
+# How a model's memory is checked before loading (``amalia doctor`` shows which applies).
+FIT_RAM = "ram"  # CPU only: everything against available RAM
+FIT_UNIFIED = "unified"  # Metal / integrated GPU: everything against total RAM
+FIT_VRAM = "vram"  # discrete GPU: the offloaded share against free VRAM, the rest RAM
+FIT_UNCHECKED = "unchecked"  # discrete GPU whose free memory llama.cpp cannot report
+
+
+def fit_mode(machine: Machine, n_gpu_layers: int) -> str:
+    if n_gpu_layers == 0 or not machine.gpu_offload:
+        return FIT_RAM
+    if machine.unified_memory:
+        return FIT_UNIFIED
+    return FIT_VRAM if machine.vram_free is not None else FIT_UNCHECKED
+
+
+def check_fit(model: ModelFile, n_ctx: int, n_gpu_layers: int, machine: Machine) -> str:
+    """Refuse a model that cannot fit where it will be loaded; returns the mode used.
+
+    GPU offload does not make memory free: on unified memory the weights still live in
+    RAM (an 8 GB Mac cannot hold a 9B model at 8 bits), and a discrete GPU holds only
+    what it has free. When the GPU's free memory is unknown the caller says so.
+    """
+    mode = fit_mode(machine, n_gpu_layers)
+    if mode == FIT_RAM:
+        ensure_fits(model, n_ctx, machine.available_ram)
+    elif mode == FIT_UNIFIED:
+        ensure_fits(model, n_ctx, machine.total_ram or machine.available_ram)
+    elif mode == FIT_VRAM:
+        assert machine.vram_free is not None
+        layers = offloadable_layers(model)
+        share = 1.0 if n_gpu_layers < 0 else min(1.0, n_gpu_layers / layers)
+        total = model.ram_needed(n_ctx)
+        on_gpu = int(total * share)
+        if on_gpu > machine.vram_free:
+            raise DoesNotFitError(
+                "error.does_not_fit_vram",
+                needed=human_bytes(on_gpu),
+                available=human_bytes(machine.vram_free),
+                n_ctx=f"{n_ctx:,}",
+                layers=int(layers * machine.vram_free / total) if total else 0,
+            )
+        if total - on_gpu > machine.available_ram:
+            ensure_fits(model, n_ctx, machine.available_ram + on_gpu)
+    return mode

@@ -34,6 +34,7 @@ from amalia_local.store.errors import (
     HubNotFoundError,
     NetworkError,
     OfflineError,
+    UnsupportedModelError,
 )
 from amalia_local.store.lock import FileLock
 from amalia_local.store.names import HubRef, is_split, match_quant
@@ -45,6 +46,13 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 # 2.4, its own timeout=3 can take 6 s to fire when HF_ENDPOINT names the host.
 DEFAULT_METADATA_TIMEOUT = 3.0
 _HASH_CHUNK = 8 * 1024 * 1024
+# Files at least this big get their GGUF header read (a ranged GET) before the download;
+# smaller ones cost little more to fetch whole and are checked after, as always.
+HEAD_CHECK_MIN_SIZE = 32 * 1024 * 1024
+_HEAD_FIRST_READ = 2 * 1024 * 1024
+_HEAD_MAX_READ = 64 * 1024 * 1024  # a header bigger than this is checked after download
+# Resumes of a connection dropped mid-file within one pull, each after bytes arrived.
+_RESUME_RETRIES = 5
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _GIT_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 
@@ -122,6 +130,7 @@ class Fetched:
     size: int
     commit: str | None
     downloaded: int  # bytes transferred by this call (0: reused from the cache)
+    created: bool = False  # the blob was written by us (now or by an interrupted pull)
 
 
 def _network_errors() -> tuple[type[BaseException], ...]:
@@ -356,6 +365,11 @@ class _HashingFile:
         return getattr(self._fh, name)
 
     @property
+    def hasher(self) -> Any:
+        """The running hash, or None once it is void (carried over to a resumed attempt)."""
+        return self._hasher
+
+    @property
     def sha256(self) -> str | None:
         return self._hasher.hexdigest() if self._hasher is not None else None
 
@@ -422,9 +436,14 @@ def fetch(
     blob = _storage(settings, ref.repo) / "blobs" / etag
     partial = partial_path(settings, ref.repo, etag)
     downloaded = 0
+    created = False
     # One lock per blob: a second pull of the same file waits, then finds it done.
     with FileLock(lock_dir / f"{etag[:64]}.lock", timeout=None):
         if not blob.exists():
+            created = True
+            big = meta.size is not None and meta.size >= HEAD_CHECK_MIN_SIZE
+            if big and not partial.exists():
+                check_head(url, settings, what)
             downloaded, streamed = _download(url, partial, meta.size, settings, progress, what)
             try:
                 sha256 = _check(partial, etag, what, streamed)
@@ -435,7 +454,64 @@ def fetch(
         else:
             sha256 = _check(blob, etag, what)
         path = _snapshot_entry(ref, settings, blob)
-    return Fetched(path, sha256, blob.stat().st_size, meta.commit_hash, downloaded)
+    return Fetched(path, sha256, blob.stat().st_size, meta.commit_hash, downloaded, created)
+
+
+def check_head(url: str, settings: HubSettings, what: str) -> None:
+    """Read the file's first megabytes and refuse, before gigabytes move, a GGUF this
+    llama.cpp cannot run: not GGUF, an unknown architecture, or one part of a split."""
+    from amalia_local.gguf_header import NeedMoreBytes, NotGguf, read_head
+    from amalia_local.model_file import KNOWN_ARCHITECTURES
+
+    size = _HEAD_FIRST_READ
+    while True:
+        data = _read_prefix(url, settings, size, what)
+        try:
+            head = read_head(data)
+            break
+        except NeedMoreBytes as more:
+            if len(data) < size or more.needed > _HEAD_MAX_READ:
+                return  # a short file or a huge header: inspected after the download
+            size = more.needed
+        except NotGguf as exc:
+            raise UnsupportedModelError(
+                "error.pull_not_gguf", name=what, reason=exc.reason
+            ) from exc
+    if not head.architecture:
+        raise UnsupportedModelError("error.pull_no_architecture", name=what)
+    if head.architecture not in KNOWN_ARCHITECTURES:
+        raise UnsupportedModelError(
+            "error.pull_unknown_architecture", name=what, arch=head.architecture
+        )
+    if head.split_count > 1:
+        raise UnsupportedModelError("error.pull_split", name=what, count=head.split_count)
+
+
+def _read_prefix(url: str, settings: HubSettings, size: int, what: str) -> bytes:
+    """The first ``size`` bytes through huggingface_hub's HTTP client (ranged GET; a
+    server that ignores Range is simply read no further)."""
+    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_stream_backoff
+
+    headers = {**build_hf_headers(token=settings.token), "Range": f"bytes=0-{size - 1}"}
+    parts: list[bytes] = []
+    received = 0
+    try:
+        with http_stream_backoff(
+            "GET", url, headers=headers, timeout=settings.timeout, max_retries=2
+        ) as response:
+            hf_raise_for_status(response)
+            for chunk in response.iter_bytes():
+                parts.append(chunk)
+                received += len(chunk)
+                if received >= size:
+                    break
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "?"
+        raise DownloadError("error.download_failed", name=what, reason=f"HTTP {status}") from exc
+    except _network_errors() as exc:
+        raise DownloadError("error.download_failed", name=what, reason=_short(exc)) from exc
+    return b"".join(parts)[:size]
 
 
 def _download(
@@ -475,25 +551,41 @@ def _download(
         with open(partial, "rb") as done:
             while chunk := done.read(_HASH_CHUNK):
                 hasher.update(chunk)
-    try:
-        with open(partial, "ab") as fh:
-            sink = _HashingFile(fh, hasher)
-            http_get(
-                url,
-                sink,  # type: ignore[arg-type]
-                resume_size=resume,
-                headers=headers,
-                expected_size=expected_size,
-                displayed_filename=what,
-                tqdm_class=_tqdm_adapter(progress),
-            )
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else "?"
-        raise DownloadError("error.download_failed", name=what, reason=f"HTTP {status}") from exc
-    except _network_errors() as exc:
-        raise DownloadError("error.download_failed", name=what, reason=_short(exc)) from exc
-    except OSError as exc:
-        raise DownloadError("error.download_failed", name=what, reason=_short(exc)) from exc
+    sink_hash: Any = hasher
+    retries = _RESUME_RETRIES
+    while True:
+        start = partial.stat().st_size if partial.exists() else 0
+        try:
+            with open(partial, "ab") as fh:
+                sink = _HashingFile(fh, sink_hash)
+                try:
+                    http_get(
+                        url,
+                        sink,  # type: ignore[arg-type]
+                        resume_size=start,
+                        headers=headers,
+                        expected_size=expected_size,
+                        displayed_filename=what,
+                        tqdm_class=_tqdm_adapter(progress),
+                    )
+                finally:
+                    sink_hash = sink.hasher
+            break
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else "?"
+            raise DownloadError(
+                "error.download_failed", name=what, reason=f"HTTP {status}"
+            ) from exc
+        except _network_errors() as exc:
+            # huggingface_hub 2.x resumes a dropped connection itself; 1.x gives up on a
+            # cut mid-body (RemoteProtocolError), so resume here while bytes still arrive.
+            progressed = partial.exists() and partial.stat().st_size > start
+            if progressed and retries > 0:
+                retries -= 1
+                continue
+            raise DownloadError("error.download_failed", name=what, reason=_short(exc)) from exc
+        except OSError as exc:
+            raise DownloadError("error.download_failed", name=what, reason=_short(exc)) from exc
     return partial.stat().st_size - resume, sink.sha256
 
 
@@ -543,18 +635,21 @@ def _from_cache_offline(ref: HubRef, settings: HubSettings, what: str) -> Fetche
     return Fetched(path, sha256, blob.stat().st_size, commit, 0)
 
 
-def remove_cached(path: Path, settings: HubSettings) -> None:
-    """Delete a snapshot entry and its blob unless another snapshot still points at it."""
+def remove_cached(path: Path, settings: HubSettings) -> bool:
+    """Delete a snapshot entry and its blob unless another snapshot still points at it;
+    True when the blob's bytes were freed."""
     try:
         blob = path.resolve()
     except OSError:
         blob = path
     path.unlink(missing_ok=True)
     if blob == path or not blob.exists():
-        return
+        return False
     repo_dir = blob.parent.parent
     for other in (repo_dir / "snapshots").rglob("*"):
         if other.is_symlink() and other.resolve() == blob:
-            return
+            return False
     if settings.cache_dir.resolve() in blob.parents:
         blob.unlink(missing_ok=True)
+        return True
+    return False

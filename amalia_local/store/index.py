@@ -44,6 +44,10 @@ class Installed:
     origin: str | None = None  # imports: the file it was copied or linked from
     linked: bool = False  # imports: hard link instead of copy
     aliases: tuple[str, ...] = ()  # other names that reached this file ("hf:o/r:q4_k_m")
+    # Hub files: amalia itself transferred the bytes into the shared cache. Only such a
+    # file is deleted by ``amalia rm``; one another tool fetched stays where it was.
+    # Records written before this field existed read as False: kept, never lost.
+    downloaded_here: bool = False
 
     @property
     def exists(self) -> bool:

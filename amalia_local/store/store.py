@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from amalia_local.errors import ModelFileError
 from amalia_local.filecopy import link_or_copy
 from amalia_local.locations import Locations
 from amalia_local.model_file import inspect
@@ -146,12 +147,21 @@ class ModelStore:
             return self.get(reference).path
         path = Path(reference).expanduser()
         looks_like_path = (
-            path.exists()
-            or reference.lower().endswith(".gguf")
+            reference.lower().endswith(".gguf")
             or os.sep in reference
             or (os.altsep is not None and os.altsep in reference)
+            or reference.startswith("~")
         )
         if looks_like_path:
+            return str(path)
+        # A bare word is a store name first: "amalia run amalia" must not open a
+        # sub-folder that happens to be called "amalia". A plain file of that name is
+        # used only when the store has no such model.
+        try:
+            known = self.find(reference) is not None
+        except BadNameError:  # not a model name at all ("My Model"): only a file can be it
+            return str(path)
+        if not known and path.is_file():
             return str(path)
         return self.get(reference).path
 
@@ -186,7 +196,15 @@ class ModelStore:
             fetched = hub.fetch(hub_ref, self.hub, self.root / ".locks", progress)
         except OfflineError as exc:  # name the model as the user did, not its Hub path
             raise OfflineError("error.offline_download", name=name, **_reason(exc)) from exc
-        inspect(fetched.path)  # a verified download can still be a model llama.cpp cannot run
+        # Big files had their header checked before the transfer (hub.check_head); this
+        # full check covers small files and anything the header alone cannot show. A file
+        # refused here that we just downloaded is deleted, not left orphaned in the cache.
+        try:
+            inspect(fetched.path)
+        except ModelFileError:
+            if fetched.created:
+                hub.remove_cached(fetched.path, self.hub)
+            raise
         model = Installed(
             name=store_name,
             path=str(fetched.path),
@@ -199,6 +217,7 @@ class ModelStore:
             revision=hub_ref.revision,
             commit=fetched.commit,
             aliases=aliases,
+            downloaded_here=fetched.created,
         )
 
         def register(models: list[Installed]) -> list[Installed]:
@@ -206,7 +225,11 @@ class ModelStore:
             old = next((m for m in models if m.name == store_name), None)
             merged = model
             if old is not None:
-                merged = replace(model, aliases=tuple(dict.fromkeys((*old.aliases, *aliases))))
+                merged = replace(
+                    model,
+                    aliases=tuple(dict.fromkeys((*old.aliases, *aliases))),
+                    downloaded_here=model.downloaded_here or old.downloaded_here,
+                )
             return [*rest, merged]
 
         self.index.update(register)
@@ -262,27 +285,71 @@ class ModelStore:
             raise BadNameError("error.import_name_reserved", name=name)
 
     # --- remove ------------------------------------------------------------------------
-    def remove(self, name: str) -> Installed:
-        """Unregister ``name``, then delete its file (unless another entry uses it)."""
+    def plan_removal(self, name: str) -> Removal:
+        """What ``remove(name)`` would do, changing nothing (for the confirmation)."""
         target = self.find(name)
         if target is None:
             raise NotInstalledError("error.not_installed", name=name)
-        remaining: list[Installed] = []
+        return _plan(target, self.index.read())
+
+    def remove(self, name: str) -> Removal:
+        """Unregister ``name``; delete its file only if amalia put it there and no other
+        entry uses it. A file in the shared Hub cache that another tool downloaded is
+        someone else's: it stays, and the result says so."""
+        target = self.find(name)
+        if target is None:
+            raise NotInstalledError("error.not_installed", name=name)
+        plan: list[Removal] = []
 
         def unregister(models: list[Installed]) -> list[Installed]:
-            remaining[:] = [m for m in models if m.name != target.name]
-            return remaining
+            plan.append(_plan(target, models))
+            return [m for m in models if m.name != target.name]
 
         self.index.update(unregister)
-        if any(m.path == target.path for m in remaining):
-            return target
+        removal = plan[0]
+        if not removal.deletes_file:
+            return removal
         path = Path(target.path)
+        freed = False
         if target.source == SOURCE_IMPORT:
             if self.root.resolve() in path.resolve().parents:
                 path.unlink(missing_ok=True)
+                freed = True
         else:
-            hub.remove_cached(path, self.hub)
-        return target
+            freed = hub.remove_cached(path, self.hub)
+        return replace(removal, freed=target.size if freed else 0)
+
+
+@dataclass(frozen=True)
+class Removal:
+    """An entry taken out of the store, and what happened to its file."""
+
+    model: Installed
+    deletes_file: bool
+    kept_because: str | None = None  # KEPT_FOREIGN or KEPT_SHARED when the file stays
+    used_by: str | None = None  # KEPT_SHARED: the other entry's name
+    freed: int = 0  # bytes actually deleted
+
+
+KEPT_FOREIGN = "foreign"  # in the Hub cache, downloaded by another tool
+KEPT_SHARED = "shared"  # another store entry uses the same file
+
+
+def _plan(target: Installed, models: list[Installed]) -> Removal:
+    target_file = _real(target.path)
+    for other in models:
+        if other.name != target.name and _real(other.path) == target_file:
+            return Removal(target, False, KEPT_SHARED, other.name)
+    if target.source == SOURCE_HUB and not target.downloaded_here:
+        return Removal(target, False, KEPT_FOREIGN)
+    return Removal(target, True)
+
+
+def _real(path: str) -> str:
+    try:
+        return str(Path(path).resolve())
+    except OSError:
+        return path
 
 
 def _reason(exc: OfflineError) -> dict[str, object]:
@@ -293,4 +360,4 @@ def _hub_alias(ref: HubRef) -> str:
     return f"{HF_PREFIX}{ref.repo}:{ref.quant}".lower()
 
 
-__all__ = ["ModelStore", "PullResult", "hub_store_name"]
+__all__ = ["KEPT_FOREIGN", "KEPT_SHARED", "ModelStore", "PullResult", "Removal", "hub_store_name"]

@@ -71,13 +71,15 @@ class AmaliaApp(App[None]):
         config: Config,
         model: str | None = None,
         overrides: LoadOverrides | None = None,
+        *,
+        offline: bool = False,
     ) -> None:
         super().__init__()
         self.runtime = runtime
         self.translator = runtime.translator
         self.config = config
         self.overrides = overrides or LoadOverrides()
-        self.models = ModelSource(runtime.locations, offline=config.offline)
+        self.models = ModelSource(runtime.locations, offline=offline, config_offline=config.offline)
         self.model_ref = model or config.model  # a store name or a path to a .gguf file
         self.store = ConversationStore.in_dir(runtime.locations.data_dir)
         self.engine: Engine | None = None
@@ -93,6 +95,10 @@ class AmaliaApp(App[None]):
 
     # --- start and stop -----------------------------------------------------------------
     def on_mount(self) -> None:
+        if self.model_ref is None:
+            # The picker is for a machine with nothing installed; with models present
+            # (say one imported by hand) the chat opens with one of them.
+            self.model_ref = self.models.default_installed()
         if self.model_ref is None:
             self.push_screen(FirstRunScreen())
         else:
@@ -130,13 +136,11 @@ class AmaliaApp(App[None]):
 
     # --- the model --------------------------------------------------------------------
     def load_options(self) -> LoadOptions:
-        from amalia_local.engine import LoadOptions
+        from amalia_local.services.loading import load_options
 
-        c, o = self.config, self.overrides
-        return LoadOptions(
-            n_ctx=o.n_ctx or c.n_ctx,
-            n_threads=o.n_threads or c.threads,
-            n_gpu_layers=o.n_gpu_layers if o.n_gpu_layers is not None else c.gpu_layers,
+        o = self.overrides
+        return load_options(
+            self.config, n_ctx=o.n_ctx, n_threads=o.n_threads, n_gpu_layers=o.n_gpu_layers
         )
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
@@ -202,10 +206,9 @@ class AmaliaApp(App[None]):
 
     # --- what screens ask for -------------------------------------------------------------
     def sampling(self) -> SamplingOptions:
-        from amalia_local.engine import SamplingOptions
+        from amalia_local.services.loading import sampling_options
 
-        c = self.config
-        return SamplingOptions(temperature=c.temperature, top_p=c.top_p, max_tokens=c.max_tokens)
+        return sampling_options(self.config)
 
     def system_prompt(self) -> str | None:
         if self.config.system_prompt is not None:

@@ -21,6 +21,7 @@ class ChatRequest:
     n_gpu_layers: int | None = None
     language_forced: bool = False  # --lang given: it beats the language in the settings
     force: bool = False  # --force: load even when the model will not fit in available RAM
+    offline: bool = False  # --offline: no screen may reach the network (pulls included)
 
 
 def build_app(request: ChatRequest, runtime: Runtime):
@@ -33,7 +34,7 @@ def build_app(request: ChatRequest, runtime: Runtime):
     overrides = LoadOverrides(
         request.n_ctx, request.n_threads, request.n_gpu_layers, force=request.force
     )
-    return AmaliaApp(runtime, config, request.model, overrides)
+    return AmaliaApp(runtime, config, request.model, overrides, offline=request.offline)
 
 
 def run_chat(request: ChatRequest, runtime: Runtime) -> int:

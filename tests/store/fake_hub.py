@@ -5,7 +5,7 @@ source: ``get_hf_file_metadata``, ``http_get``, ``HfApi.model_info``):
 
 * ``HEAD/GET /{owner}/{repo}/resolve/{revision}/{file}`` with ``X-Repo-Commit``, ``ETag``,
   for LFS files ``X-Linked-Etag`` (the sha256) and ``X-Linked-Size``, ``Content-Length``,
-  ``Accept-Ranges`` and ``Range`` -> 206 with ``Content-Range``;
+  ``Accept-Ranges`` and ``Range`` (``bytes=N-`` or ``bytes=N-M``) -> 206 with ``Content-Range``;
 * ``GET /api/models/{owner}/{repo}[/revision/{rev}]`` with ``siblings`` (and ``lfs.sha256``);
 * 404s carrying ``X-Error-Code`` (``RepoNotFound``, ``EntryNotFound``) as the Hub does.
 
@@ -127,20 +127,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         data = entry.data
-        start = 0
+        start, end = 0, None
         range_header = self.headers.get("Range")
         if body and range_header and not state.ignore_range:
-            start = int(re.match(r"bytes=(\d+)-", range_header).group(1))
-        chunk = data[start:]
-        self.send_response(206 if start else 200)
+            bounds = re.match(r"bytes=(\d+)-(\d*)", range_header)
+            start = int(bounds.group(1))
+            end = min(int(bounds.group(2)), len(data) - 1) if bounds.group(2) else None
+        chunk = data[start:] if end is None else data[start : end + 1]
+        self.send_response(206 if start or end is not None else 200)
         self.send_header("X-Repo-Commit", COMMIT)
         self.send_header("ETag", f'"{entry.sha256}"')
         self.send_header("X-Linked-Etag", f'"{entry.sha256}"')
         self.send_header("X-Linked-Size", str(len(data)))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Length", str(len(chunk)))
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        if start or end is not None:
+            last = len(data) - 1 if end is None else end
+            self.send_header("Content-Range", f"bytes {start}-{last}/{len(data)}")
         self.end_headers()
         if not body:
             return

@@ -121,3 +121,62 @@ def test_run_accepts_force_flag(run_amalia, tiny_model):
         "run", str(tiny_model), "Olá", "--temperature", "0", "--ctx", "256", "--force"
     )
     assert result.returncode == 0, result.stderr
+
+
+# --- GPU offload: the fit check still applies ------------------------------------------
+def test_unified_memory_counts_the_model_against_total_ram(tiny_model, llama_log):
+    from amalia_local.services.loading import open_checked
+
+    # An "8 GB Mac" at the tiny model's scale: Metal offload on, too little memory.
+    mac = Machine(
+        physical_cores=2,
+        available_ram=2 * 10**6,
+        gpu_offload=True,
+        total_ram=3 * 10**6,
+        unified_memory=True,
+    )
+    with pytest.raises(DoesNotFitError):
+        open_checked(str(tiny_model), LoadOptions(n_ctx=256), llama_log, machine=mac)
+    assert fit.fit_mode(mac, -1) == fit.FIT_UNIFIED
+
+
+def test_discrete_gpu_counts_the_offloaded_share_against_free_vram(tiny_model):
+    from amalia_local.model_file import inspect
+
+    model = inspect(tiny_model)
+    needed = model.ram_needed(256)
+    gpu = Machine(physical_cores=2, available_ram=64 * GB, gpu_offload=True, vram_free=needed // 4)
+    with pytest.raises(DoesNotFitError) as refused:
+        fit.check_fit(model, 256, -1, gpu)
+    assert refused.value.key == "error.does_not_fit_vram"
+    assert 0 <= refused.value.params["layers"] < model.block_count + 1
+    assert "--gpu-layers" in str(refused.value)
+    # fewer layers offloaded: the share on the GPU fits, the rest goes to RAM
+    assert fit.check_fit(model, 256, 0, gpu) == fit.FIT_RAM
+    roomy = Machine(physical_cores=2, available_ram=64 * GB, gpu_offload=True, vram_free=GB)
+    assert fit.check_fit(model, 256, -1, roomy) == fit.FIT_VRAM
+
+
+def test_unknown_vram_is_said_not_skipped_silently(tiny_model, llama_log):
+    from amalia_local.i18n import Translator
+    from amalia_local.runtime import Runtime
+    from amalia_local.services.loading import notice_lines, open_checked
+
+    gpu = Machine(physical_cores=2, available_ram=64 * GB, gpu_offload=True, vram_free=None)
+    engine = open_checked(str(tiny_model), LoadOptions(n_ctx=256), llama_log, machine=gpu)
+    try:
+        assert engine.options.fit_check == fit.FIT_UNCHECKED
+        lines = notice_lines(engine.options, Runtime(translator=Translator("en")))
+        assert lines == [
+            "could not check that the model fits in GPU memory: llama.cpp does not report"
+            " it here (use --gpu-layers N to offload fewer layers if loading fails)"
+        ]
+    finally:
+        engine.close()
+
+
+def test_doctor_shows_how_memory_is_checked(run_amalia):
+    data = json.loads(run_amalia("doctor", "--json").stdout)
+    assert data["fit_check"]["mode"] == fit.FIT_RAM  # this CPU-only build
+    text = run_amalia("doctor").stdout
+    assert "Memory check before loading" in text and "RAM available (CPU only)" in text

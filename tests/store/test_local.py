@@ -198,3 +198,33 @@ def test_rm_asks_on_a_terminal(run_amalia, hub_env, tiny_model):
     removed = rm_answering("s", "--lang", "pt")
     assert removed.returncode == 0 and "Remover o mini" in removed.stdout
     assert index_models(hub_env) == []
+
+
+def test_a_store_name_wins_over_a_same_named_folder(store, tiny_model, tmp_path, monkeypatch):
+    stored = store.import_file(tiny_model, "amalia-mini")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "amalia-mini").mkdir()  # a project folder that happens to share the name
+    assert store.resolve_path("amalia-mini") == stored.path
+    # ... unless the argument looks like a path
+    assert Path(store.resolve_path(f".{os.sep}amalia-mini")) == Path("amalia-mini")
+    assert store.resolve_path("amalia-mini.gguf") == "amalia-mini.gguf"
+    # a bare word that is no store name may still be a file here
+    shutil.copy(tiny_model, tmp_path / "loose")
+    assert store.resolve_path("loose") == "loose"
+
+
+def test_run_by_name_with_a_same_named_folder(run_amalia, tiny_model, hub_env, tmp_path):
+    assert run_amalia("import", str(tiny_model), "--name", "mini").returncode == 0
+    work = tmp_path / "work"
+    (work / "mini").mkdir(parents=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "amalia_local", "run", "mini", "Olá", "--temperature", "0"],
+        cwd=work,
+        env=hub_env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ANSWER_TEXT + "\n"

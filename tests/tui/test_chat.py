@@ -252,7 +252,15 @@ async def test_help_and_command_palette_are_translated(make_app, tiny_model):
         assert isinstance(app.screen, ChatScreen)
 
 
-async def test_first_run_offers_installed_models_and_the_catalogue(make_app, tiny_model, home):
+async def test_first_run_offers_the_catalogue_when_nothing_is_installed(make_app, home):
+    app = make_app(None)
+    async with app.run_test(size=SIZE):
+        assert isinstance(app.screen, FirstRunScreen)
+        offers = app.screen.query_one("#offers")
+        assert offers.get_option_at_index(0).id == "amalia:q4_k_m"
+
+
+async def test_an_installed_model_opens_the_chat_without_the_picker(make_app, tiny_model, home):
     from amalia_local.locations import Locations
     from amalia_local.store import ModelStore
 
@@ -260,22 +268,12 @@ async def test_first_run_offers_installed_models_and_the_catalogue(make_app, tin
     ModelStore.open(locations).import_file(tiny_model, "tiny")
     app = make_app(None)
     async with app.run_test(size=SIZE) as pilot:
-        assert isinstance(app.screen, FirstRunScreen)
-        offers = app.screen.query_one("#offers")
-        assert offers.get_option_at_index(0).id == "amalia:q4_k_m"
-        installed = app.screen.query_one("#installed")
-        assert installed.get_option_at_index(0).id == "tiny"
-        installed.focus()
-        installed.highlighted = 0
-        await pilot.press("enter")
-        await pilot.pause()
         assert isinstance(app.screen, ChatScreen)
         await wait_ready(app)
         assert app.engine.model_file.path.name == "tiny.gguf"
         await ask(pilot, "Olá")
         await wait_answer(app)
         assert answers(app) == [ANSWER_TEXT]
-    assert Config.load(home / "config").model == "tiny"
 
 
 async def test_first_run_downloads_from_the_catalogue(
