@@ -12,8 +12,9 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK = 8 * 1024 * 1024
 
@@ -79,3 +80,26 @@ def link_or_copy(
             tmp.unlink()
         raise
     return sha256, linked
+
+
+@contextlib.contextmanager
+def write_atomically(dest: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
+    """A binary file that appears at ``dest`` only when the block ends without error.
+
+    Written under a temporary name in the same folder, then renamed: readers (another
+    process, the next start after a crash) see the old file or the new one, never a
+    half-written one. ``durable=False`` skips the fsync, for caches whose readers verify
+    a checksum anyway and would rather not wait for the disk.
+    """
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            if durable:
+                os.fsync(out.fileno())
+        os.replace(tmp_name, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
