@@ -10,6 +10,8 @@ from enum import Enum
 
 import gguf
 
+from amalia_local.errors import AmaliaError
+
 
 class KvType(str, Enum):
     F16 = "f16"
@@ -41,3 +43,15 @@ class KvType(str, Enum):
 
 
 KV_TYPE_CHOICES = tuple(k.value for k in KvType)
+
+
+def from_setting(value: str | None) -> KvType | None:
+    """The ``kv_type`` setting (or flag) as a KvType; a bad value is the user's error."""
+    if value is None:
+        return None
+    try:
+        return KvType.parse(value)
+    except ValueError:
+        raise AmaliaError(
+            "error.kv_type_setting", choices=", ".join(KV_TYPE_CHOICES), value=value
+        ) from None

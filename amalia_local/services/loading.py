@@ -23,12 +23,22 @@ def open_checked(
     force: bool = False,
     cache_dir: Path | None = None,
     machine: Machine | None = None,
+    state_dir: Path | None = None,
+    state_budget: int = 0,
 ) -> Engine:
     """Engine.open, but refuse a model that cannot fit at the chosen context first:
-    llama.cpp would otherwise swap until the machine looks frozen."""
+    llama.cpp would otherwise swap until the machine looks frozen.
+
+    ``state_dir``/``state_budget``: where and how much KV state to save (0: none).
+    """
     model_file = inspect(model, cache_dir)
     machine = machine or current_machine()
     options = resolve(model_file, load, machine)
     if not force and options.n_gpu_layers == 0:
-        ensure_fits(model_file, options.n_ctx, machine.available_ram)
-    return Engine(model_file, options, log)
+        ensure_fits(model_file, options.n_ctx, machine.available_ram, kv_type=options.kv_type)
+    return Engine(model_file, options, log, state_dir, state_budget)
+
+
+def state_budget_bytes(gigabytes: float) -> int:
+    """The ``state_cache_gb`` setting in bytes (negative counts as off)."""
+    return max(0, int(gigabytes * 10**9))

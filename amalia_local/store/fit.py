@@ -19,9 +19,11 @@ from amalia_local.engine.options import (
     MIN_CONTEXT,
     RAM_HEADROOM,
     Machine,
+    default_kv_type,
     ram_context_cap,
 )
 from amalia_local.formatting import human_bytes
+from amalia_local.kv_type import KvType
 from amalia_local.model_file import ModelFile, TensorExtent
 from amalia_local.store.catalogue import Entry, Quant
 from amalia_local.store.catalogue import entries as catalogue_entries
@@ -34,6 +36,7 @@ class RamEstimate:
     weights: int
     kv_cache: int
     compute: int
+    kv_type: KvType = KvType.F16
 
     @property
     def total(self) -> int:
@@ -101,17 +104,34 @@ def default_context(model: ModelFile) -> int:
     return min(model.context_length or DEFAULT_CONTEXT_CAP, DEFAULT_CONTEXT_CAP)
 
 
-def estimate(model: ModelFile, n_ctx: int | None = None) -> RamEstimate:
+def estimate(
+    model: ModelFile, n_ctx: int | None = None, kv_type: KvType = KvType.F16
+) -> RamEstimate:
     ctx = n_ctx or default_context(model)
     return RamEstimate(
         n_ctx=ctx,
         weights=model.tensor_bytes,
-        kv_cache=model.kv_cache_bytes(ctx),
+        kv_cache=model.kv_cache_bytes(ctx, kv_type),
         compute=model.compute_buffer_bytes(ctx),
+        kv_type=kv_type,
     )
 
 
-def assess(available_ram: int, entries: tuple[Entry, ...] | None = None) -> list[Fit]:
+def estimate_for(
+    model: ModelFile, available_ram: int, kv_type: KvType | None = None
+) -> RamEstimate:
+    """The estimate at the default context with the KV type the engine would pick here
+    (``kv_type`` when the user chose one): f16, or q8_0 when f16 would not fit."""
+    ctx = default_context(model)
+    chosen = kv_type or default_kv_type(model, available_ram, ctx)
+    return estimate(model, ctx, chosen)
+
+
+def assess(
+    available_ram: int,
+    entries: tuple[Entry, ...] | None = None,
+    kv_type: KvType | None = None,
+) -> list[Fit]:
     """Every catalogue quantization with its RAM estimate and whether it fits.
 
     Order: catalogue order (the default model first), the default quantization first,
@@ -121,7 +141,7 @@ def assess(available_ram: int, entries: tuple[Entry, ...] | None = None) -> list
     for entry in entries if entries is not None else catalogue_entries():
         quants = sorted(entry.quants, key=lambda q: (q.tag != entry.default_quant, -q.size))
         for quant in quants:
-            est = estimate(catalogue_model(entry, quant))
+            est = estimate_for(catalogue_model(entry, quant), available_ram, kv_type)
             fits.append(
                 Fit(
                     entry=entry,
@@ -134,13 +154,17 @@ def assess(available_ram: int, entries: tuple[Entry, ...] | None = None) -> list
     return fits
 
 
-def recommend(available: int | Machine, entries: tuple[Entry, ...] | None = None) -> list[Fit]:
+def recommend(
+    available: int | Machine,
+    entries: tuple[Entry, ...] | None = None,
+    kv_type: KvType | None = None,
+) -> list[Fit]:
     """What this machine can run comfortably, best first; empty when nothing fits.
 
     ``available`` is the RAM in bytes or an engine ``Machine`` (``current_machine()``).
     """
     ram = available.available_ram if isinstance(available, Machine) else available
-    return [f for f in assess(ram, entries) if f.fits]
+    return [f for f in assess(ram, entries, kv_type) if f.fits]
 
 
 def ensure_fits(
@@ -148,13 +172,14 @@ def ensure_fits(
     n_ctx: int,
     available_ram: int,
     entries: tuple[Entry, ...] | None = None,
+    kv_type: KvType = KvType.F16,
 ) -> None:
     """Refuse a model that cannot fit at ``n_ctx``, naming the numbers and a way out.
 
     The threshold is all available RAM (not the headroom budget): past it the OS swaps
     and generation crawls, which looks like a hang. ``--force`` skips this check.
     """
-    needed = model.ram_needed(n_ctx)
+    needed = model.ram_needed(n_ctx, kv_type)
     if needed <= available_ram:
         return
     params = {
@@ -162,9 +187,9 @@ def ensure_fits(
         "available": human_bytes(available_ram),
         "n_ctx": f"{n_ctx:,}",
     }
-    if model.ram_needed(MIN_CONTEXT) <= int(available_ram * RAM_HEADROOM):
+    if model.ram_needed(MIN_CONTEXT, kv_type) <= int(available_ram * RAM_HEADROOM):
         raise DoesNotFitError(
-            "error.does_not_fit_ctx", ctx=ram_context_cap(model, available_ram), **params
+            "error.does_not_fit_ctx", ctx=ram_context_cap(model, available_ram, kv_type), **params
         )
     smaller = [f for f in recommend(available_ram, entries) if f.quant.size < model.size_bytes]
     if smaller:

@@ -21,6 +21,7 @@ class ChatRequest:
     n_gpu_layers: int | None = None
     language_forced: bool = False  # --lang given: it beats the language in the settings
     force: bool = False  # --force: load even when the model will not fit in available RAM
+    kv_type: str | None = None  # --kv-type
 
 
 def build_app(request: ChatRequest, runtime: Runtime):
@@ -31,7 +32,11 @@ def build_app(request: ChatRequest, runtime: Runtime):
     if config.language and not request.language_forced:
         runtime.translator = Translator(config.language)
     overrides = LoadOverrides(
-        request.n_ctx, request.n_threads, request.n_gpu_layers, force=request.force
+        request.n_ctx,
+        request.n_threads,
+        request.n_gpu_layers,
+        force=request.force,
+        kv_type=request.kv_type,
     )
     return AmaliaApp(runtime, config, request.model, overrides)
 
