@@ -356,6 +356,7 @@ class Engine:
                     stats.stop_reason = StopReason.END
                     break
                 generated.append(token)
+                stats.generated_tokens = len(generated)  # live, for whoever cancels
                 chunk = decoder.decode(self.piece(token))
                 if chunk:
                     text_parts.append(chunk)
