@@ -136,21 +136,26 @@ def _run_interruptible(work, cancel) -> ReplyStats:
     """
     result: list[ReplyStats] = []
     errors: list[BaseException] = []
+    # Waited on instead of Thread.join: on Python 3.11 a Ctrl-C that interrupts join()
+    # can mark a still-running thread as finished (the bpo-45274 fix), and the engine
+    # would then be closed under its feet.
+    done = threading.Event()
 
     def target() -> None:
         try:
             result.append(work())
         except BaseException as exc:
             errors.append(exc)
+        finally:
+            done.set()
 
-    worker = threading.Thread(target=target, name="amalia-run", daemon=True)
-    worker.start()
+    threading.Thread(target=target, name="amalia-run", daemon=True).start()
     try:
-        while worker.is_alive():
-            worker.join(_INTERRUPT_POLL_S)
+        while not done.wait(_INTERRUPT_POLL_S):
+            pass
     except KeyboardInterrupt:
         cancel()
-        worker.join()
+        done.wait()
         raise
     if errors:
         raise errors[0]
