@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from amalia_local.engine import ChatSession, SamplingOptions
+from amalia_local.engine.reuse import find_gap
 from amalia_local.kv_type import KvType
 
 KV_BUFFER = re.compile(r"KV buffer size =\s+([\d.]+) MiB")
@@ -72,3 +74,15 @@ def test_answer_after_a_context_shift_is_coherent(smollm, open_engine):
     answer = final.consume()
     assert "Paris" in answer
     assert final.stats.prompt_tokens_evaluated < final.stats.prompt_tokens // 2
+
+
+def test_gap_is_found_only_where_the_prompt_really_resumes():
+    system, old, kept = [1, 2, 3], list(range(100, 140)), list(range(200, 290))
+    cached = np.asarray(system + old + kept, dtype=np.int32)
+    # Older turns dropped: the prompt continues with everything cached after them.
+    gap = find_gap(cached, system + kept + [7, 8], len(system))
+    assert (gap.start, gap.end, gap.run) == (3, 43, 90)
+    # An edited last question that happens to repeat a few cached tokens: no gap.
+    assert find_gap(cached, [*system, *old[:10], *kept[5:15], 9, 9], len(system) + 10) is None
+    # A long run is trusted even when the cache goes on past it.
+    assert find_gap(cached, system + kept[:70] + [5], len(system)).run == 70

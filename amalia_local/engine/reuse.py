@@ -16,9 +16,12 @@ import numpy as np
 from amalia_local.engine.kv_memory import KvMemory
 from amalia_local.engine.state_cache import StateCache
 
-# A shift must keep at least this many tokens to be worth it; loading a state from disk
-# must save at least this many evaluations over what the memory already gives.
-MIN_SHIFT_RUN = 8
+# A shift keeps the cache after the gap only if the prompt continues with all of it (older
+# turns were dropped), or with a run this long: a short run could be a phrase that merely
+# recurs (an edited question quoting the answer), whose cached context is not the prompt's.
+MIN_SHIFT_RUN = 64
+MIN_TAIL_RUN = 8
+# Loading a state from disk must save at least this many evaluations over the memory.
 MIN_RESTORE_GAIN = 32
 
 
@@ -40,7 +43,7 @@ def find_gap(cached: np.ndarray, tokens: Sequence[int], prefix: int) -> _Gap | N
     """Where the prompt resumes in the cache after ``prefix``, if somewhere later it does.
 
     The prompt's next token is looked for at every later cached position; the candidate
-    with the longest matching run wins.
+    with the longest matching run wins, if it runs to the end of the cache or is long.
     """
     if prefix >= len(tokens) or prefix >= len(cached):
         return None
@@ -53,7 +56,10 @@ def find_gap(cached: np.ndarray, tokens: Sequence[int], prefix: int) -> _Gap | N
         run = int(differ[0]) if len(differ) else n
         if best is None or run > best.run:
             best = _Gap(prefix, start, run)
-    return best if best is not None and best.run >= MIN_SHIFT_RUN else None
+    if best is None or best.run < MIN_TAIL_RUN:
+        return None
+    whole_tail = best.end + best.run == len(cached)
+    return best if whole_tail or best.run >= MIN_SHIFT_RUN else None
 
 
 def prepare(kv: KvMemory, states: StateCache | None, tokens: Sequence[int]) -> Reuse:
