@@ -25,6 +25,7 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
+from amalia_local.kv_type import KvType
 from amalia_local.llama_log import LlamaLogSink
 from quant.errors import EvaluationError
 
@@ -152,9 +153,12 @@ def make_windows(tokens: list[int], prefix: list[int], n_ctx: int) -> Windows:
 
 @contextlib.contextmanager
 def open_for_logits(
-    path: Path, n_ctx: int, threads: int, log: LlamaLogSink
+    path: Path, n_ctx: int, threads: int, log: LlamaLogSink, kv_type: KvType = KvType.F16
 ) -> Iterator[llama_cpp.Llama]:
-    """A llama.cpp model that keeps logits for every position (``logits_all``)."""
+    """A llama.cpp model that keeps logits for every position (``logits_all``).
+
+    ``kv_type``: the KV cache's type, for measuring what a quantized cache costs.
+    """
     log.clear_errors()
     with contextlib.redirect_stderr(log.stream), contextlib.redirect_stdout(log.stream):
         try:
@@ -167,6 +171,9 @@ def open_for_logits(
                 n_threads_batch=threads,
                 n_gpu_layers=0,
                 logits_all=True,
+                type_k=int(kv_type.ggml_type),
+                type_v=int(kv_type.ggml_type),
+                flash_attn=kv_type.needs_flash_attention,
                 verbose=True,  # see Engine: the C log already goes to our sink
             )
         except (ValueError, RuntimeError, OSError) as exc:

@@ -24,8 +24,12 @@ def amalia_run_stats(
     ctx: int,
     max_tokens: int,
     home: str | None = None,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, float]:
-    """``amalia run --json`` greedy, in a fresh process; its ``stats`` object."""
+    """``amalia run --json`` greedy, in a fresh process; its ``stats`` object.
+
+    ``extra``: more ``run`` arguments (``--conversation ID``).
+    """
     out = subprocess.run(
         [
             sys.executable,
@@ -45,6 +49,7 @@ def amalia_run_stats(
             str(ctx),
             "--max-tokens",
             str(max_tokens),
+            *extra,
         ],
         capture_output=True,
         text=True,

@@ -19,11 +19,8 @@ does) on the same 128 tokens for each type, alternating types between repetition
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-import llama_cpp
+from bench_common import amalia_run_stats
 from fetch_smollm import ensure_smollm
 
 from amalia_local.conversations import ConversationStore
@@ -42,12 +39,11 @@ from amalia_local.hardware import physical_cores
 from amalia_local.kv_type import KvType
 from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import inspect
-from quant.evaluate import Reference, make_windows, tokenize_text
+from quant.evaluate import Reference, make_windows, open_for_logits, tokenize_text
 
 AMALIA_KV_BYTES_PER_TOKEN = 42 * 8 * 128 * 2 * 2
 EVAL_TEXT = Path(__file__).resolve().parents[2] / "quant" / "data" / "eval_pt.txt"
 CTX = 4096
-SYSTEM = "You are a helpful AI assistant."
 
 
 def conversation_turns() -> list[tuple[str, str]]:
@@ -62,31 +58,16 @@ def conversation_turns() -> list[tuple[str, str]]:
     return turns
 
 
-def amalia_json(home: Path, model: Path, threads: int, *args: str) -> dict:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "amalia_local",
-            "run",
-            str(model),
-            *args,
-            "--json",
-            "--system",
-            SYSTEM,
-            "--temperature",
-            "0",
-            "--threads",
-            str(threads),
-            "--ctx",
-            str(CTX),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "AMALIA_HOME": str(home)},
-    ).stdout
-    return json.loads(out)
+def first_token_stats(home: Path, model: Path, threads: int, question: str, conv: int) -> dict:
+    return amalia_run_stats(
+        model,
+        question,
+        threads=threads,
+        ctx=CTX,
+        max_tokens=1,
+        home=str(home),
+        extra=("--conversation", str(conv)),
+    )
 
 
 def make_home(root: Path, name: str, state_cache_gb: float) -> tuple[Path, int]:
@@ -108,19 +89,13 @@ def bench_continue(model: Path, threads: int, reps: int) -> None:
         saving, conv_a = make_home(root, "saving", 4.0)
         plain, conv_b = make_home(root, "plain", 0.0)
         # Prime: the first run after the conversation was written evaluates it and saves.
-        primed = amalia_json(
-            saving, model, threads, "Obrigado.", "--conversation", str(conv_a), "--max-tokens", "1"
-        )
-        print(f"conversation: {primed['stats']['prompt_tokens']} tokens")
+        primed = first_token_stats(saving, model, threads, "Obrigado.", conv_a)
+        print(f"conversation: {primed['prompt_tokens']} tokens")
         cont, full = [], []
         for i in range(reps):
             q = f"Qual foi o resumo número {i + 1}?"
-            a = amalia_json(
-                saving, model, threads, q, "--conversation", str(conv_a), "--max-tokens", "1"
-            )["stats"]
-            b = amalia_json(
-                plain, model, threads, q, "--conversation", str(conv_b), "--max-tokens", "1"
-            )["stats"]
+            a = first_token_stats(saving, model, threads, q, conv_a)
+            b = first_token_stats(plain, model, threads, q, conv_b)
             cont.append(a["time_to_first_token_s"])
             full.append(b["time_to_first_token_s"])
             print(
@@ -203,41 +178,23 @@ def bench_generation(model: Path, threads: int, reps: int, log: LlamaLogSink) ->
 def kl_against_f16(model: Path, threads: int, log: LlamaLogSink) -> None:
     n_ctx = 512
 
-    def open_llm(kv: KvType) -> llama_cpp.Llama:
-        # As quant/evaluate.py's open_for_logits, with the KV type the engine would use.
-        with contextlib.redirect_stderr(log.stream), contextlib.redirect_stdout(log.stream):
-            llm = llama_cpp.Llama(
-                model_path=str(model),
-                n_ctx=n_ctx,
-                n_batch=n_ctx,
-                n_ubatch=n_ctx,
-                n_threads=threads,
-                logits_all=True,
-                type_k=int(kv.ggml_type),
-                type_v=int(kv.ggml_type),
-                flash_attn=kv.needs_flash_attention,
-                verbose=True,
-            )
-        llm.verbose = False
-        return llm
-
-    reference_llm = open_llm(KvType.F16)
-    tokens, prefix = tokenize_text(reference_llm, EVAL_TEXT.read_text(encoding="utf-8"))
-    windows = make_windows(tokens, prefix, n_ctx)
-    with tempfile.TemporaryDirectory() as tmp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        open_for_logits(model, n_ctx, threads, log, KvType.F16) as reference_llm,
+    ):
+        tokens, prefix = tokenize_text(reference_llm, EVAL_TEXT.read_text(encoding="utf-8"))
+        windows = make_windows(tokens, prefix, n_ctx)
         reference = Reference(reference_llm, windows, Path(tmp))
         for kv in (KvType.Q8_0, KvType.Q4_0):
-            llm = open_llm(kv)
-            whole = reference.compare(llm).whole
+            with open_for_logits(model, n_ctx, threads, log, kv) as llm:
+                whole = reference.compare(llm).whole
             print(
                 f"KL(f16 || {kv.value}) on eval_pt.txt ({whole.n_tokens} tokens, windows of "
                 f"{n_ctx}): mean {whole.kl_mean:.5f}, p99 {whole.kl_p99:.4f}, top-1 "
                 f"agreement {whole.top1:.1%}, perplexity {whole.perplexity:.3f}"
             )
-            llm.close()
         print(f"  f16 perplexity {reference.compare(None).whole.perplexity:.3f}")
         reference.close()
-    reference_llm.close()
 
 
 def main() -> int:
