@@ -23,6 +23,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -175,6 +176,20 @@ def bench_generation(model: Path, threads: int, reps: int, log: LlamaLogSink) ->
             engine.close()
 
 
+def bench_abort_overhead(model: Path, threads: int, reps: int, log: LlamaLogSink) -> None:
+    """Prompt speed with the abort callback installed (as the engine does) and without."""
+    with Engine.open(str(model), LoadOptions(n_ctx=CTX, n_threads=threads), log) as engine:
+        tokens = engine.sample_tokens(1024)
+        kv = KvMemory(engine._llm)
+        plain, watched = [], []
+        for _ in range(reps):
+            plain.append(len(tokens) / engine.time_prompt(tokens))
+            with kv.abortable(threading.Event()):
+                watched.append(len(tokens) / engine.time_prompt(tokens))
+        a, b = statistics.median(plain), statistics.median(watched)
+        print(f"prompt: {a:.0f} tokens/s without the abort callback, {b:.0f} with it ({b / a:.1%})")
+
+
 def kl_against_f16(model: Path, threads: int, log: LlamaLogSink) -> None:
     n_ctx = 512
 
@@ -213,6 +228,7 @@ def main() -> int:
             bench_state_file(model, args.threads, log)
         if args.only in (None, "generation"):
             bench_generation(model, args.threads, args.reps, log)
+            bench_abort_overhead(model, args.threads, args.reps, log)
         if args.only in (None, "kl"):
             kl_against_f16(model, args.threads, log)
     return 0
