@@ -184,3 +184,10 @@ def test_truncated_state_is_ignored(tmp_path):
     path.write_bytes(path.read_bytes()[:-10])
     assert cache.best_match([1, 2, 3]) is None
     assert reports and "size does not match" in reports[0]
+
+
+def test_state_too_long_for_the_context_is_skipped_not_deleted(tmp_path):
+    cache = StateCache(tmp_path, {"model": "m"})
+    cache.save(list(range(600)), memoryview(bytes(100)))
+    assert cache.best_match(list(range(700)), max_tokens=512) is None
+    assert cache.best_match(list(range(700)), max_tokens=1024)[1] == 600

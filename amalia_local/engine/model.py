@@ -271,7 +271,7 @@ class Engine:
         The last token is left to ``Llama.generate``, whose prefix match then sees the
         rest cached and evaluates just that one to get the logits to sample from.
         """
-        reuse = prepare_cache(self._kv, self.states, tokens)
+        reuse = prepare_cache(self._kv, self.states, tokens, self.n_ctx)
         cached = min(reuse.cached, len(tokens) - 1)
         self._kv.keep(cached)
         stats.prompt_tokens_cached = cached

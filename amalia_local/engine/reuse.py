@@ -62,13 +62,13 @@ def find_gap(cached: np.ndarray, tokens: Sequence[int], prefix: int) -> _Gap | N
     return best if whole_tail or best.run >= MIN_SHIFT_RUN else None
 
 
-def prepare(kv: KvMemory, states: StateCache | None, tokens: Sequence[int]) -> Reuse:
+def prepare(kv: KvMemory, states: StateCache | None, tokens: Sequence[int], n_ctx: int) -> Reuse:
     """Leave the cache holding the longest reusable prefix of ``tokens``."""
     prefix = kv.common_prefix(tokens)
     gap = find_gap(kv.cached_array(), tokens, prefix) if kv.can_shift else None
     in_memory = prefix + gap.run if gap else prefix
     if states is not None and len(tokens) - in_memory >= MIN_RESTORE_GAIN:
-        match = states.best_match(tokens)
+        match = states.best_match(tokens, max_tokens=n_ctx)
         if match is not None and match[1] >= in_memory + MIN_RESTORE_GAIN:
             state, shared = match
             payload = states.read_payload(state)

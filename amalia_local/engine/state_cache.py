@@ -102,11 +102,19 @@ class StateCache:
                 self.discard(path, str(exc))
         return found
 
-    def best_match(self, tokens: Sequence[int]) -> tuple[SavedState, int] | None:
-        """The state sharing the most leading tokens with ``tokens`` (fewest extra on ties)."""
+    def best_match(
+        self, tokens: Sequence[int], max_tokens: int | None = None
+    ) -> tuple[SavedState, int] | None:
+        """The state sharing the most leading tokens with ``tokens`` (fewest extra on ties).
+
+        ``max_tokens``: states holding more (made with a larger context) are skipped, not
+        discarded: they are valid, just not loadable into this context.
+        """
         wanted = np.asarray(tokens, dtype=np.int32)
         best: tuple[SavedState, int] | None = None
         for state in self.states():
+            if max_tokens is not None and state.n_tokens > max_tokens:
+                continue
             shared = _shared_prefix(state.tokens, wanted)
             if shared == 0:
                 continue
