@@ -64,6 +64,19 @@ def _engine_flags(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="layers to offload to the GPU (-1 all; default: all if supported)",
     )
+    _kv_type_flag(parser)
+
+
+def _kv_type_flag(parser: argparse.ArgumentParser) -> None:
+    from amalia_local.kv_type import KV_TYPE_CHOICES
+
+    parser.add_argument(
+        "--kv-type",
+        choices=KV_TYPE_CHOICES,
+        metavar="TYPE",
+        help="KV cache type: f16, q8_0 (half the RAM) or q4_0; "
+        "default f16, q8_0 when the full context would not fit in RAM",
+    )
 
 
 _MODEL_HELP = "a .gguf file or an installed model name (amalia, amalia:q8_0, hf:OWNER/REPO:QUANT)"
@@ -107,6 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--force", action="store_true", help="run even if the model does not fit in available RAM"
     )
+    which = run.add_mutually_exclusive_group()
+    which.add_argument(
+        "--continue",
+        dest="continue_last",
+        action="store_true",
+        help="continue the most recent conversation (the chat's too)",
+    )
+    which.add_argument(
+        "--conversation", type=int, metavar="ID", help="continue the saved conversation ID"
+    )
+    run.add_argument(
+        "--no-save", action="store_true", help="do not save this exchange as a conversation"
+    )
     _engine_flags(run)
 
     info = commands.add_parser(
@@ -117,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     info.add_argument("--ctx", type=int, metavar="N", help="context length for the RAM estimate")
+    _kv_type_flag(info)
     info.add_argument("--json", action="store_true", help="print JSON")
 
     tok = commands.add_parser(
@@ -298,8 +325,19 @@ def _load_options(args: argparse.Namespace, config):
     _positive(args.ctx, "--ctx")
     _positive(args.threads, "--threads")
     return load_options(
-        config, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=args.gpu_layers
+        config,
+        n_ctx=args.ctx,
+        n_threads=args.threads,
+        n_gpu_layers=args.gpu_layers,
+        kv_type=getattr(args, "kv_type", None),
     )
+
+
+def _kv_type(args: argparse.Namespace, config=None):
+    """--kv-type, else the setting, else None (the engine picks from the RAM)."""
+    from amalia_local.kv_type import from_setting
+
+    return from_setting(getattr(args, "kv_type", None) or getattr(config, "kv_type", None))
 
 
 def _read_prompt(args: argparse.Namespace) -> str:
@@ -325,6 +363,7 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
         from amalia_local.services.run import RunRequest, run
 
         _positive(args.max_tokens, "--max-tokens")
+        _positive(args.conversation, "--conversation")
         config = _config(runtime)
         request = RunRequest(
             model=args.model,
@@ -341,13 +380,17 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
             ),
             json_output=args.json,
             force=args.force,
+            continue_last=args.continue_last,
+            conversation=args.conversation,
+            save=not args.no_save,
+            state_cache_gb=config.state_cache_gb,
         )
         return run(request, runtime, sys.stdout, sys.stderr)
     if args.command == "info":
         from amalia_local.services.info import info
 
         _positive(args.ctx, "--ctx")
-        return info(args.model, args.ctx, args.json, runtime, sys.stdout)
+        return info(args.model, args.ctx, args.json, runtime, sys.stdout, _kv_type(args))
     if args.command == "tokenize":
         from amalia_local.services.tokenize import TokenizeRequest, tokenize
 
@@ -377,6 +420,7 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
             language_forced=any(a == "--lang" or a.startswith("--lang=") for a in argv),
             force=args.force,
             offline=getattr(args, "offline", False),
+            kv_type=args.kv_type,
         )
         return run_chat(request, runtime)
     if args.command == "bench":

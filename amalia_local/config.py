@@ -35,6 +35,8 @@ class Config:
     n_ctx: int | None = None
     threads: int | None = None
     gpu_layers: int | None = None
+    kv_type: str | None = None  # "f16", "q8_0" or "q4_0"; None: f16 unless RAM is short
+    state_cache_gb: float = 4.0  # disk for saved conversation states; 0 turns saving off
     language: str | None = None  # "pt" or "en"; None follows the locale
     offline: bool = False  # never touch the network, even when it is there
 

@@ -12,8 +12,9 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK = 8 * 1024 * 1024
 
@@ -81,15 +82,33 @@ def link_or_copy(
     return sha256, linked
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` under a temporary name beside ``path``, then rename it into place:
-    a reader sees the old file or the whole new one, never half of it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+@contextlib.contextmanager
+def write_atomically(dest: Path, *, durable: bool = True, mode: int = 0o600) -> Iterator[BinaryIO]:
+    """A binary file that appears at ``dest`` only when the block ends without error.
+
+    Written under a temporary name in the same folder, then renamed: readers (another
+    process, the next start after a crash) see the old file or the new one, never a
+    half-written one. ``durable=False`` skips the fsync, for caches whose readers verify
+    a checksum anyway and would rather not wait for the disk. ``mode``: private by
+    default (saved model states hold conversations); reports pass 0o644.
+    """
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}-", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        with os.fdopen(fd, "wb") as out:
+            if hasattr(os, "fchmod"):  # not on Windows, where it means nothing here
+                os.fchmod(out.fileno(), mode)
+            yield out
+            out.flush()
+            if durable:
+                os.fsync(out.fileno())
+        os.replace(tmp_name, dest)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """UTF-8 text through :func:`write_atomically`, readable by everyone (reports)."""
+    with write_atomically(path, mode=0o644) as out:
+        out.write(text.encode("utf-8"))

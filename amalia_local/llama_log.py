@@ -7,6 +7,7 @@ breaks and are noise otherwise. They go to the log file always, to stderr only w
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import re
 import sys
@@ -72,6 +73,15 @@ class LlamaLogSink:
             self.listener(level, message)
         if self._echo_to is not None:
             self._echo_to.write(message)
+
+    def note(self, message: str) -> None:
+        """A line of our own about the engine (a saved state ignored, say), in the same log."""
+        line = f"amalia: {message}\n"
+        with contextlib.suppress(ValueError):  # closed: see _on_log
+            self._stream.write(line)
+            self._stream.flush()
+        if self._echo_to is not None:
+            self._echo_to.write(line)
 
     def clear_errors(self) -> None:
         """Start a new attempt: only errors logged from now on explain its failure."""

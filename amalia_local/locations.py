@@ -42,6 +42,11 @@ class Locations:
     def llama_build_log(self) -> Path:
         return self.log_dir / "llama-build.log"
 
+    @property
+    def kv_state_dir(self) -> Path:
+        """Saved KV states of conversations: a cache, safe to delete at any time."""
+        return self.cache_dir / "kv-states"
+
     @classmethod
     def resolve(cls, environ: dict[str, str] | None = None) -> Locations:
         env = os.environ if environ is None else environ

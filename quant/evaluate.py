@@ -28,6 +28,7 @@ import numpy as np
 from amalia_local.engine.tokenizer import for_llama, kv_overrides, rule_from_metadata
 from amalia_local.errors import ModelFileError
 from amalia_local.i18n import Translator
+from amalia_local.kv_type import KvType
 from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import inspect
 from quant.errors import EvaluationError
@@ -156,11 +157,13 @@ def make_windows(tokens: list[int], prefix: list[int], n_ctx: int) -> Windows:
 
 @contextlib.contextmanager
 def open_for_logits(
-    path: Path, n_ctx: int, threads: int, log: LlamaLogSink
+    path: Path, n_ctx: int, threads: int, log: LlamaLogSink, kv_type: KvType = KvType.F16
 ) -> Iterator[llama_cpp.Llama]:
     """A llama.cpp model that keeps logits for every position (``logits_all``).
 
     Loaded like the engine loads it, so :func:`tokenize_text` gives the engine's ids.
+
+        ``kv_type``: the KV cache's type, for measuring what a quantized cache costs.
     """
     log.clear_errors()
     try:
@@ -179,6 +182,9 @@ def open_for_logits(
                 n_threads_batch=threads,
                 n_gpu_layers=0,
                 logits_all=True,
+                type_k=int(kv_type.ggml_type),
+                type_v=int(kv_type.ggml_type),
+                flash_attn=kv_type.needs_flash_attention,
                 verbose=True,  # see Engine: the C log already goes to our sink
             )
         except (ValueError, RuntimeError, OSError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import llama_cpp
 import pytest
@@ -89,15 +90,47 @@ def test_cancel_from_another_thread_stops_within_one_token(random_model, open_en
     worker = threading.Thread(target=consume)
     worker.start()
     assert first_chunk.wait(30)
-    tokens_at_cancel = reply.stats.generated_tokens or 1
+    # The count is kept up to date while the answer streams, not only when it ends.
+    tokens_at_cancel = reply.stats.generated_tokens
+    assert tokens_at_cancel >= 1
     reply.cancel()
     cancelled.set()
     worker.join(30)
     assert not worker.is_alive()
     assert reply.stats.stop_reason is StopReason.CANCELLED
     assert reply.stats.generated_tokens <= tokens_at_cancel + 1
+    assert len(seen) <= 2
     # The partial answer is kept in the conversation.
     assert reply._session.messages[-1].content == reply.text
+
+
+@pytest.mark.smollm
+def test_cancel_during_a_long_prompt_evaluation_stops_within_half_a_second(smollm, open_engine):
+    engine = open_engine(smollm, n_ctx=4096, n_threads=2)
+    session = ChatSession(engine)
+    long_question = "Resume este texto sobre Lisboa, as suas ruas e o rio. " * 160  # ~3,500 tokens
+    reply = session.send(long_question, SamplingOptions(temperature=0, max_tokens=8))
+    worker = threading.Thread(target=reply.consume)
+    started = time.monotonic()
+    worker.start()
+    time.sleep(0.5)
+    cancelled_at = time.monotonic()
+    reply.cancel()
+    worker.join(30)
+    stopped_after = time.monotonic() - cancelled_at
+    stats = reply.stats
+    assert stats.stop_reason is StopReason.CANCELLED
+    assert stats.sampled_tokens == 0, "cancelled during the prompt, not after it"
+    assert stats.prompt_tokens_evaluated < stats.prompt_tokens
+    assert stopped_after < 0.5, f"stopped {stopped_after:.2f} s after the cancel"
+    assert cancelled_at - started < 1.0
+    assert session.messages[-1].content == ""  # the stopped answer is kept, empty
+    # The engine is usable again, with a cache that holds only what was evaluated.
+    again = ChatSession(engine).send(
+        "Qual é a capital de Portugal?", SamplingOptions(temperature=0, max_tokens=8)
+    )
+    assert again.consume().strip()
+    assert again.stats.stop_reason is not StopReason.CANCELLED
 
 
 def test_abandoning_the_stream_counts_as_cancel_and_keeps_partial(tiny_model, open_engine):

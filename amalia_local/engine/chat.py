@@ -113,8 +113,24 @@ class ChatSession:
         text, tokens, dropped = self._fit_prompt(sampling)
         stats.dropped_messages = dropped
         cancel = threading.Event()
-        chunks = self.engine.generate(text, tokens, sampling, stats, cancel)
+        chunks = self.engine.generate(
+            text, tokens, sampling, stats, cancel, shared_prefix=self._system_tokens(tokens)
+        )
         return Reply(self, chunks, stats, cancel)
+
+    def _system_tokens(self, tokens: list[int]) -> int:
+        """How many leading ``tokens`` are the system prompt alone (0 if not separable).
+
+        Every conversation with this system prompt starts with them, so the engine saves
+        their state once for all: a new conversation does not evaluate them again.
+        """
+        if not self.system_prompt:
+            return 0
+        head = self.engine.template.render(
+            [Message(SYSTEM, self.system_prompt)], add_generation_prompt=False
+        )
+        head_tokens = self.engine.tokenize(head)
+        return len(head_tokens) if tokens[: len(head_tokens)] == head_tokens else 0
 
     def _render(self) -> tuple[str, list[int]]:
         text = self.engine.template.render(self.visible_messages(), add_generation_prompt=True)
@@ -124,8 +140,8 @@ class ChatSession:
         """Drop the oldest turns until the prompt leaves room for the reply.
 
         When trimming is needed we drop down to half the context, not just below the
-        limit: every trim changes the prefix and forces a full re-evaluation, so doing it
-        once per many turns, not once per turn, keeps long chats responsive.
+        limit: the engine cuts the dropped turns out of the KV cache and shifts the rest
+        back (no re-evaluation), and doing that once per many turns keeps it rare.
         """
         n_ctx = self.engine.n_ctx
         reserve = min(sampling.max_tokens or DEFAULT_REPLY_RESERVE, n_ctx // 4)

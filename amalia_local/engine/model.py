@@ -21,8 +21,11 @@ import llama_cpp
 from amalia_local import hardware
 from amalia_local.engine import backends
 from amalia_local.engine.devices import gpu_memory
+from amalia_local.engine.kv_memory import KvMemory
 from amalia_local.engine.options import LoadOptions, Machine, ResolvedOptions, SamplingOptions
 from amalia_local.engine.options import resolve as resolve_options
+from amalia_local.engine.reuse import prepare as prepare_cache
+from amalia_local.engine.state_cache import DEFAULT_BUDGET_BYTES, StateCache, model_fingerprint
 from amalia_local.engine.stats import ReplyStats, StopReason
 from amalia_local.engine.template import CHATML_END_OF_TURN, ChatTemplate
 from amalia_local.engine.tokenizer import ExactTokenizer, kv_overrides, rule_from_metadata
@@ -67,6 +70,8 @@ class Engine:
         model_file: ModelFile,
         options: ResolvedOptions,
         log: LlamaLogSink,
+        state_dir: Path | None = None,
+        state_budget: int = DEFAULT_BUDGET_BYTES,
     ) -> None:
         self.model_file = model_file
         self.options = options
@@ -86,6 +91,9 @@ class Engine:
                     n_threads_batch=options.n_threads,
                     n_gpu_layers=options.n_gpu_layers,
                     n_batch=options.n_batch,
+                    type_k=int(options.kv_type.ggml_type),
+                    type_v=int(options.kv_type.ggml_type),
+                    flash_attn=options.flash_attention,
                     # verbose=False would swap file descriptors 1 and 2 for /dev/null while
                     # loading, which corrupts a running terminal UI; the C log already goes
                     # to our sink, and Python-side chatter goes to the same file.
@@ -103,6 +111,8 @@ class Engine:
         self.tokenizer = ExactTokenizer(self._vocab, rule)
         self._pieces: dict[int, bytes] = {}
         self._memo = _CacheMemo()
+        self._kv = KvMemory(self._llm)
+        self.states = self._state_cache(state_dir, state_budget)
         self.template = ChatTemplate(
             model_file.chat_template,
             bos_token=self.token_text(self._llm.token_bos()),
@@ -119,10 +129,24 @@ class Engine:
         log: LlamaLogSink,
         machine: Machine | None = None,
         cache_dir: Path | None = None,
+        state_dir: Path | None = None,
+        state_budget: int = DEFAULT_BUDGET_BYTES,
     ) -> Engine:
         model_file = inspect(path, cache_dir)
         resolved = resolve_options(model_file, request, machine or current_machine())
-        return cls(model_file, resolved, log)
+        return cls(model_file, resolved, log, state_dir, state_budget)
+
+    def _state_cache(self, state_dir: Path | None, budget: int) -> StateCache | None:
+        """Saved states for this model and these cache settings (None: not saving)."""
+        if state_dir is None or budget <= 0:
+            return None
+        identity = {
+            "model": model_fingerprint(self.model_file.path),
+            "kv_type": self.options.kv_type.value,
+            "flash_attn": self.options.flash_attention,
+            "llama_cpp": llama_cpp.__version__,
+        }
+        return StateCache(state_dir, identity, budget, report=self._log.note)
 
     def close(self) -> None:
         llm = getattr(self, "_llm", None)
@@ -198,12 +222,7 @@ class Engine:
 
     def cached_prefix(self, tokens: list[int]) -> int:
         """How many leading ``tokens`` are already in the KV cache."""
-        cached = self._llm._input_ids
-        n = min(len(cached), len(tokens))
-        i = 0
-        while i < n and cached[i] == tokens[i]:
-            i += 1
-        return i
+        return self._kv.common_prefix(tokens)
 
     # --- raw evaluation (benchmarks) -------------------------------------------------------
     def clear_cache(self) -> None:
@@ -244,18 +263,64 @@ class Engine:
         sampling: SamplingOptions,
         stats: ReplyStats,
         cancel: threading.Event | None = None,
+        shared_prefix: int = 0,
     ) -> Iterator[str]:
         """Stream UTF-8-complete text chunks for ``tokens``; fills ``stats`` as it goes.
 
         Closing the iterator early counts as a cancellation; the KV cache keeps what was
-        evaluated either way so the next turn continues from it.
+        evaluated either way so the next turn continues from it. ``cancel`` also stops the
+        evaluation of the prompt itself. ``shared_prefix`` leading tokens (the system
+        prompt) are saved as a state of their own, for other conversations to start from.
         """
         if not self._lock.acquire(blocking=False):
             raise RuntimeError("engine is already generating")
         try:
-            yield from self._generate(prompt_text, tokens, sampling, stats, cancel)
+            yield from self._generate(prompt_text, tokens, sampling, stats, cancel, shared_prefix)
         finally:
             self._lock.release()
+
+    def _evaluate_prompt(
+        self,
+        tokens: list[int],
+        stats: ReplyStats,
+        cancel: threading.Event | None,
+        shared_prefix: int,
+    ) -> bool:
+        """Everything but the last prompt token into the cache; False if cancelled.
+
+        The last token is left to ``Llama.generate``, whose prefix match then sees the
+        rest cached and evaluates just that one to get the logits to sample from.
+        """
+        reuse = prepare_cache(self._kv, self.states, tokens, self.n_ctx)
+        cached = min(reuse.cached, len(tokens) - 1)
+        self._kv.keep(cached)
+        stats.prompt_tokens_cached = cached
+        stats.prompt_tokens_restored = min(reuse.restored, cached)
+        stats.cache_tokens_cut = reuse.cut
+        end = len(tokens) - 1
+        stops = [end]
+        if self.states is not None and cached < shared_prefix < end:
+            stops = [shared_prefix, end]
+        try:
+            with self._kv.abortable(cancel):
+                for stop in stops:
+                    self._llm.eval(tokens[self._llm.n_tokens : stop])
+                    if stop == shared_prefix:
+                        self._save_state(anchor=True)
+        except RuntimeError:
+            if cancel is not None and cancel.is_set():
+                self._kv.keep(self._llm.n_tokens)  # drop cells of the aborted batch
+                return False
+            raise
+        return not (cancel is not None and cancel.is_set())
+
+    def _save_state(self, anchor: bool = False) -> None:
+        if self.states is None or self._llm.n_tokens == 0:
+            return
+        try:
+            self.states.save(self._kv.tokens(), self._kv.snapshot(), anchor=anchor)
+        except OSError as exc:  # a full disk must not cost the user their answer
+            self._log.note(f"could not save the KV state: {exc}")
 
     def _generate(
         self,
@@ -264,6 +329,7 @@ class Engine:
         sampling: SamplingOptions,
         stats: ReplyStats,
         cancel: threading.Event | None,
+        shared_prefix: int,
     ) -> Iterator[str]:
         llm = self._llm
         n_ctx = self.n_ctx
@@ -271,11 +337,8 @@ class Engine:
         if room <= 0:
             raise ContextOverflowError("error.context_overflow", needed=len(tokens), n_ctx=n_ctx)
         budget = min(room, sampling.max_tokens) if sampling.max_tokens else room
-        cached = self.cached_prefix(tokens)
         stats.context_size = n_ctx
         stats.prompt_tokens = len(tokens)
-        stats.prompt_tokens_cached = min(cached, len(tokens) - 1)
-        stats.prompt_tokens_evaluated = len(tokens) - stats.prompt_tokens_cached
         stats.stop_reason = StopReason.LENGTH
         llm.set_seed(sampling.seed if sampling.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED)
 
@@ -285,6 +348,13 @@ class Engine:
         sampled = 0
         start = time.perf_counter()
         first = last = start
+        decoded_before = self._kv.decoded_tokens()
+        if not self._evaluate_prompt(tokens, stats, cancel, shared_prefix):
+            stats.stop_reason = StopReason.CANCELLED
+            stats.prompt_tokens_evaluated = self._kv.decoded_tokens() - decoded_before
+            stats.prompt_seconds = time.perf_counter() - start
+            self._memo = _CacheMemo()
+            return
         stream = llm.generate(
             tokens,
             top_k=sampling.top_k,
@@ -295,18 +365,18 @@ class Engine:
             reset=True,
         )
         try:
-            if cancel is not None and cancel.is_set():
-                stats.stop_reason = StopReason.CANCELLED
-                return
             for token in stream:
                 last = time.perf_counter()
                 sampled += 1
                 if sampled == 1:
                     first = last
+                    # llama.cpp's own count: what prompt processing really decoded.
+                    stats.prompt_tokens_evaluated = self._kv.decoded_tokens() - decoded_before
                 if self.is_end_of_generation(token):
                     stats.stop_reason = StopReason.END
                     break
                 generated.append(token)
+                stats.generated_tokens = len(generated)  # live, for whoever cancels
                 chunk = decoder.decode(self.piece(token))
                 if chunk:
                     text_parts.append(chunk)
@@ -336,3 +406,4 @@ class Engine:
                 self._memo = _CacheMemo(prompt_text + answer, tokens + generated)
             else:
                 self._memo = _CacheMemo()
+            self._save_state()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from amalia_local.kv_type import KvType
 from amalia_local.model_file import ModelFile
 
 # llama.cpp can go far beyond this, but on a laptop a bigger window mostly costs RAM and
@@ -29,6 +30,7 @@ class LoadOptions:
     n_threads: int | None = None
     n_gpu_layers: int | None = None
     n_batch: int = 512
+    kv_type: KvType | None = None
 
 
 @dataclass(frozen=True)
@@ -79,16 +81,33 @@ class ResolvedOptions:
     ctx_reason: str  # "user", "trained", "ram" or "default cap": shown by info/status
     reductions: tuple[Reduction, ...] = ()
     fit_check: str = ""  # how memory was checked before loading (store.fit); "" = not
+    kv_type: KvType = KvType.F16
+    kv_reason: str = "default"  # "user", "default", or "ram" (f16 did not fit the context)
+
+    @property
+    def flash_attention(self) -> bool:
+        return self.kv_type.needs_flash_attention
 
 
-def ram_context_cap(model: ModelFile, available_ram: int) -> int:
+def ram_context_cap(model: ModelFile, available_ram: int, kv_type: KvType = KvType.F16) -> int:
     """Largest context (a multiple of CONTEXT_STEP) whose estimate fits in available RAM."""
     budget = int(available_ram * RAM_HEADROOM)
     ctx = MIN_CONTEXT
     limit = max(model.context_length, DEFAULT_CONTEXT_CAP, MIN_CONTEXT)
-    while ctx + CONTEXT_STEP <= limit and model.ram_needed(ctx + CONTEXT_STEP) <= budget:
+    while ctx + CONTEXT_STEP <= limit and model.ram_needed(ctx + CONTEXT_STEP, kv_type) <= budget:
         ctx += CONTEXT_STEP
     return ctx
+
+
+def default_kv_type(model: ModelFile, available_ram: int, wanted_ctx: int) -> KvType:
+    """f16 when the wanted context fits in it; otherwise q8_0, which halves the cache.
+
+    A quantized cache costs a little quality; a context cut in half costs whole turns of
+    the conversation, so q8_0 comes before shrinking the context.
+    """
+    if ram_context_cap(model, available_ram, KvType.F16) >= wanted_ctx:
+        return KvType.F16
+    return KvType.Q8_0
 
 
 def resolve(model: ModelFile, request: LoadOptions, machine: Machine) -> ResolvedOptions:
@@ -97,7 +116,16 @@ def resolve(model: ModelFile, request: LoadOptions, machine: Machine) -> Resolve
     Beyond the trained length quality collapses; beyond the RAM cap the machine swaps.
     """
     trained = model.context_length or DEFAULT_CONTEXT_CAP
-    candidates = {"trained": trained, "ram": ram_context_cap(model, machine.available_ram)}
+    wanted = min(trained, request.n_ctx or DEFAULT_CONTEXT_CAP)
+    if request.kv_type is not None:
+        kv_type, kv_reason = request.kv_type, "user"
+    else:
+        kv_type = default_kv_type(model, machine.available_ram, wanted)
+        kv_reason = "default" if kv_type is KvType.F16 else "ram"
+    candidates = {
+        "trained": trained,
+        "ram": ram_context_cap(model, machine.available_ram, kv_type),
+    }
     if request.n_ctx is not None:
         candidates["user"] = request.n_ctx
     else:
@@ -118,6 +146,8 @@ def resolve(model: ModelFile, request: LoadOptions, machine: Machine) -> Resolve
         n_batch=request.n_batch,
         ctx_reason=reason,
         reductions=tuple(reductions),
+        kv_type=kv_type,
+        kv_reason=kv_reason,
     )
 
 

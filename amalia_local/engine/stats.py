@@ -17,6 +17,8 @@ class ReplyStats:
     prompt_tokens: int = 0  # the whole rendered conversation
     prompt_tokens_evaluated: int = 0  # what llama.cpp actually had to process this turn
     prompt_tokens_cached: int = 0  # reused from the KV cache of earlier turns
+    prompt_tokens_restored: int = 0  # of those, loaded from a state saved on disk
+    cache_tokens_cut: int = 0  # dropped turns cut out of the cache (the rest shifted back)
     generated_tokens: int = 0  # tokens of the answer (the end-of-turn token excluded)
     sampled_tokens: int = 0  # every token sampled, end-of-turn included: the decode steps
     time_to_first_token_s: float = 0.0

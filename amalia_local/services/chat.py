@@ -93,13 +93,8 @@ class ChatService:
         self.store = store
         self.conversation_id: int | None = conversation.id if conversation else None
         # Stored ids of the messages in session order, for regenerate and edit.
-        self._ids: list[int] = []
-        history: list[Message] = []
-        for message in conversation.messages if conversation else []:
-            if message.role == ASSISTANT and not message.content:
-                continue  # killed before its first token: nothing to show the model
-            history.append(Message(message.role, message.content))
-            self._ids.append(message.id)
+        self._ids: list[int] = [m.id for m in model_history(conversation)]
+        history = [Message(m.role, m.content) for m in model_history(conversation)]
         self.session = ChatSession(engine, system_prompt=system_prompt, history=history)
 
     @property
@@ -147,6 +142,14 @@ class ChatService:
         message_id = self.store.add_message(self.conversation_id, ASSISTANT, "", complete=False)
         self._ids.append(message_id)
         return AnswerStream(reply, self.store, message_id)
+
+
+def model_history(conversation: Conversation | None) -> list[StoredMessage]:
+    """The saved messages the model is shown when a conversation continues."""
+    if conversation is None:
+        return []
+    # An answer killed before its first token has nothing to show the model.
+    return [m for m in conversation.messages if m.role != ASSISTANT or m.content]
 
 
 def visible_history(conversation: Conversation) -> list[StoredMessage]:

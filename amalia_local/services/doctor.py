@@ -118,6 +118,7 @@ def collect(store: ModelStore, memory: hardware.Memory | None = None) -> dict[st
                 "ram_needed": f.estimate.total,
                 "weights": f.estimate.weights,
                 "kv_cache": f.estimate.kv_cache,
+                "kv_type": f.estimate.kv_type.value,
                 "compute": f.estimate.compute,
                 "n_ctx": f.estimate.n_ctx,
                 "budget": f.budget,
@@ -195,6 +196,7 @@ def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
                 total=human_bytes(f["ram_needed"]),
                 weights=human_bytes(f["weights"]),
                 kv=human_bytes(f["kv_cache"]),
+                kv_type=f["kv_type"],
                 n_ctx=f"{f['n_ctx']:,}",
                 budget=human_bytes(f["budget"]),
             )

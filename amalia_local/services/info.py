@@ -11,11 +11,12 @@ from amalia_local.engine.template import ChatTemplate, Message
 from amalia_local.engine.tokenizer import rule_from_metadata
 from amalia_local.errors import ModelFileError
 from amalia_local.formatting import human_bytes, human_count
+from amalia_local.kv_type import KvType
 from amalia_local.model_file import ModelFile, inspect
 from amalia_local.runtime import Runtime
 
 
-def describe(model: ModelFile, n_ctx: int) -> dict[str, Any]:
+def describe(model: ModelFile, n_ctx: int, kv_type: KvType = KvType.F16) -> dict[str, Any]:
     """Plain data for ``--json`` and for other commands (``show`` in the model store)."""
     return {
         "path": str(model.path),
@@ -38,10 +39,11 @@ def describe(model: ModelFile, n_ctx: int) -> dict[str, Any]:
         "tokenizer": _tokenizer_facts(model),
         "ram": {
             "n_ctx": n_ctx,
+            "kv_type": kv_type.value,
             "weights": model.tensor_bytes,
-            "kv_cache": model.kv_cache_bytes(n_ctx),
+            "kv_cache": model.kv_cache_bytes(n_ctx, kv_type),
             "compute": model.compute_buffer_bytes(n_ctx),
-            "total": model.ram_needed(n_ctx),
+            "total": model.ram_needed(n_ctx, kv_type),
         },
     }
 
@@ -108,6 +110,7 @@ def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
                 total=human_bytes(ram["total"]),
                 weights=human_bytes(ram["weights"]),
                 kv=human_bytes(ram["kv_cache"]),
+                kv_type=ram.get("kv_type", KvType.F16.value),
                 compute=human_bytes(ram["compute"]),
             ),
         ),
@@ -135,11 +138,17 @@ def _bos_text(bos: dict[str, bool], runtime: Runtime) -> str:
     )
 
 
-def info(path: str, n_ctx: int | None, json_output: bool, runtime: Runtime, out: TextIO) -> int:
+def info(
+    path: str,
+    n_ctx: int | None,
+    json_output: bool,
+    runtime: Runtime,
+    out: TextIO,
+    kv_type: KvType | None = None,
+) -> int:
     model = inspect(path, runtime.locations.cache_dir)
-    if n_ctx is None:
-        n_ctx = resolve(model, LoadOptions(), current_machine()).n_ctx
-    data = describe(model, n_ctx)
+    resolved = resolve(model, LoadOptions(n_ctx=n_ctx, kv_type=kv_type), current_machine())
+    data = describe(model, n_ctx or resolved.n_ctx, resolved.kv_type)
     if json_output:
         out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     else:

@@ -25,12 +25,16 @@ def load_options(
     n_ctx: int | None = None,
     n_threads: int | None = None,
     n_gpu_layers: int | None = None,
+    kv_type: str | None = None,
 ) -> LoadOptions:
     """Flags (not None) over the settings file; None left means "pick for me"."""
+    from amalia_local.kv_type import from_setting
+
     return LoadOptions(
         n_ctx=n_ctx if n_ctx is not None else config.n_ctx,
         n_threads=n_threads if n_threads is not None else config.threads,
         n_gpu_layers=n_gpu_layers if n_gpu_layers is not None else config.gpu_layers,
+        kv_type=from_setting(kv_type or config.kv_type),
     )
 
 
@@ -67,16 +71,21 @@ def open_checked(
     force: bool = False,
     cache_dir: Path | None = None,
     machine: Machine | None = None,
+    state_dir: Path | None = None,
+    state_budget: int = 0,
 ) -> Engine:
     """Engine.open, but refuse a model that cannot fit at the chosen context first:
-    llama.cpp would otherwise swap until the machine looks frozen."""
+    llama.cpp would otherwise swap until the machine looks frozen.
+
+    ``state_dir``/``state_budget``: where and how much KV state to save (0: none).
+    """
     model_file = inspect(model, cache_dir)
     machine = machine or current_machine()
     options = resolve(model_file, load, machine)
     if not force:
-        mode = check_fit(model_file, options.n_ctx, options.n_gpu_layers, machine)
+        mode = check_fit(model_file, options.n_ctx, options.n_gpu_layers, machine, options.kv_type)
         options = replace(options, fit_check=mode)
-    return Engine(model_file, options, log)
+    return Engine(model_file, options, log, state_dir, state_budget)
 
 
 def notice_lines(options: ResolvedOptions, runtime: Runtime) -> list[str]:
@@ -89,6 +98,15 @@ def notice_lines(options: ResolvedOptions, runtime: Runtime) -> list[str]:
         )
         for r in options.reductions
     ]
+    if options.kv_reason == "ram":
+        lines.append(
+            runtime.t("notice.kv_type_ram", n_ctx=runtime.translator.number(options.n_ctx))
+        )
     if options.fit_check == FIT_UNCHECKED:
         lines.append(runtime.t("notice.fit.unchecked"))
     return lines
+
+
+def state_budget_bytes(gigabytes: float) -> int:
+    """The ``state_cache_gb`` setting in bytes (negative counts as off)."""
+    return max(0, int(gigabytes * 10**9))

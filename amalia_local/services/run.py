@@ -1,15 +1,28 @@
-"""``amalia run``: one question in, one streamed answer out, for scripts and pipes."""
+"""``amalia run``: one question in, one streamed answer out, for scripts and pipes.
+
+Each run is a conversation in the chat's database (unless ``--no-save``), so
+``--continue`` and ``--conversation ID`` pick it up later, here or in the chat; the
+engine's saved KV states mean a continued conversation is not evaluated again.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from amalia_local.engine import ChatSession, LoadOptions, SamplingOptions
+from amalia_local.conversations import Conversation, ConversationStore
+from amalia_local.engine import ChatSession, Engine, LoadOptions, Message, SamplingOptions
+from amalia_local.engine.stats import ReplyStats
+from amalia_local.errors import AmaliaError
 from amalia_local.prompts import default_system_prompt
 from amalia_local.runtime import Runtime
-from amalia_local.services.loading import notice_lines, open_checked
+from amalia_local.services.chat import ChatService, model_history
+from amalia_local.services.loading import notice_lines, open_checked, state_budget_bytes
+
+# How often the waiting main thread wakes up to notice Ctrl-C.
+_INTERRUPT_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -21,48 +34,152 @@ class RunRequest:
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
     json_output: bool = False
     force: bool = False  # load even when the model will not fit in available RAM
+    continue_last: bool = False  # --continue: the most recently updated conversation
+    conversation: int | None = None  # --conversation ID
+    save: bool = True  # --no-save turns it off
+    state_cache_gb: float = 4.0
 
 
 def run(request: RunRequest, runtime: Runtime, out: TextIO, err: TextIO | None = None) -> int:
-    with (
-        runtime.open_llama_log() as log,
-        open_checked(
-            request.model,
-            request.load,
-            log,
-            force=request.force,
-            cache_dir=runtime.locations.cache_dir,
-        ) as engine,
-    ):
-        for line in notice_lines(engine.options, runtime):
-            if err is not None:
-                err.write(f"amalia: {line}\n")
-        system = request.system
-        if system is None:
-            system = default_system_prompt(engine.model_file)
-        session = ChatSession(engine, system_prompt=system)
-        reply = session.send(request.prompt, request.sampling)
-        if request.json_output:
-            text = reply.consume()
-            payload = {
-                "model": engine.model_file.name,
-                "text": text,
-                "stats": {
-                    **reply.stats.as_dict(),
-                    "reduced": [r.as_dict() for r in engine.options.reductions],
-                },
-                "settings": {
-                    "n_ctx": engine.options.n_ctx,
-                    "n_threads": engine.options.n_threads,
-                    "n_gpu_layers": engine.options.n_gpu_layers,
-                    "fit_check": engine.options.fit_check or None,
-                },
-            }
-            out.write(json.dumps(payload, ensure_ascii=False) + "\n")
-        else:
-            for chunk in reply:
-                out.write(chunk)
-                out.flush()
-            out.write("\n")
-        out.flush()
+    needs_store = request.save or request.continue_last or request.conversation is not None
+    store = ConversationStore.in_dir(runtime.locations.data_dir) if needs_store else None
+    try:
+        # Before loading the model: a wrong id should not cost a minute of loading.
+        conversation = _conversation(request, store) if store is not None else None
+        with (
+            runtime.open_llama_log() as log,
+            open_checked(
+                request.model,
+                request.load,
+                log,
+                force=request.force,
+                cache_dir=runtime.locations.cache_dir,
+                state_dir=runtime.locations.kv_state_dir,
+                state_budget=state_budget_bytes(request.state_cache_gb),
+            ) as engine,
+        ):
+            for line in notice_lines(engine.options, runtime):
+                if err is not None:
+                    err.write(f"amalia: {line}\n")
+            _answer(request, engine, store, conversation, out)
+    finally:
+        if store is not None:
+            store.close()
     return 0
+
+
+def _conversation(request: RunRequest, store: ConversationStore) -> Conversation | None:
+    if request.conversation is not None:
+        found = store.get(request.conversation)
+        if found is None:
+            raise AmaliaError("error.no_conversation", id=request.conversation)
+        return found
+    if request.continue_last:
+        recent = store.list()
+        if not recent:
+            raise AmaliaError("error.no_conversations")
+        return store.get(recent[0].id)
+    return None
+
+
+def _answer(
+    request: RunRequest,
+    engine: Engine,
+    store: ConversationStore | None,
+    conversation: Conversation | None,
+    out: TextIO,
+) -> None:
+    system = request.system
+    if system is None:
+        system = default_system_prompt(engine.model_file)
+    conversation_id: int | None = conversation.id if conversation else None
+    stream = not request.json_output
+    if request.save and store is not None:
+        service = ChatService(engine, store, system, conversation)
+        answer = service.send(request.prompt, request.sampling)
+        answer.ui_interval = 0.0  # a pipe wants every chunk as it comes
+        conversation_id = service.conversation_id
+        reply, work = answer.reply, lambda: answer.run(_writer(out) if stream else _ignore)
+    else:
+        history = [Message(m.role, m.content) for m in model_history(conversation)]
+        session = ChatSession(engine, system_prompt=system, history=history)
+        reply = session.send(request.prompt, request.sampling)
+        work = lambda: _stream_reply(reply, out if stream else None)  # noqa: E731
+    stats = _run_interruptible(work, reply.cancel)
+    if request.json_output:
+        payload = {
+            "model": engine.model_file.name,
+            "conversation_id": conversation_id,
+            "text": reply.text,
+            "stats": {
+                **stats.as_dict(),
+                "reduced": [r.as_dict() for r in engine.options.reductions],
+            },
+            "settings": {
+                "n_ctx": engine.options.n_ctx,
+                "n_threads": engine.options.n_threads,
+                "n_gpu_layers": engine.options.n_gpu_layers,
+                "kv_type": engine.options.kv_type.value,
+                "fit_check": engine.options.fit_check or None,
+            },
+        }
+        out.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    else:
+        out.write("\n")
+    out.flush()
+
+
+def _run_interruptible(work, cancel) -> ReplyStats:
+    """Run ``work`` in a thread so Ctrl-C reaches us while llama.cpp is busy in C.
+
+    Python delivers KeyboardInterrupt to the main thread only between bytecodes, which a
+    long prompt evaluation would postpone by seconds. Here the main thread only waits:
+    Ctrl-C cancels the answer (the engine aborts even a prompt evaluation), the worker
+    ends and saves what there is, and the interrupt goes on to the CLI.
+    """
+    result: list[ReplyStats] = []
+    errors: list[BaseException] = []
+    # Waited on instead of Thread.join: on Python 3.11 a Ctrl-C that interrupts join()
+    # can mark a still-running thread as finished (the bpo-45274 fix), and the engine
+    # would then be closed under its feet.
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            result.append(work())
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="amalia-run", daemon=True).start()
+    try:
+        while not done.wait(_INTERRUPT_POLL_S):
+            pass
+    except KeyboardInterrupt:
+        cancel()
+        done.wait()
+        raise
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
+def _writer(out: TextIO):
+    def write(text: str) -> None:
+        out.write(text)
+        out.flush()
+
+    return write
+
+
+def _ignore(_text: str) -> None:
+    return None
+
+
+def _stream_reply(reply, out: TextIO | None) -> ReplyStats:
+    for chunk in reply:
+        if out is not None:
+            out.write(chunk)
+            out.flush()
+    return reply.stats

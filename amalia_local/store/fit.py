@@ -19,10 +19,12 @@ from amalia_local.engine.options import (
     MIN_CONTEXT,
     RAM_HEADROOM,
     Machine,
+    default_kv_type,
     offloadable_layers,
     ram_context_cap,
 )
 from amalia_local.formatting import human_bytes
+from amalia_local.kv_type import KvType
 from amalia_local.model_file import ModelFile, TensorExtent
 from amalia_local.store.catalogue import Entry, Quant
 from amalia_local.store.catalogue import entries as catalogue_entries
@@ -35,6 +37,7 @@ class RamEstimate:
     weights: int
     kv_cache: int
     compute: int
+    kv_type: KvType = KvType.F16
 
     @property
     def total(self) -> int:
@@ -102,17 +105,34 @@ def default_context(model: ModelFile) -> int:
     return min(model.context_length or DEFAULT_CONTEXT_CAP, DEFAULT_CONTEXT_CAP)
 
 
-def estimate(model: ModelFile, n_ctx: int | None = None) -> RamEstimate:
+def estimate(
+    model: ModelFile, n_ctx: int | None = None, kv_type: KvType = KvType.F16
+) -> RamEstimate:
     ctx = n_ctx or default_context(model)
     return RamEstimate(
         n_ctx=ctx,
         weights=model.tensor_bytes,
-        kv_cache=model.kv_cache_bytes(ctx),
+        kv_cache=model.kv_cache_bytes(ctx, kv_type),
         compute=model.compute_buffer_bytes(ctx),
+        kv_type=kv_type,
     )
 
 
-def assess(available_ram: int, entries: tuple[Entry, ...] | None = None) -> list[Fit]:
+def estimate_for(
+    model: ModelFile, available_ram: int, kv_type: KvType | None = None
+) -> RamEstimate:
+    """The estimate at the default context with the KV type the engine would pick here
+    (``kv_type`` when the user chose one): f16, or q8_0 when f16 would not fit."""
+    ctx = default_context(model)
+    chosen = kv_type or default_kv_type(model, available_ram, ctx)
+    return estimate(model, ctx, chosen)
+
+
+def assess(
+    available_ram: int,
+    entries: tuple[Entry, ...] | None = None,
+    kv_type: KvType | None = None,
+) -> list[Fit]:
     """Every catalogue quantization with its RAM estimate and whether it fits.
 
     Order: catalogue order (the default model first), the default quantization first,
@@ -122,7 +142,7 @@ def assess(available_ram: int, entries: tuple[Entry, ...] | None = None) -> list
     for entry in entries if entries is not None else catalogue_entries():
         quants = sorted(entry.quants, key=lambda q: (q.tag != entry.default_quant, -q.size))
         for quant in quants:
-            est = estimate(catalogue_model(entry, quant))
+            est = estimate_for(catalogue_model(entry, quant), available_ram, kv_type)
             fits.append(
                 Fit(
                     entry=entry,
@@ -135,13 +155,17 @@ def assess(available_ram: int, entries: tuple[Entry, ...] | None = None) -> list
     return fits
 
 
-def recommend(available: int | Machine, entries: tuple[Entry, ...] | None = None) -> list[Fit]:
+def recommend(
+    available: int | Machine,
+    entries: tuple[Entry, ...] | None = None,
+    kv_type: KvType | None = None,
+) -> list[Fit]:
     """What this machine can run comfortably, best first; empty when nothing fits.
 
     ``available`` is the RAM in bytes or an engine ``Machine`` (``current_machine()``).
     """
     ram = available.available_ram if isinstance(available, Machine) else available
-    return [f for f in assess(ram, entries) if f.fits]
+    return [f for f in assess(ram, entries, kv_type) if f.fits]
 
 
 def ensure_fits(
@@ -149,13 +173,14 @@ def ensure_fits(
     n_ctx: int,
     available_ram: int,
     entries: tuple[Entry, ...] | None = None,
+    kv_type: KvType = KvType.F16,
 ) -> None:
     """Refuse a model that cannot fit at ``n_ctx``, naming the numbers and a way out.
 
     The threshold is all available RAM (not the headroom budget): past it the OS swaps
     and generation crawls, which looks like a hang. ``--force`` skips this check.
     """
-    needed = model.ram_needed(n_ctx)
+    needed = model.ram_needed(n_ctx, kv_type)
     if needed <= available_ram:
         return
     params = {
@@ -163,9 +188,9 @@ def ensure_fits(
         "available": human_bytes(available_ram),
         "n_ctx": f"{n_ctx:,}",
     }
-    if model.ram_needed(MIN_CONTEXT) <= int(available_ram * RAM_HEADROOM):
+    if model.ram_needed(MIN_CONTEXT, kv_type) <= int(available_ram * RAM_HEADROOM):
         raise DoesNotFitError(
-            "error.does_not_fit_ctx", ctx=ram_context_cap(model, available_ram), **params
+            "error.does_not_fit_ctx", ctx=ram_context_cap(model, available_ram, kv_type), **params
         )
     smaller = [f for f in recommend(available_ram, entries) if f.quant.size < model.size_bytes]
     if smaller:
@@ -188,7 +213,13 @@ def fit_mode(machine: Machine, n_gpu_layers: int) -> str:
     return FIT_VRAM if machine.vram_free is not None else FIT_UNCHECKED
 
 
-def check_fit(model: ModelFile, n_ctx: int, n_gpu_layers: int, machine: Machine) -> str:
+def check_fit(
+    model: ModelFile,
+    n_ctx: int,
+    n_gpu_layers: int,
+    machine: Machine,
+    kv_type: KvType = KvType.F16,
+) -> str:
     """Refuse a model that cannot fit where it will be loaded; returns the mode used.
 
     GPU offload does not make memory free: on unified memory the weights still live in
@@ -197,14 +228,14 @@ def check_fit(model: ModelFile, n_ctx: int, n_gpu_layers: int, machine: Machine)
     """
     mode = fit_mode(machine, n_gpu_layers)
     if mode == FIT_RAM:
-        ensure_fits(model, n_ctx, machine.available_ram)
+        ensure_fits(model, n_ctx, machine.available_ram, kv_type=kv_type)
     elif mode == FIT_UNIFIED:
-        ensure_fits(model, n_ctx, machine.total_ram or machine.available_ram)
+        ensure_fits(model, n_ctx, machine.total_ram or machine.available_ram, kv_type=kv_type)
     elif mode == FIT_VRAM:
         assert machine.vram_free is not None
         layers = offloadable_layers(model)
         share = 1.0 if n_gpu_layers < 0 else min(1.0, n_gpu_layers / layers)
-        total = model.ram_needed(n_ctx)
+        total = model.ram_needed(n_ctx, kv_type)
         on_gpu = int(total * share)
         if on_gpu > machine.vram_free:
             raise DoesNotFitError(
@@ -215,5 +246,5 @@ def check_fit(model: ModelFile, n_ctx: int, n_gpu_layers: int, machine: Machine)
                 layers=int(layers * machine.vram_free / total) if total else 0,
             )
         if total - on_gpu > machine.available_ram:
-            ensure_fits(model, n_ctx, machine.available_ram + on_gpu)
+            ensure_fits(model, n_ctx, machine.available_ram + on_gpu, kv_type=kv_type)
     return mode

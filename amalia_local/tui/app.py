@@ -51,6 +51,7 @@ class LoadOverrides:
     n_threads: int | None = None
     n_gpu_layers: int | None = None
     force: bool = False  # --force: load even when the model will not fit in available RAM
+    kv_type: str | None = None  # --kv-type
 
 
 class AmaliaApp(App[None]):
@@ -140,12 +141,16 @@ class AmaliaApp(App[None]):
 
         o = self.overrides
         return load_options(
-            self.config, n_ctx=o.n_ctx, n_threads=o.n_threads, n_gpu_layers=o.n_gpu_layers
+            self.config,
+            n_ctx=o.n_ctx,
+            n_threads=o.n_threads,
+            n_gpu_layers=o.n_gpu_layers,
+            kv_type=o.kv_type,
         )
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
     def load_model(self, reference: str) -> None:
-        from amalia_local.services.loading import open_checked
+        from amalia_local.services.loading import open_checked, state_budget_bytes
 
         self.loading = reference
         self.call_from_thread(self._refresh_status)
@@ -162,6 +167,8 @@ class AmaliaApp(App[None]):
                 self._log,
                 force=self.overrides.force,
                 cache_dir=self.runtime.locations.cache_dir,
+                state_dir=self.runtime.locations.kv_state_dir,
+                state_budget=state_budget_bytes(self.config.state_cache_gb),
             )
         except (AmaliaError, OSError) as exc:
             self.loading = None
@@ -175,6 +182,9 @@ class AmaliaApp(App[None]):
         chat = self.chat_screen()
         if chat is not None:
             chat.engine_changed()
+        opts = self.engine.options if self.engine is not None else None
+        if opts is not None and opts.kv_reason == "ram":
+            self.notify(self.t("notice.kv_type_ram", n_ctx=opts.n_ctx), timeout=8)
 
     def _model_failed(self, error: BaseException) -> None:
         self.notify(self.describe_error(error), severity="error", timeout=15)

@@ -22,6 +22,7 @@ class ChatRequest:
     language_forced: bool = False  # --lang given: it beats the language in the settings
     force: bool = False  # --force: load even when the model will not fit in available RAM
     offline: bool = False  # --offline: no screen may reach the network (pulls included)
+    kv_type: str | None = None  # --kv-type
 
 
 def build_app(request: ChatRequest, runtime: Runtime):
@@ -32,7 +33,11 @@ def build_app(request: ChatRequest, runtime: Runtime):
     if config.language and not request.language_forced:
         runtime.translator = Translator(config.language)
     overrides = LoadOverrides(
-        request.n_ctx, request.n_threads, request.n_gpu_layers, force=request.force
+        request.n_ctx,
+        request.n_threads,
+        request.n_gpu_layers,
+        force=request.force,
+        kv_type=request.kv_type,
     )
     return AmaliaApp(runtime, config, request.model, overrides, offline=request.offline)
 

@@ -25,10 +25,12 @@ def amalia_run_stats(
     max_tokens: int,
     home: str | None = None,
     env: dict[str, str] | None = None,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """``amalia run --json`` greedy, in a fresh process; its ``stats`` object.
 
-    ``env`` adds variables (``PYTHONPATH`` to another llama-cpp-python, say).
+    ``env`` adds variables (``PYTHONPATH`` to another llama-cpp-python, say);
+    ``extra``: more ``run`` arguments (``--conversation ID``).
     """
     out = subprocess.run(
         [
@@ -49,6 +51,7 @@ def amalia_run_stats(
             str(ctx),
             "--max-tokens",
             str(max_tokens),
+            *extra,
         ],
         capture_output=True,
         text=True,

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from amalia_local.engine.options import LoadOptions, Machine
+from amalia_local.kv_type import KvType
 from amalia_local.store import catalogue, fit
 from amalia_local.store.errors import DoesNotFitError
 
@@ -19,10 +20,14 @@ def names(fits):
 
 def test_recommendation_for_synthetic_ram():
     assert fit.recommend(1 * GB) == []
-    # 3 GB available -> 2.55 GB budget: only EuroLLM-1.7B Q4_K_M (1.88 GB) fits
-    assert names(fit.recommend(3 * GB)) == ["eurollm-1.7b:q4_k_m"]
+    # 3 GB available -> 2.55 GB budget: only EuroLLM-1.7B Q4_K_M (1.88 GB) fits with an
+    # f16 KV cache; with the q8_0 cache the engine then picks, Q8_0 fits too.
+    small = fit.recommend(3 * GB)
+    assert names(small) == ["eurollm-1.7b:q4_k_m", "eurollm-1.7b:q8_0"]  # default quant first
+    assert [f.estimate.kv_type.value for f in small] == ["f16", "q8_0"]
+    assert names(fit.recommend(3 * GB, kv_type=KvType.F16)) == ["eurollm-1.7b:q4_k_m"]
     machine = Machine(physical_cores=2, available_ram=3 * GB, gpu_offload=False)
-    assert names(fit.recommend(machine)) == ["eurollm-1.7b:q4_k_m"]
+    assert names(fit.recommend(machine)) == names(small)
     # 10 GB -> 8.5 GB budget: the 9B models at Q4_K_M, not at Q8_0 (~12 GB)
     ten = names(fit.recommend(10 * GB))
     assert ten[0] == "amalia:q4_k_m"

@@ -1,0 +1,86 @@
+"""Before a prompt is evaluated: put as much of it into the KV cache as can be had for free.
+
+Three sources, cheapest first: the tokens already cached (a common prefix), the same
+tokens after a gap (older turns were dropped: cut them out and shift the rest back, see
+KvMemory.cut), or a state saved on disk by this or an earlier process (StateCache). Only
+what none of them covers is evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from amalia_local.engine.kv_memory import KvMemory
+from amalia_local.engine.state_cache import StateCache
+
+# A shift keeps the cache after the gap only if the prompt continues with all of it (older
+# turns were dropped), or with a run this long: a short run could be a phrase that merely
+# recurs (an edited question quoting the answer), whose cached context is not the prompt's.
+MIN_SHIFT_RUN = 64
+MIN_TAIL_RUN = 8
+# Loading a state from disk must save at least this many evaluations over the memory.
+MIN_RESTORE_GAIN = 32
+
+
+@dataclass(frozen=True)
+class Reuse:
+    cached: int  # leading prompt tokens in the cache before evaluation starts
+    restored: int = 0  # of those, loaded from a saved state
+    cut: int = 0  # cached tokens removed from the middle (dropped turns)
+
+
+@dataclass(frozen=True)
+class _Gap:
+    start: int  # first cached position to remove
+    end: int  # first cached position kept after the gap
+    run: int  # how many tokens after the gap match the prompt
+
+
+def find_gap(cached: np.ndarray, tokens: Sequence[int], prefix: int) -> _Gap | None:
+    """Where the prompt resumes in the cache after ``prefix``, if somewhere later it does.
+
+    The prompt's next token is looked for at every later cached position; the candidate
+    with the longest matching run wins, if it runs to the end of the cache or is long.
+    """
+    if prefix >= len(tokens) or prefix >= len(cached):
+        return None
+    wanted = np.asarray(tokens[prefix:], dtype=cached.dtype)
+    best: _Gap | None = None
+    for offset in np.nonzero(cached[prefix + 1 :] == wanted[0])[0]:
+        start = prefix + 1 + int(offset)
+        n = min(len(cached) - start, len(wanted))
+        differ = np.nonzero(cached[start : start + n] != wanted[:n])[0]
+        run = int(differ[0]) if len(differ) else n
+        if best is None or run > best.run:
+            best = _Gap(prefix, start, run)
+    if best is None or best.run < MIN_TAIL_RUN:
+        return None
+    whole_tail = best.end + best.run == len(cached)
+    return best if whole_tail or best.run >= MIN_SHIFT_RUN else None
+
+
+def prepare(kv: KvMemory, states: StateCache | None, tokens: Sequence[int], n_ctx: int) -> Reuse:
+    """Leave the cache holding the longest reusable prefix of ``tokens``."""
+    prefix = kv.common_prefix(tokens)
+    gap = find_gap(kv.cached_array(), tokens, prefix) if kv.can_shift else None
+    in_memory = prefix + gap.run if gap else prefix
+    if states is not None and len(tokens) - in_memory >= MIN_RESTORE_GAIN:
+        match = states.best_match(tokens, max_tokens=n_ctx)
+        if match is not None and match[1] >= in_memory + MIN_RESTORE_GAIN:
+            state, shared = match
+            payload = states.read_payload(state)
+            if payload is not None:
+                if kv.restore(payload, state.tokens.tolist()):
+                    kv.keep(shared)
+                    return Reuse(cached=shared, restored=shared)
+                states.discard(state.path, "llama.cpp could not load it")
+                return Reuse(cached=0)
+    if gap is not None:
+        kv.cut(gap.start, gap.end)
+        kv.keep(prefix + gap.run)
+        return Reuse(cached=prefix + gap.run, cut=gap.end - gap.start)
+    kv.keep(prefix)
+    return Reuse(cached=prefix)

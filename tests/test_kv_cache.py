@@ -1,0 +1,88 @@
+"""The KV cache itself: its RAM per type as llama.cpp allocates it, and dropping old
+turns by cutting them out of the cache instead of evaluating the rest again."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from amalia_local.engine import ChatSession, SamplingOptions
+from amalia_local.engine.reuse import find_gap
+from amalia_local.kv_type import KvType
+
+KV_BUFFER = re.compile(r"KV buffer size =\s+([\d.]+) MiB")
+
+
+@pytest.mark.smollm
+@pytest.mark.parametrize("kv_type", list(KvType))
+def test_kv_ram_llama_cpp_allocates_matches_our_estimate(smollm, open_engine, llama_log, kv_type):
+    engine = open_engine(smollm, n_ctx=2048, kv_type=kv_type)
+    llama_log.stream.flush()
+    sizes = [float(m) for m in KV_BUFFER.findall(llama_log.log_file.read_text(encoding="utf-8"))]
+    assert sizes, "llama.cpp logged no KV buffer size"
+    reported = sizes[-1] * 2**20
+    estimate = engine.model_file.kv_cache_bytes(engine.n_ctx, kv_type)
+    assert abs(reported - estimate) <= 0.05 * estimate, (reported, estimate)
+
+
+def test_dropped_turns_are_cut_from_the_cache_not_evaluated_again(tiny_model, open_engine):
+    engine = open_engine(tiny_model, n_ctx=512)
+    session = ChatSession(engine, system_prompt="Sistema curto.")
+    opts = SamplingOptions(temperature=0, max_tokens=16)
+    replies = []
+    for letter in "abcdefghijkl":
+        question = f"pergunta {letter} " * 3  # ~33 single-character tokens, each turn its own
+        reply = session.send(question, opts)
+        reply.consume()
+        replies.append(reply)
+    shifted = [r for r in replies if r.stats.dropped_messages]
+    assert shifted, "the conversation never outgrew the context"
+    for reply in shifted:
+        stats = reply.stats
+        assert stats.cache_tokens_cut > 0
+        # What stayed after the dropped turns was kept, not evaluated again: llama.cpp
+        # decoded only the new question with its headers, plus the "<|im_end|>\n" that
+        # closes the previous answer (sampled, so never evaluated).
+        new_turn = engine.tokenize(
+            engine.template.render(session.visible_messages()[-2:-1]), add_special=False
+        )
+        assert stats.prompt_tokens_cached > len(engine.tokenize("Sistema curto."))
+        assert stats.prompt_tokens_evaluated == stats.prompt_tokens - stats.prompt_tokens_cached
+        assert stats.prompt_tokens_evaluated == len(new_turn) + 2
+
+
+@pytest.mark.smollm
+def test_answer_after_a_context_shift_is_coherent(smollm, open_engine):
+    engine = open_engine(smollm, n_ctx=512, n_threads=2)
+    session = ChatSession(engine, system_prompt="You are a helpful assistant.")
+    short = SamplingOptions(temperature=0, max_tokens=6)
+    filler = (
+        "Here is note number {n} for my diary: today I walked along the river, looked at "
+        "the boats, bought some bread and fruit, and went home before the rain. Say ok."
+    )
+    for n in range(1, 30):
+        reply = session.send(filler.format(n=n), short)
+        reply.consume()
+        if reply.stats.dropped_messages:
+            break
+    assert reply.stats.cache_tokens_cut > 0, "the conversation never outgrew the context"
+    final = session.send(
+        "What is the capital of France?", SamplingOptions(temperature=0, max_tokens=24)
+    )
+    answer = final.consume()
+    assert "Paris" in answer
+    assert final.stats.prompt_tokens_evaluated < final.stats.prompt_tokens // 2
+
+
+def test_gap_is_found_only_where_the_prompt_really_resumes():
+    system, old, kept = [1, 2, 3], list(range(100, 140)), list(range(200, 290))
+    cached = np.asarray(system + old + kept, dtype=np.int32)
+    # Older turns dropped: the prompt continues with everything cached after them.
+    gap = find_gap(cached, system + kept + [7, 8], len(system))
+    assert (gap.start, gap.end, gap.run) == (3, 43, 90)
+    # An edited last question that happens to repeat a few cached tokens: no gap.
+    assert find_gap(cached, [*system, *old[:10], *kept[5:15], 9, 9], len(system) + 10) is None
+    # A long run is trusted even when the cache goes on past it.
+    assert find_gap(cached, system + kept[:70] + [5], len(system)).run == 70
