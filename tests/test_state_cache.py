@@ -91,7 +91,7 @@ def test_system_prompt_state_serves_a_new_conversation(random_model, engines, st
     engine = engines(random_model, states)
     reply = ChatSession(engine, system_prompt=SYSTEM).send("Outra pergunta, outra conversa", GREEDY)
     reply.consume()
-    head = engine.tokenize(
+    head = engine.chat_tokens(
         engine.template.render([Message("system", SYSTEM)], add_generation_prompt=False)
     )
     assert reply.stats.prompt_tokens_restored == len(head)

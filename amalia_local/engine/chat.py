@@ -129,7 +129,7 @@ class ChatSession:
         head = self.engine.template.render(
             [Message(SYSTEM, self.system_prompt)], add_generation_prompt=False
         )
-        head_tokens = self.engine.tokenize(head)
+        head_tokens = self.engine.chat_tokens(head)  # as the prompt itself is tokenized
         return len(head_tokens) if tokens[: len(head_tokens)] == head_tokens else 0
 
     def _render(self) -> tuple[str, list[int]]:
