@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from amalia_local.config import Config
 from amalia_local.i18n import Translator
+from amalia_local.remote.spec import EndpointSpec
 from amalia_local.runtime import Runtime
 
 
@@ -21,6 +22,7 @@ class ChatRequest:
     n_gpu_layers: int | None = None
     language_forced: bool = False  # --lang given: it beats the language in the settings
     force: bool = False  # --force: load even when the model will not fit in available RAM
+    endpoint: EndpointSpec | None = None  # --endpoint: a server's model, nothing loaded here
 
 
 def build_app(request: ChatRequest, runtime: Runtime):
@@ -33,7 +35,7 @@ def build_app(request: ChatRequest, runtime: Runtime):
     overrides = LoadOverrides(
         request.n_ctx, request.n_threads, request.n_gpu_layers, force=request.force
     )
-    return AmaliaApp(runtime, config, request.model, overrides)
+    return AmaliaApp(runtime, config, request.model, overrides, endpoint=request.endpoint)
 
 
 def run_chat(request: ChatRequest, runtime: Runtime) -> int:
