@@ -142,6 +142,7 @@ class BatchGenerator:
         self._slots: list[_Slot] = []
         self._free_ids = list(range(n_parallel))
         self._closing = False
+        self.tokens_generated = 0  # answer tokens since start, all sequences (/health)
         self._thread = threading.Thread(target=self._loop, name="amalia-batch", daemon=True)
         self._thread.start()
 
@@ -333,6 +334,7 @@ class BatchGenerator:
             self._finish(slot, StopReason.END)
             return
         slot.generated += 1
+        self.tokens_generated += 1
         text = slot.decoder.decode(engine.piece(token))
         if text:
             emit, stopped = slot.matcher.feed(text)
