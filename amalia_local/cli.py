@@ -358,7 +358,9 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
 
         _positive(args.max_tokens, "--max-tokens")
         if not args.model and not args.endpoint:
-            raise UsageError("error.run_needs_model")
+            # What argparse said when MODEL was required: --endpoint made it optional.
+            message = "the following arguments are required: MODEL"
+            raise UsageError("error.usage", message=message, prog="amalia run")
         request = RunRequest(
             model=args.model,
             endpoint=_endpoint(args),

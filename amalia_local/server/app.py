@@ -9,6 +9,7 @@ events ending with ``data: [DONE]``; a client that goes away cancels its sequenc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -88,7 +89,9 @@ class _Channel:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     def sink(self, item: str | None) -> None:
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        # The loop is gone only while the server shuts down; nobody is listening then.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
 
 
 class _API:

@@ -45,7 +45,9 @@ class Server:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-def start_server(args: list[str], env: dict[str, str], log: Path, timeout: float = 120) -> Server:
+def start_server(
+    args: list[str], env: dict[str, str], log: Path, *, url_host: str = r"127\.0\.0\.1"
+) -> Server:
     with open(log, "w", encoding="utf-8") as err:
         process = subprocess.Popen(
             [sys.executable, "-m", "amalia_local", "serve", *args],
@@ -56,13 +58,12 @@ def start_server(args: list[str], env: dict[str, str], log: Path, timeout: float
             encoding="utf-8",
             env=env,
         )
-    deadline = time.monotonic() + timeout
     assert process.stdout is not None
-    line = process.stdout.readline()
-    if time.monotonic() > deadline or not line:
+    line = process.stdout.readline()  # printed once the model is loaded and the port bound
+    if not line:
         process.kill()
         raise AssertionError(f"server did not start: {log.read_text()}")
-    match = re.search(r"(http://127\.0\.0\.1:\d+/v1)", line)
+    match = re.search(rf"(http://{url_host}:\d+/v1)", line)
     assert match, line
     return Server(process, match.group(1), log)
 
