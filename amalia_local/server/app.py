@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -82,16 +83,48 @@ async def _unexpected(_request: Request, exc: Exception) -> Response:
 
 
 class _Channel:
-    """Carries a sequence's chunks from the decode thread to the event loop."""
+    """Carries a sequence's text from the decode thread to the event loop.
+
+    Text that arrives while the loop is busy is joined and sent as one chunk: under
+    load the loop wakes once per batch of tokens, not once per token, and the CPU it
+    saves goes to decoding.
+    """
 
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._lock = threading.Lock()
+        self._parts: list[str] = []
+        self._ended = False
+        self._scheduled = False
+        self._ready = asyncio.Event()
 
     def sink(self, item: str | None) -> None:
+        with self._lock:
+            if item is None:
+                self._ended = True
+            else:
+                self._parts.append(item)
+            if self._scheduled:
+                return
+            self._scheduled = True
         # The loop is gone only while the server shuts down; nobody is listening then.
         with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+            self.loop.call_soon_threadsafe(self._ready.set)
+
+    async def next(self) -> str | None:
+        """The text since the last call; ``None`` once the sequence has ended."""
+        while True:
+            with self._lock:
+                if self._parts:
+                    text = "".join(self._parts)
+                    self._parts.clear()
+                    return text
+                if self._ended:
+                    return None
+                # Nothing pending: the next sink() schedules a wake-up, none is lost.
+                self._ready.clear()
+                self._scheduled = False
+            await self._ready.wait()
 
 
 class _API:
@@ -290,7 +323,7 @@ async def _stream(
             yield _event(reply.chunk(None, first=True))
         elif reply.echo:
             yield _event(reply.chunk(reply.echo))
-        while (item := await channel.queue.get()) is not None:
+        while (item := await channel.next()) is not None:
             yield _event(reply.chunk(item))
         if sequence.error is not None:
             log.error("generation failed: %s", sequence.error)
@@ -316,7 +349,7 @@ async def _collect(
     try:
         while True:
             try:
-                item = await asyncio.wait_for(channel.queue.get(), DISCONNECT_POLL_S)
+                item = await asyncio.wait_for(channel.next(), DISCONNECT_POLL_S)
             except asyncio.TimeoutError:
                 if await request.is_disconnected():
                     sequence.cancel()

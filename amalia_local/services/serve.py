@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from amalia_local.engine.options import LoadOptions
 from amalia_local.errors import ServeError, UsageError
 from amalia_local.runtime import Runtime
+
+SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,10 @@ def serve(request: ServeRequest, runtime: Runtime, out: TextIO) -> int:
             )
             out.flush()
             app = build_app(host, ServerOptions(api_key=request.api_key))
+            # The decode thread takes the GIL back after every llama_decode; with the
+            # default 5 ms switch interval the event loop could hold it that long per
+            # token. The chat does the same while it streams (tui/app.py).
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
             config = uvicorn.Config(
                 app,
                 log_level="warning",

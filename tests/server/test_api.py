@@ -54,7 +54,8 @@ def test_streamed_chat_completion(client):
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert "Paris" in text
-    assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) > 3
+    # Several chunks (text that arrives while the server is busy is sent together).
+    assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) >= 2
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
     assert finishes[-1] == "stop"
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
