@@ -11,10 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from amalia_local.engine import Engine
+from amalia_local.engine import Engine, current_machine
 from amalia_local.engine.batch import BatchGenerator, Sequence, SequenceRequest, Sink
-from amalia_local.engine.options import MIN_CONTEXT, LoadOptions, resolve
+from amalia_local.engine.options import MIN_CONTEXT, LoadOptions, Machine, resolve
 from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import inspect
 from amalia_local.server.sizing import ServePlan, plan_serving
@@ -41,11 +42,9 @@ class ModelHost:
         settings: HostSettings,
         log: LlamaLogSink,
         *,
-        cache_dir=None,
-        machine_probe: Callable[[], object] | None = None,
+        cache_dir: Path | None = None,
+        machine_probe: Callable[[], Machine] | None = None,
     ) -> None:
-        from amalia_local.engine import current_machine
-
         self.settings = settings
         self._log = log
         self._cache_dir = cache_dir
