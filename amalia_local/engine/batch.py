@@ -136,6 +136,9 @@ class BatchGenerator:
             )
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._vocab = engine._vocab
+        # Whether a token ends the answer, asked of llama.cpp once per token id: each
+        # ctypes call gives up the GIL, which the HTTP thread may then hold for a while.
+        self._ends: dict[int, bool] = {}
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
         self._cond = threading.Condition()
         self._waiting: deque[Sequence] = deque()
@@ -330,7 +333,10 @@ class BatchGenerator:
         if slot.sampled == 1:
             slot.first = now
         engine = self.engine
-        if engine.is_end_of_generation(token):
+        ends = self._ends.get(token)
+        if ends is None:
+            ends = self._ends[token] = engine.is_end_of_generation(token)
+        if ends:
             self._finish(slot, StopReason.END)
             return
         slot.generated += 1
