@@ -258,7 +258,9 @@ def main() -> None:
             finally:
                 server.stop()
             # llama-cpp-python's server answers one request at a time.
-            theirs = serial_rate(concurrent(foreign, n, counting))
+            concurrent(foreign, 1, {**counting, "max_tokens": 8})  # warm up
+            streams = concurrent(foreign, n, counting)
+            theirs = single_rate(streams[0]) if n == 1 else serial_rate(streams)
             bare, ours = max(bare_runs), max(our_runs)
             print(f"{n:>3} {bare:>10.1f} {ours:>13.1f} {ours / bare:>6.0%} {theirs:>17.1f}")
 
