@@ -278,6 +278,17 @@ class _Reply:
             "total_tokens": prompt + completion,
         }
 
+    def timings(self, sequence: Sequence) -> dict[str, float]:
+        """llama-server's ``timings`` (same names): how fast this answer was decoded."""
+        stats = sequence.stats
+        return {
+            "prompt_n": stats.prompt_tokens_evaluated,
+            "prompt_ms": round(stats.prompt_seconds * 1000, 3),
+            "predicted_n": stats.sampled_tokens,
+            "predicted_ms": round(stats.generation_seconds * 1000, 3),
+            "predicted_per_second": round(stats.generation_tokens_per_second, 3),
+        }
+
     def whole(self, text: str, sequence: Sequence) -> dict[str, Any]:
         finish = _FINISH[sequence.stats.stop_reason]
         if self.chat:
@@ -297,6 +308,7 @@ class _Reply:
             "model": self.model,
             "choices": [choice],
             "usage": self.usage(sequence),
+            "timings": self.timings(sequence),
         }
 
     def chunk(
@@ -339,6 +351,7 @@ async def _stream(
             return
         last = reply.chunk(None, _FINISH[sequence.stats.stop_reason])
         last["usage"] = reply.usage(sequence)  # usage in every reply, streamed or not
+        last["timings"] = reply.timings(sequence)
         yield _event(last)
         if include_usage:
             final = reply.chunk(None)

@@ -10,8 +10,10 @@ Targets (issue 15):
 
 Rates are measured the same way everywhere: generation only (prompt excluded). Streams
 side by side, the sum of their rates; one stream: (tokens - 1) / (last - first) as
-``amalia run`` computes it. Each side runs --reps times, alternating; the best is shown
-(on a shared machine the best is the least disturbed run).
+``amalia run`` computes it, from the server's ``timings`` where it sends them (amalia
+serve groups tokens that arrive within 50 ms into one chunk, so the client's clock is
+too coarse), else from the arrival of chunks. Each side runs --reps times, alternating;
+the best is shown (on a shared machine the best is the least disturbed run).
 
     python tests/benchmarks/bench_serve.py [MODEL.gguf] [--threads 2] [--tokens 128]
 
@@ -182,6 +184,9 @@ class Stream:
     sent: float = 0.0
     times: list[float] = field(default_factory=list)  # arrival of each content chunk
     tokens: int = 0  # completion_tokens from usage (or chunks when absent)
+    # The server's own generation rate (``timings``, amalia serve and llama-server): the
+    # client's clock sees chunks, which a server may group.
+    server_rate: float | None = None
 
 
 def stream_once(server: Server, body: dict, result: Stream) -> None:
@@ -200,6 +205,8 @@ def stream_once(server: Server, body: dict, result: Stream) -> None:
                     result.times.append(time.perf_counter())
             if event.get("usage"):
                 result.tokens = event["usage"]["completion_tokens"]
+            if event.get("timings"):
+                result.server_rate = event["timings"]["predicted_per_second"]
     result.tokens = result.tokens or len(result.times)
 
 
@@ -225,6 +232,8 @@ def serial_rate(streams: list[Stream]) -> float:
 
 
 def single_rate(stream: Stream) -> float:
+    if stream.server_rate:
+        return stream.server_rate
     if len(stream.times) < 2:
         return 0.0
     return (stream.tokens - 1) / (stream.times[-1] - stream.times[0])

@@ -40,6 +40,8 @@ def test_chat_completion_answers_paris_with_usage(client):
     usage = reply.usage
     assert usage.prompt_tokens > 10 and usage.completion_tokens > 0
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+    timings = reply.model_extra["timings"]  # llama-server's names, for its tools
+    assert timings["predicted_n"] == usage.completion_tokens + 1  # the end-of-turn token
 
 
 def test_streamed_chat_completion(client):
