@@ -79,6 +79,68 @@ def _kv_type_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _endpoint_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="use the model of an OpenAI-compatible server (amalia serve, llama-server, vLLM, "
+        "Ollama) instead of a local file, e.g. http://192.168.1.10:8080/v1",
+    )
+    parser.add_argument(
+        "--api-key", metavar="KEY", help="the server's API key (default: $AMALIA_API_KEY)"
+    )
+    parser.add_argument(
+        "--model",
+        dest="endpoint_model",
+        metavar="NAME",
+        help="which of the server's models (/v1/models) to use (default: its first)",
+    )
+
+
+def _serve_command(commands, common: argparse.ArgumentParser) -> None:
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="serve a model over an OpenAI-compatible HTTP API",
+        description="Serve one model at /v1/chat/completions, /v1/completions and /v1/models "
+        "for editors, scripts and colleagues; several requests are decoded together.",
+    )
+    serve.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)"
+    )
+    serve.add_argument("--port", type=int, default=8080, metavar="N", help="default 8080")
+    serve.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="clients must send it as a Bearer token (default: $AMALIA_API_KEY); "
+        "required to listen beyond this machine",
+    )
+    serve.add_argument(
+        "--parallel",
+        type=int,
+        metavar="N",
+        help="requests decoded together (default: from cores and RAM)",
+    )
+    serve.add_argument(
+        "--max-queue",
+        type=int,
+        default=64,
+        metavar="N",
+        help="requests that may wait for a free slot before the server answers 503",
+    )
+    serve.add_argument(
+        "--idle-unload",
+        type=float,
+        metavar="MINUTES",
+        help="free the model's memory after this long without requests; it reloads on the next",
+    )
+    serve.add_argument(
+        "--force", action="store_true", help="serve even if the model does not fit in available RAM"
+    )
+    _engine_flags(serve)
+
+
 _MODEL_HELP = "a .gguf file or an installed model name (amalia, amalia:q8_0, hf:OWNER/REPO:QUANT)"
 
 
@@ -98,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer one prompt and exit",
         description="Answer one prompt (argument or stdin), streamed.",
     )
-    run.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    run.add_argument("model", nargs="?", metavar="MODEL", help=_MODEL_HELP)
     run.add_argument(
         "prompt",
         nargs="?",
@@ -134,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-save", action="store_true", help="do not save this exchange as a conversation"
     )
     _engine_flags(run)
+    _endpoint_flags(run)
 
     info = commands.add_parser(
         "info",
@@ -181,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="load even if the model does not fit in available RAM"
     )
     _engine_flags(chat)
+    _endpoint_flags(chat)
+    _serve_command(commands, common)
 
     bench = commands.add_parser(
         "bench",
@@ -354,6 +419,10 @@ def _read_prompt(args: argparse.Namespace) -> str:
 def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> int:
     if args.command in _STORE_COMMANDS:
         return _dispatch_store(args, runtime)
+    if args.command in ("run", "chat") and args.endpoint:
+        _endpoint_positionals(args)
+    if args.command == "serve":
+        return _serve(args, runtime)
     if args.command in ("run", "info", "bench", "chat", "tokenize") and getattr(
         args, "model", None
     ):
@@ -363,10 +432,15 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
         from amalia_local.services.run import RunRequest, run
 
         _positive(args.max_tokens, "--max-tokens")
+        if not args.model and not args.endpoint:
+            # What argparse said when MODEL was required: --endpoint made it optional.
+            message = "the following arguments are required: MODEL"
+            raise UsageError("error.usage", message=message, prog="amalia run")
         _positive(args.conversation, "--conversation")
         config = _config(runtime)
         request = RunRequest(
             model=args.model,
+            endpoint=_endpoint(args),
             prompt=_read_prompt(args),
             system=system_prompt(config, args.system),
             load=_load_options(args, config),
@@ -421,6 +495,7 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
             force=args.force,
             offline=getattr(args, "offline", False),
             kv_type=args.kv_type,
+            endpoint=_endpoint(args),
         )
         return run_chat(request, runtime)
     if args.command == "bench":
@@ -437,6 +512,51 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
         )
         return bench(request, runtime, sys.stdout, sys.stderr)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _endpoint_positionals(args: argparse.Namespace) -> None:
+    """With --endpoint there is no local model: ``run --endpoint URL "question"``."""
+    if args.command == "run" and args.model is not None and args.prompt is None:
+        args.model, args.prompt = None, args.model
+    if args.model is not None:
+        raise UsageError("error.endpoint_no_model_arg")
+
+
+def _endpoint(args: argparse.Namespace):
+    from amalia_local.remote.spec import EndpointSpec
+
+    if not args.endpoint:
+        return None
+    key = args.api_key or os.environ.get("AMALIA_API_KEY") or None
+    return EndpointSpec(url=args.endpoint, api_key=key, model=args.endpoint_model)
+
+
+def _serve(args: argparse.Namespace, runtime) -> int:
+    from pathlib import Path
+
+    from amalia_local.services.serve import ServeRequest, serve
+
+    _positive(args.parallel, "--parallel")
+    _positive(args.max_queue, "--max-queue")
+    if args.idle_unload is not None and args.idle_unload <= 0:
+        raise UsageError("error.not_positive", flag="--idle-unload")
+    if not 0 <= args.port <= 65535:
+        raise UsageError("error.usage", message=f"invalid port {args.port}", prog="amalia serve")
+    path = _open_store(args, runtime).resolve_path(args.model)
+    name = Path(args.model).stem if args.model.lower().endswith(".gguf") else args.model
+    request = ServeRequest(
+        model=path,
+        name=name,
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key or os.environ.get("AMALIA_API_KEY") or None,
+        parallel=args.parallel,
+        max_queue=args.max_queue,
+        idle_unload_minutes=args.idle_unload,
+        load=_load_options(args),
+        force=args.force,
+    )
+    return serve(request, runtime, sys.stdout)
 
 
 _STORE_COMMANDS = ("pull", "list", "rm", "import", "show", "doctor", "bundle")

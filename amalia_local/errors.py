@@ -42,3 +42,15 @@ class ModelLoadError(AmaliaError):
 
 class ContextOverflowError(AmaliaError):
     """The newest message alone does not fit the context window."""
+
+
+class QueueFullError(AmaliaError):
+    """Every parallel sequence is busy and the waiting queue is full (HTTP 503)."""
+
+
+class ServeError(AmaliaError):
+    """The server cannot start: the address is taken or invalid."""
+
+
+class RemoteError(AmaliaError):
+    """An OpenAI-compatible endpoint could not be reached or refused the request."""

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from amalia_local.chat_model import ChatModel
 from amalia_local.conversations import (
     Conversation,
     ConversationStore,
@@ -18,7 +19,7 @@ from amalia_local.conversations import (
     title_from_question,
 )
 from amalia_local.conversations.store import ASSISTANT, USER
-from amalia_local.engine import ChatSession, Engine, Message, Reply, ReplyStats, SamplingOptions
+from amalia_local.engine import Message, Reply, ReplyStats, SamplingOptions
 
 # Handing text to the UI five times a second still reads as streaming; the UI may ask
 # for less (tui/paint_budget.py) when painting costs the model too much CPU.
@@ -76,7 +77,7 @@ class AnswerStream:
 
 
 class ChatService:
-    """The current conversation: engine session in memory, its copy in the database.
+    """The current conversation: model session in memory, its copy in the database.
 
     A conversation row is created on the first question, so opening the app and
     closing it again leaves no empty conversations behind.
@@ -84,18 +85,18 @@ class ChatService:
 
     def __init__(
         self,
-        engine: Engine,
+        model: ChatModel,
         store: ConversationStore,
         system_prompt: str | None,
         conversation: Conversation | None = None,
     ) -> None:
-        self.engine = engine
+        self.model = model
         self.store = store
         self.conversation_id: int | None = conversation.id if conversation else None
         # Stored ids of the messages in session order, for regenerate and edit.
         self._ids: list[int] = [m.id for m in model_history(conversation)]
         history = [Message(m.role, m.content) for m in model_history(conversation)]
-        self.session = ChatSession(engine, system_prompt=system_prompt, history=history)
+        self.session = model.new_session(system_prompt, history)
 
     @property
     def messages(self) -> list[Message]:
@@ -103,9 +104,7 @@ class ChatService:
 
     def send(self, text: str, sampling: SamplingOptions) -> AnswerStream:
         if self.conversation_id is None:
-            self.conversation_id = self.store.create(
-                title_from_question(text), self.engine.model_file.name
-            )
+            self.conversation_id = self.store.create(title_from_question(text), self.model.name)
         self._ids.append(self.store.add_message(self.conversation_id, USER, text))
         reply = self.session.send(text, sampling)
         return self._stream(reply)

@@ -2,21 +2,26 @@
 
 Each run is a conversation in the chat's database (unless ``--no-save``), so
 ``--continue`` and ``--conversation ID`` pick it up later, here or in the chat; the
-engine's saved KV states mean a continued conversation is not evaluated again.
+engine's saved KV states mean a continued conversation is not evaluated again. The
+model is a local file or an OpenAI-compatible endpoint; after opening, both are the
+same :class:`~amalia_local.chat_model.ChatModel` and the rest of the command is shared.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
+from amalia_local.chat_model import ChatModel
 from amalia_local.conversations import Conversation, ConversationStore
-from amalia_local.engine import ChatSession, Engine, LoadOptions, Message, SamplingOptions
+from amalia_local.engine import LoadOptions, Message, SamplingOptions
 from amalia_local.engine.stats import ReplyStats
 from amalia_local.errors import AmaliaError
-from amalia_local.prompts import default_system_prompt
+from amalia_local.remote.spec import EndpointSpec
 from amalia_local.runtime import Runtime
 from amalia_local.services.chat import ChatService, model_history
 from amalia_local.services.loading import notice_lines, open_checked, state_budget_bytes
@@ -27,8 +32,9 @@ _INTERRUPT_POLL_S = 0.05
 
 @dataclass(frozen=True)
 class RunRequest:
-    model: str
+    model: str | None
     prompt: str
+    endpoint: EndpointSpec | None = None
     system: str | None = None
     load: LoadOptions = field(default_factory=LoadOptions)
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
@@ -40,28 +46,60 @@ class RunRequest:
     state_cache_gb: float = 4.0
 
 
+@dataclass(frozen=True)
+class _Opened:
+    model: ChatModel
+    settings: dict[str, Any]  # for --json
+    reduced: list[dict[str, Any]]  # settings lowered to fit (local models)
+
+
+@contextlib.contextmanager
+def open_model(request: RunRequest, runtime: Runtime, err: TextIO | None) -> Iterator[_Opened]:
+    """The chosen model; its reduced settings are said on ``err`` in one line each."""
+    if request.endpoint is not None:
+        remote = request.endpoint.open()
+        try:
+            yield _Opened(remote, {"endpoint": remote.location}, [])
+        finally:
+            remote.close()
+        return
+    from amalia_local.engine.local import LocalModel
+
+    assert request.model is not None
+    with (
+        runtime.open_llama_log() as log,
+        open_checked(
+            request.model,
+            request.load,
+            log,
+            force=request.force,
+            cache_dir=runtime.locations.cache_dir,
+            state_dir=runtime.locations.kv_state_dir,
+            state_budget=state_budget_bytes(request.state_cache_gb),
+        ) as engine,
+    ):
+        for line in notice_lines(engine.options, runtime):
+            if err is not None:
+                err.write(f"amalia: {line}\n")
+        options = engine.options
+        settings = {
+            "n_ctx": options.n_ctx,
+            "n_threads": options.n_threads,
+            "n_gpu_layers": options.n_gpu_layers,
+            "kv_type": options.kv_type.value,
+            "fit_check": options.fit_check or None,
+        }
+        yield _Opened(LocalModel(engine), settings, [r.as_dict() for r in options.reductions])
+
+
 def run(request: RunRequest, runtime: Runtime, out: TextIO, err: TextIO | None = None) -> int:
     needs_store = request.save or request.continue_last or request.conversation is not None
     store = ConversationStore.in_dir(runtime.locations.data_dir) if needs_store else None
     try:
         # Before loading the model: a wrong id should not cost a minute of loading.
         conversation = _conversation(request, store) if store is not None else None
-        with (
-            runtime.open_llama_log() as log,
-            open_checked(
-                request.model,
-                request.load,
-                log,
-                force=request.force,
-                cache_dir=runtime.locations.cache_dir,
-                state_dir=runtime.locations.kv_state_dir,
-                state_budget=state_budget_bytes(request.state_cache_gb),
-            ) as engine,
-        ):
-            for line in notice_lines(engine.options, runtime):
-                if err is not None:
-                    err.write(f"amalia: {line}\n")
-            _answer(request, engine, store, conversation, out)
+        with open_model(request, runtime, err) as opened:
+            _answer(request, opened, store, conversation, out)
     finally:
         if store is not None:
             store.close()
@@ -84,44 +122,36 @@ def _conversation(request: RunRequest, store: ConversationStore) -> Conversation
 
 def _answer(
     request: RunRequest,
-    engine: Engine,
+    opened: _Opened,
     store: ConversationStore | None,
     conversation: Conversation | None,
     out: TextIO,
 ) -> None:
+    model = opened.model
     system = request.system
     if system is None:
-        system = default_system_prompt(engine.model_file)
+        system = model.default_system_prompt()
     conversation_id: int | None = conversation.id if conversation else None
     stream = not request.json_output
     if request.save and store is not None:
-        service = ChatService(engine, store, system, conversation)
+        service = ChatService(model, store, system, conversation)
         answer = service.send(request.prompt, request.sampling)
         answer.ui_interval = 0.0  # a pipe wants every chunk as it comes
         conversation_id = service.conversation_id
         reply, work = answer.reply, lambda: answer.run(_writer(out) if stream else _ignore)
     else:
         history = [Message(m.role, m.content) for m in model_history(conversation)]
-        session = ChatSession(engine, system_prompt=system, history=history)
+        session = model.new_session(system, history)
         reply = session.send(request.prompt, request.sampling)
         work = lambda: _stream_reply(reply, out if stream else None)  # noqa: E731
     stats = _run_interruptible(work, reply.cancel)
     if request.json_output:
         payload = {
-            "model": engine.model_file.name,
+            "model": model.name,
             "conversation_id": conversation_id,
             "text": reply.text,
-            "stats": {
-                **stats.as_dict(),
-                "reduced": [r.as_dict() for r in engine.options.reductions],
-            },
-            "settings": {
-                "n_ctx": engine.options.n_ctx,
-                "n_threads": engine.options.n_threads,
-                "n_gpu_layers": engine.options.n_gpu_layers,
-                "kv_type": engine.options.kv_type.value,
-                "fit_check": engine.options.fit_check or None,
-            },
+            "stats": {**stats.as_dict(), "reduced": opened.reduced},
+            "settings": opened.settings,
         }
         out.write(json.dumps(payload, ensure_ascii=False) + "\n")
     else:

@@ -36,8 +36,11 @@ from amalia_local.tui.screens.settings import SettingsScreen
 from amalia_local.tui.widgets.prompt import NEWLINE_KEYS
 
 if TYPE_CHECKING:
+    from amalia_local.chat_model import ChatModel
     from amalia_local.engine import Engine, LoadOptions, ReplyStats, SamplingOptions
     from amalia_local.llama_log import LlamaLogSink
+    from amalia_local.remote.model import RemoteModel
+    from amalia_local.remote.spec import EndpointSpec
 
 
 GENERATION_SWITCH_INTERVAL_S = 0.0005
@@ -74,6 +77,7 @@ class AmaliaApp(App[None]):
         overrides: LoadOverrides | None = None,
         *,
         offline: bool = False,
+        endpoint: EndpointSpec | None = None,
     ) -> None:
         super().__init__()
         self.runtime = runtime
@@ -84,6 +88,9 @@ class AmaliaApp(App[None]):
         self.model_ref = model or config.model  # a store name or a path to a .gguf file
         self.store = ConversationStore.in_dir(runtime.locations.data_dir)
         self.engine: Engine | None = None
+        # --endpoint: the model lives on a server; nothing is loaded in this process.
+        self.endpoint = endpoint
+        self.remote: RemoteModel | None = None
         self.loading: str | None = None
         self._log: LlamaLogSink | None = None
         self._generation_idle = threading.Event()
@@ -96,11 +103,14 @@ class AmaliaApp(App[None]):
 
     # --- start and stop -----------------------------------------------------------------
     def on_mount(self) -> None:
-        if self.model_ref is None:
+        if self.endpoint is None and self.model_ref is None:
             # The picker is for a machine with nothing installed; with models present
             # (say one imported by hand) the chat opens with one of them.
             self.model_ref = self.models.default_installed()
-        if self.model_ref is None:
+        if self.endpoint is not None:
+            self.push_screen(ChatScreen())
+            self.call_after_refresh(self.connect)
+        elif self.model_ref is None:
             self.push_screen(FirstRunScreen())
         else:
             self.push_screen(ChatScreen())
@@ -128,6 +138,8 @@ class AmaliaApp(App[None]):
         self.exit()
 
     def on_unmount(self) -> None:
+        if self.remote is not None:
+            self.remote.close()
         if self.engine is not None and self._generation_idle.is_set():
             self.engine.close()
         self.engine = None
@@ -147,6 +159,32 @@ class AmaliaApp(App[None]):
             n_gpu_layers=o.n_gpu_layers,
             kv_type=o.kv_type,
         )
+
+    def chat_model(self) -> ChatModel | None:
+        """What the chat talks to: the server's model, or the engine loaded here."""
+        if self.remote is not None:
+            return self.remote
+        if self.engine is None:
+            return None
+        from amalia_local.engine.local import LocalModel
+
+        return LocalModel(self.engine)
+
+    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
+    def connect(self) -> None:
+        """Ask the endpoint for its models; no model file is needed on this machine."""
+        assert self.endpoint is not None
+        self.loading = self.endpoint.url
+        self.call_from_thread(self._refresh_status)
+        try:
+            remote = self.endpoint.open()
+        except AmaliaError as exc:
+            self.loading = None
+            self.call_from_thread(self._model_failed, exc)
+            return
+        self.loading = None
+        self.remote = remote
+        self.call_from_thread(self._model_ready)
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
     def load_model(self, reference: str) -> None:
@@ -226,17 +264,23 @@ class AmaliaApp(App[None]):
         return self.default_system_prompt()
 
     def default_system_prompt(self) -> str | None:
-        from amalia_local.prompts import default_system_prompt
-
-        return default_system_prompt(self.engine.model_file) if self.engine else None
+        model = self.chat_model()
+        return model.default_system_prompt() if model is not None else None
 
     def model_label(self) -> str:
+        if self.remote is not None:
+            return self.remote.name
         if self.engine is not None:
             return self.engine.model_file.name
         return _short(self.model_ref) if self.model_ref else "AMALIA"
 
     def status_parts(self, stats: ReplyStats | None) -> list[str]:
         t = self.t
+        if self.remote is not None:
+            parts = [self.remote.name, t("status.endpoint", url=self.remote.location)]
+            if stats is not None and stats.generation_tokens_per_second:
+                parts.append(t("status.speed", tps=f"{stats.generation_tokens_per_second:.1f}"))
+            return parts
         if self.engine is None:
             if self.loading:
                 return [t("status.loading", model=_short(self.loading))]
@@ -260,6 +304,8 @@ class AmaliaApp(App[None]):
         return self.t("error.unexpected", reason=f"{type(error).__name__}: {error}")
 
     def model_description(self) -> str:
+        if self.remote is not None:
+            return f"{self.remote.name} — {self.t('status.endpoint', url=self.remote.location)}"
         if self.engine is None:
             return self.t("status.no_model")
         m = self.engine.model_file
@@ -298,7 +344,7 @@ class AmaliaApp(App[None]):
         if relabel:
             await self._change_language(config.language)
         self.notify(self.t("settings.saved"))
-        if reload and config.model:
+        if reload and config.model and self.endpoint is None:
             self.model_ref = config.model
             self.load_model(config.model)
 

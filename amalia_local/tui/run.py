@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from amalia_local.config import Config
 from amalia_local.i18n import Translator
+from amalia_local.remote.spec import EndpointSpec
 from amalia_local.runtime import Runtime
 
 
@@ -23,6 +24,7 @@ class ChatRequest:
     force: bool = False  # --force: load even when the model will not fit in available RAM
     offline: bool = False  # --offline: no screen may reach the network (pulls included)
     kv_type: str | None = None  # --kv-type
+    endpoint: EndpointSpec | None = None  # --endpoint: a server's model, nothing loaded here
 
 
 def build_app(request: ChatRequest, runtime: Runtime):
@@ -39,7 +41,14 @@ def build_app(request: ChatRequest, runtime: Runtime):
         force=request.force,
         kv_type=request.kv_type,
     )
-    return AmaliaApp(runtime, config, request.model, overrides, offline=request.offline)
+    return AmaliaApp(
+        runtime,
+        config,
+        request.model,
+        overrides,
+        offline=request.offline,
+        endpoint=request.endpoint,
+    )
 
 
 def run_chat(request: ChatRequest, runtime: Runtime) -> int:

@@ -147,7 +147,7 @@ class ChatScreen(Screen[None]):
         if self.generating:
             self.notify(t("chat.busy"), severity="warning")
             return False
-        if self.app.engine is None:  # type: ignore[attr-defined]
+        if self.app.chat_model() is None:  # type: ignore[attr-defined]
             self.notify(t("chat.model_loading"), severity="warning")
             return False
         return True
@@ -161,7 +161,7 @@ class ChatScreen(Screen[None]):
                 else None
             )
             self.service = ChatService(
-                app.engine,  # type: ignore[attr-defined]
+                app.chat_model(),  # type: ignore[attr-defined]
                 app.store,  # type: ignore[attr-defined]
                 app.system_prompt(),  # type: ignore[attr-defined]
                 conversation,

@@ -1,0 +1,206 @@
+"""A client for any OpenAI-compatible server: ours, llama-server, vLLM, Ollama.
+
+Only the two calls the chat needs: list the models, and stream a chat completion. The
+stream is read as server-sent events line by line; closing it (Esc in the chat) closes
+the connection, which is how every such server learns to stop generating.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx2
+
+from amalia_local.engine.options import SamplingOptions
+from amalia_local.engine.stats import ReplyStats, StopReason
+from amalia_local.errors import RemoteError
+
+CONNECT_TIMEOUT_S = 10.0
+# A big model on a busy server may think for a while before its first token.
+READ_TIMEOUT_S = 600.0
+_STOP_REASONS = {"stop": StopReason.END, "length": StopReason.LENGTH}
+
+
+def api_base(url: str) -> str:
+    """``http://host:8000`` and ``http://host:8000/v1/`` both mean ``.../v1``."""
+    base = url.strip().rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise RemoteError("error.endpoint_url", url=url)
+    return base if base.endswith("/v1") else base + "/v1"
+
+
+class CancelEvent(threading.Event):
+    """A cancel flag that also runs ``on_set`` (closing the stream) when it is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_set: Callable[[], None] | None = None
+
+    def set(self) -> None:
+        super().set()
+        if self.on_set is not None:
+            self.on_set()
+
+
+class Endpoint:
+    def __init__(self, url: str, api_key: str | None = None) -> None:
+        self.url = url
+        self.base = api_base(url)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        timeout = httpx2.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+        # trust_env=False: a proxy meant for the internet must not see a LAN server.
+        self._http = httpx2.Client(headers=headers, timeout=timeout, trust_env=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def models(self) -> list[str]:
+        response = self._request("GET", "/models")
+        try:
+            return [str(m["id"]) for m in response.json()["data"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RemoteError("error.endpoint_bad_answer", url=self.url, reason=str(exc)) from None
+
+    def stream_chat(
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        sampling: SamplingOptions,
+        stats: ReplyStats,
+        cancel: CancelEvent | None = None,
+    ) -> Iterator[str]:
+        """Text chunks of the answer; fills ``stats`` from the server's ``usage``."""
+        payload: dict[str, Any] = {
+            "model": model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+        }
+        if sampling.max_tokens:
+            payload["max_tokens"] = sampling.max_tokens
+        if sampling.seed is not None:
+            payload["seed"] = sampling.seed
+        start = time.perf_counter()
+        stats.stop_reason = StopReason.END
+        request = self._http.build_request("POST", self.base + "/chat/completions", json=payload)
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx2.HTTPError as exc:
+            raise self._unreachable(exc) from None
+        if cancel is not None:
+            cancel.on_set = response.close
+        first = last = start
+        chunks = 0
+        try:
+            if response.status_code != 200:
+                response.read()
+                raise self._status_error(response)
+            for line in response.iter_lines():
+                if cancel is not None and cancel.is_set():
+                    stats.stop_reason = StopReason.CANCELLED
+                    break
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                event = _json(data, self.url)
+                if "error" in event:
+                    raise RemoteError(
+                        "error.endpoint_status",
+                        url=self.url,
+                        status="stream",
+                        message=_message(event),
+                    )
+                _read_usage(event, stats)
+                for choice in event.get("choices") or []:
+                    text = (choice.get("delta") or {}).get("content") or ""
+                    reason = choice.get("finish_reason")
+                    if reason:
+                        stats.stop_reason = _STOP_REASONS.get(reason, StopReason.END)
+                    if text:
+                        last = time.perf_counter()
+                        chunks += 1
+                        if chunks == 1:
+                            first = last
+                        yield text
+        except httpx2.HTTPError as exc:
+            if cancel is not None and cancel.is_set():
+                stats.stop_reason = StopReason.CANCELLED
+            else:
+                raise self._unreachable(exc) from None
+        except GeneratorExit:
+            stats.stop_reason = StopReason.CANCELLED
+            raise
+        finally:
+            response.close()
+            stats.time_to_first_token_s = stats.prompt_seconds = first - start if chunks else 0.0
+            stats.generation_seconds = last - first
+            if not stats.sampled_tokens:
+                stats.sampled_tokens = stats.generated_tokens or chunks
+
+    # --- errors ---------------------------------------------------------------------------
+    def _request(self, method: str, path: str) -> httpx2.Response:
+        try:
+            response = self._http.request(method, self.base + path)
+        except httpx2.HTTPError as exc:
+            raise self._unreachable(exc) from None
+        if response.status_code != 200:
+            raise self._status_error(response)
+        return response
+
+    def _unreachable(self, exc: httpx2.HTTPError) -> RemoteError:
+        return RemoteError(
+            "error.endpoint_unreachable", url=self.url, reason=str(exc) or type(exc).__name__
+        )
+
+    def _status_error(self, response: httpx2.Response) -> RemoteError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        message = _message(body) or response.reason_phrase
+        code = (body.get("error") or {}).get("code") if isinstance(body, dict) else None
+        if response.status_code == 401:
+            return RemoteError("error.endpoint_auth", url=self.url)
+        if code == "context_length_exceeded":
+            return RemoteError("error.endpoint_context", url=self.url, message=message)
+        return RemoteError(
+            "error.endpoint_status", url=self.url, status=response.status_code, message=message
+        )
+
+
+def _json(data: str, url: str) -> dict[str, Any]:
+    try:
+        event = json.loads(data)
+    except ValueError as exc:
+        raise RemoteError("error.endpoint_bad_answer", url=url, reason=str(exc)) from None
+    if not isinstance(event, dict):
+        raise RemoteError("error.endpoint_bad_answer", url=url, reason="not a JSON object")
+    return event
+
+
+def _message(body: object) -> str:
+    if not isinstance(body, dict):
+        return ""
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or "")
+    if isinstance(error, str):
+        return error
+    return str(body.get("detail") or body.get("message") or "")
+
+
+def _read_usage(event: dict[str, Any], stats: ReplyStats) -> None:
+    usage = event.get("usage")
+    if not isinstance(usage, dict):
+        return
+    stats.prompt_tokens = stats.prompt_tokens_evaluated = int(usage.get("prompt_tokens") or 0)
+    stats.generated_tokens = int(usage.get("completion_tokens") or 0)
+    stats.sampled_tokens = stats.generated_tokens

@@ -1,0 +1,92 @@
+"""Errors in the OpenAI shape: ``{"error": {"message", "type", "param", "code"}}``.
+
+Each failure a client can cause has one status code and one ``type``, so a client
+library raises the exception it documents (``BadRequestError``, ``AuthenticationError``,
+``NotFoundError`` ...), and nothing a client sends ends in a traceback.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+
+
+class APIError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, object]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+def bad_request(message: str, param: str | None = None, code: str | None = None) -> APIError:
+    return APIError(400, message, param=param, code=code)
+
+
+def unauthorized() -> APIError:
+    return APIError(
+        401,
+        "Missing or incorrect API key: send it as 'Authorization: Bearer KEY'.",
+        type="authentication_error",
+        code="invalid_api_key",
+    )
+
+
+def model_not_found(name: str, served: str) -> APIError:
+    return APIError(
+        404,
+        f"The model '{name}' does not exist here; this server serves '{served}'.",
+        param="model",
+        code="model_not_found",
+    )
+
+
+def context_exceeded(needed: int, n_ctx: int) -> APIError:
+    return APIError(
+        400,
+        f"The prompt has {needed} tokens; this server's context is {n_ctx} tokens per request.",
+        param="messages",
+        code="context_length_exceeded",
+    )
+
+
+def too_large(limit: int) -> APIError:
+    return APIError(413, f"The request body is larger than {limit} bytes.", code="too_large")
+
+
+def queue_full(retry_after: int) -> APIError:
+    return APIError(
+        503,
+        "The server is busy: every slot and the queue are full. Retry later.",
+        type="server_error",
+        code="queue_full",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def internal(message: str) -> APIError:
+    return APIError(500, message, type="server_error", code="internal_error")
