@@ -553,7 +553,7 @@ def _serve(args: argparse.Namespace, runtime) -> int:
         parallel=args.parallel,
         max_queue=args.max_queue,
         idle_unload_minutes=args.idle_unload,
-        load=_load_options(args),
+        load=_load_options(args, _config(runtime)),
         force=args.force,
     )
     return serve(request, runtime, sys.stdout)
