@@ -22,7 +22,7 @@ from amalia_local.engine.options import (
     offloadable_layers,
     ram_context_cap,
 )
-from amalia_local.formatting import human_bytes
+from amalia_local.formatting import Bytes, Count
 from amalia_local.model_file import ModelFile, TensorExtent
 from amalia_local.store.catalogue import Entry, Quant
 from amalia_local.store.catalogue import entries as catalogue_entries
@@ -159,9 +159,9 @@ def ensure_fits(
     if needed <= available_ram:
         return
     params = {
-        "needed": human_bytes(needed),
-        "available": human_bytes(available_ram),
-        "n_ctx": f"{n_ctx:,}",
+        "needed": Bytes(needed),
+        "available": Bytes(available_ram),
+        "n_ctx": Count(n_ctx),
     }
     if model.ram_needed(MIN_CONTEXT) <= int(available_ram * RAM_HEADROOM):
         raise DoesNotFitError(
@@ -209,9 +209,9 @@ def check_fit(model: ModelFile, n_ctx: int, n_gpu_layers: int, machine: Machine)
         if on_gpu > machine.vram_free:
             raise DoesNotFitError(
                 "error.does_not_fit_vram",
-                needed=human_bytes(on_gpu),
-                available=human_bytes(machine.vram_free),
-                n_ctx=f"{n_ctx:,}",
+                needed=Bytes(on_gpu),
+                available=Bytes(machine.vram_free),
+                n_ctx=Count(n_ctx),
                 layers=int(layers * machine.vram_free / total) if total else 0,
             )
         if total - on_gpu > machine.available_ram:
