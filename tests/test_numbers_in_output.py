@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from amalia_local.i18n import Translator
 from amalia_local.store import catalogue, fit
 from amalia_local.store.errors import DoesNotFitError
@@ -19,22 +21,23 @@ def sizes(text: str) -> list[str]:
     return SIZE.findall(text)
 
 
-def test_doctor_in_portuguese_writes_decimal_commas_and_plain_four_digit_contexts(amalia):
-    result = amalia("--lang", "pt", "doctor")
+@pytest.mark.parametrize(
+    ("lang", "size", "context"),
+    [
+        # 5,6 GB; a four-digit context without a separator
+        ("pt", r"\d+,\d [kMGT]B", "com 8192 tokens"),
+        ("en", r"[\d,]+\.\d [kMGT]B", "at 8,192 tokens"),
+    ],
+)
+def test_doctor_writes_sizes_and_contexts_as_the_language_does(amalia, lang, size, context):
+    result = amalia("--lang", lang, "doctor")
     assert result.returncode == 0, result.stderr
     found = [s for s in sizes(result.stdout) if not s.endswith(" B")]
     assert len(found) > 10
-    assert all(re.fullmatch(r"\d+,\d [kMGT]B", s) for s in found), found
-    assert "com 8192 tokens" in result.stdout and "8,192" not in result.stdout
-
-
-def test_doctor_in_english_writes_decimal_points_and_grouped_thousands(amalia):
-    result = amalia("--lang", "en", "doctor")
-    assert result.returncode == 0, result.stderr
-    found = [s for s in sizes(result.stdout) if not s.endswith(" B")]
-    assert len(found) > 10
-    assert all(re.fullmatch(r"[\d,]+\.\d [kMGT]B", s) for s in found), found
-    assert "at 8,192 tokens" in result.stdout
+    assert all(re.fullmatch(size, s) for s in found), found
+    assert context in result.stdout
+    if lang == "pt":
+        assert "8,192" not in result.stdout
 
 
 def _row(text: str, name: str) -> list[str]:
