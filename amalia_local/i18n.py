@@ -12,6 +12,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from amalia_local.formatting import NumberFormat
+
 LANGUAGES = ("en", "pt")
 # Each language by its own name, as language pickers show them.
 LANGUAGE_NAMES = {"pt": "Português (Portugal)", "en": "English"}
@@ -52,16 +54,17 @@ class Translator:
         self.lang = normalise_language(lang) if lang else detect_language()
         self._messages = load_catalogue(self.lang)
         self._fallback = load_catalogue(DEFAULT_LANGUAGE)
+        self.numbers = NumberFormat(self.lang)
 
     def number(self, n: int) -> str:
-        """An integer as the language writes it: 16,384 in English; 8192 and 16 384
-        (a narrow no-break space from five digits on) in Portuguese."""
-        if self.lang == "pt":
-            return f"{n:,}".replace(",", "\u202f") if abs(n) >= 10_000 else str(n)
-        return f"{n:,}"
+        """An integer as the language writes it (``numbers.count``)."""
+        return self.numbers.count(n)
 
     def t(self, key: str, **params: Any) -> str:
         template = self._messages.get(key) or self._fallback.get(key)
         if template is None:
             return key
-        return template.format(**params) if params else template
+        if not params:
+            return template
+        # sizes and counts that errors carry as Bytes / Count are written here, in this language
+        return template.format(**{k: self.numbers.value(v) for k, v in params.items()})

@@ -22,6 +22,7 @@ import numpy as np
 from gguf import GGUFReader, Keys
 
 from amalia_local.errors import ModelFileError
+from amalia_local.formatting import Count
 from amalia_local.kv_type import KvType
 
 GGUF_MAGIC = b"GGUF"
@@ -301,7 +302,7 @@ def _parse(path: Path, size: int) -> ModelFile:
         reader = _BoundsCheckingReader(path)
     except _Truncated as exc:
         raise ModelFileError(
-            "error.gguf_truncated", path=path, needed=exc.needed, actual=exc.actual
+            "error.gguf_truncated", path=path, needed=Count(exc.needed), actual=Count(exc.actual)
         ) from exc
     except (ValueError, IndexError, KeyError, OverflowError, UnicodeDecodeError) as exc:
         raise ModelFileError("error.gguf_header_damaged", path=path) from exc

@@ -17,16 +17,16 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from amalia_local.formatting import human_bytes
+from amalia_local.formatting import ENGLISH, NumberFormat
 
 _BAR_WIDTH = 24
 
 
-def format_amount(n: float, unit: str) -> str:
-    """1234567 B -> '1.2 MB'; other units get a plain thousands-separated count."""
+def format_amount(n: float, unit: str, numbers: NumberFormat = ENGLISH) -> str:
+    """1234567 B -> '1.2 MB' (1,2 MB in pt); other units get a whole count, 1,234 tensors."""
     if unit != "B":
-        return f"{n:,.0f} {unit}".rstrip()
-    return human_bytes(n)
+        return f"{numbers.count(round(n))} {unit}".rstrip()
+    return numbers.bytes(n)
 
 
 def format_duration(seconds: float) -> str:
@@ -49,7 +49,9 @@ class Progress:
         stream: TextIO | None = None,
         interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        numbers: NumberFormat = ENGLISH,  # the caller's language; convert/ and quant/ are English
     ) -> None:
+        self._numbers = numbers
         self.total = total
         self.unit = unit
         self.label = label
@@ -84,7 +86,7 @@ class Progress:
     def _line(self, final: bool) -> str:
         elapsed = max(self._clock() - self._start, 1e-9)
         rate = self.done / elapsed
-        amount = format_amount(self.done, self.unit)
+        amount = format_amount(self.done, self.unit, self._numbers)
         parts = [self.label] if self.label else []
         if self.total:
             frac = min(self.done / self.total, 1.0)
@@ -92,9 +94,9 @@ class Progress:
                 filled = int(frac * _BAR_WIDTH)
                 parts.append("[" + "#" * filled + "-" * (_BAR_WIDTH - filled) + "]")
             parts.append(f"{frac * 100:3.0f}%")
-            amount += f" / {format_amount(self.total, self.unit)}"
+            amount += f" / {format_amount(self.total, self.unit, self._numbers)}"
         parts.append(amount)
-        parts.append(f"{format_amount(rate, self.unit)}/s")
+        parts.append(f"{format_amount(rate, self.unit, self._numbers)}/s")
         if final:
             parts.append(f"in {format_duration(elapsed)}")
         elif self.total and rate > 0:

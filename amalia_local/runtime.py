@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from amalia_local.formatting import NumberFormat
 from amalia_local.i18n import Translator
 from amalia_local.llama_log import LlamaLogSink
 from amalia_local.locations import Locations
@@ -19,6 +20,11 @@ class Runtime:
 
     def t(self, key: str, **params: object) -> str:
         return self.translator.t(key, **params)
+
+    @property
+    def numbers(self) -> NumberFormat:
+        """Sizes, counts and decimals in the interface language (5,6 GB in pt)."""
+        return self.translator.numbers
 
     def open_llama_log(self) -> LlamaLogSink:
         return LlamaLogSink(self.locations.llama_log_file, echo=self.verbose)

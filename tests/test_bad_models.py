@@ -51,8 +51,8 @@ def test_truncated_at_half(amalia, tiny_model, tmp_path):
     result = amalia("run", str(path), "olá")
     _assert_one_line_error(
         result,
-        f"{path} is truncated: its tensors need {needed} bytes but the file has "
-        f"{len(data) // 2} (incomplete download?)",
+        f"{path} is truncated: its tensors need {needed:,} bytes but the file has "
+        f"{len(data) // 2:,} (incomplete download?)",
     )
 
 

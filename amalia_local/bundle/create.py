@@ -33,6 +33,7 @@ from amalia_local.bundle.manifest import (
     Target,
 )
 from amalia_local.filecopy import copy_hashing, sha256_file
+from amalia_local.formatting import Bytes
 from amalia_local.store import Installed, ModelStore
 from amalia_local.store.names import CatalogueRef, name_from_filename
 
@@ -142,13 +143,9 @@ def _check_out_dir(out: Path) -> None:
 
 
 def _check_space(folder: Path, needed: int) -> None:
-    from amalia_local.formatting import human_bytes
-
     free = shutil.disk_usage(folder).free
     if free < needed:
-        raise BundleError(
-            "bundle.no_space", path=folder, needed=human_bytes(needed), free=human_bytes(free)
-        )
+        raise BundleError("bundle.no_space", path=folder, needed=Bytes(needed), free=Bytes(free))
 
 
 def _expected_size(store: ModelStore, name: str) -> int:

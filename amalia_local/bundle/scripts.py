@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amalia_local.formatting import human_bytes
+from amalia_local.formatting import NumberFormat
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,8 @@ Write-Host "amalia: pronto / done:  $(Join-Path $Venv 'Scripts\\amalia.exe') run
 """
 
 
-def _models(info: ScriptInfo) -> str:
-    return "\n".join(f"  - {name} ({human_bytes(size)})" for name, size in info.models)
+def _models(info: ScriptInfo, numbers: NumberFormat) -> str:
+    return "\n".join(f"  - {name} ({numbers.bytes(size)})" for name, size in info.models)
 
 
 def leia_me(info: ScriptInfo) -> str:
@@ -163,7 +163,7 @@ Este pacote instala o amalia-local e os modelos abaixo num computador sem ligaç
 internet. Nada na instalação usa a rede.
 
 Modelos:
-{_models(info)}
+{_models(info, NumberFormat("pt"))}
 
 Destino: Python {info.python}, plataforma {info.platform}
 llama-cpp-python: {info.llama_version}
@@ -210,7 +210,7 @@ This bundle installs amalia-local and the models below on a computer with no int
 connection. Nothing in the installation uses the network.
 
 Models:
-{_models(info)}
+{_models(info, NumberFormat("en"))}
 
 Target: Python {info.python}, platform {info.platform}
 llama-cpp-python: {info.llama_version}

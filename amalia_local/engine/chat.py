@@ -15,6 +15,7 @@ from amalia_local.engine.options import DEFAULT_REPLY_RESERVE, SamplingOptions
 from amalia_local.engine.stats import ReplyStats
 from amalia_local.engine.template import Message
 from amalia_local.errors import ContextOverflowError
+from amalia_local.formatting import Count
 
 USER = "user"
 ASSISTANT = "assistant"
@@ -155,7 +156,10 @@ class ChatSession:
         dropped = self.window_start - first_kept
         if len(tokens) > limit:
             raise ContextOverflowError(
-                "error.message_too_long", needed=len(tokens), n_ctx=n_ctx, reserve=reserve
+                "error.message_too_long",
+                needed=Count(len(tokens)),
+                n_ctx=Count(n_ctx),
+                reserve=Count(reserve),
             )
         return text, tokens, dropped
 

@@ -30,6 +30,7 @@ from amalia_local.engine.stats import ReplyStats, StopReason
 from amalia_local.engine.template import CHATML_END_OF_TURN, ChatTemplate
 from amalia_local.engine.tokenizer import ExactTokenizer, kv_overrides, rule_from_metadata
 from amalia_local.errors import ContextOverflowError, ModelLoadError
+from amalia_local.formatting import Count
 from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import ModelFile, inspect
 
@@ -335,7 +336,9 @@ class Engine:
         n_ctx = self.n_ctx
         room = n_ctx - len(tokens)
         if room <= 0:
-            raise ContextOverflowError("error.context_overflow", needed=len(tokens), n_ctx=n_ctx)
+            raise ContextOverflowError(
+                "error.context_overflow", needed=Count(len(tokens)), n_ctx=Count(n_ctx)
+            )
         budget = min(room, sampling.max_tokens) if sampling.max_tokens else room
         stats.context_size = n_ctx
         stats.prompt_tokens = len(tokens)

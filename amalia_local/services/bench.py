@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from typing import TextIO
 
 from amalia_local.engine import Engine, LoadOptions
-from amalia_local.formatting import human_bytes, human_count
 from amalia_local.runtime import Runtime
 from amalia_local.services.loading import notice_lines
 
@@ -102,12 +101,12 @@ def bench(request: BenchRequest, runtime: Runtime, out: TextIO, err: TextIO | No
         rows = [
             [
                 model.name,
-                human_bytes(model.size_bytes),
-                human_count(model.parameter_count),
+                runtime.numbers.bytes(model.size_bytes),
+                runtime.numbers.short(model.parameter_count),
                 backend,
                 str(opts.n_threads),
                 r.test,
-                f"{r.mean:.2f} ± {r.stdev:.2f}",
+                f"{runtime.numbers.decimal(r.mean, 2)} ± {runtime.numbers.decimal(r.stdev, 2)}",
             ]
             for r in results
         ]

@@ -14,7 +14,6 @@ from typing import TextIO
 from amalia_local.bundle import create, importer
 from amalia_local.bundle.manifest import WHEELS_DIR, Manifest
 from amalia_local.bundle.verify import Report, verify
-from amalia_local.formatting import human_bytes
 from amalia_local.progress import Progress
 from amalia_local.runtime import Runtime
 from amalia_local.services.pull import ProgressBridge
@@ -36,11 +35,13 @@ class CliEvents:
     def bar(
         self, total: int | None, key: str, *, unit: str = "B", **params: object
     ) -> Iterator[Progress]:
-        with Progress(total, unit=unit, label=self._runtime.t(key, **params)) as progress:
+        with Progress(
+            total, unit=unit, label=self._runtime.t(key, **params), numbers=self._runtime.numbers
+        ) as progress:
             yield progress
 
     def pull_progress(self, name: str) -> Callable[[int, int | None], None]:
-        return _ClosingBridge(self._runtime.t("pull.downloading", name=name))
+        return _ClosingBridge(self._runtime.t("pull.downloading", name=name), self._runtime.numbers)
 
 
 class _ClosingBridge(ProgressBridge):
@@ -65,7 +66,7 @@ def create_bundle(
             path=path,
             models=len(manifest.models),
             wheels=wheels,
-            size=human_bytes(size),
+            size=runtime.numbers.bytes(size),
         )
         + "\n"
     )
@@ -78,7 +79,11 @@ def _verify_bar(runtime: Runtime) -> tuple[Callable[[int, int], None], Callable[
 
     def progress(done: int, total: int) -> None:
         if not bar:
-            bar.append(Progress(total, label=runtime.t("bundle.verifying")).__enter__())
+            bar.append(
+                Progress(
+                    total, label=runtime.t("bundle.verifying"), numbers=runtime.numbers
+                ).__enter__()
+            )
         bar[0].update(done - bar[0].done)
 
     def close(ok: bool) -> None:
@@ -163,6 +168,7 @@ def import_bundle(path: str, store: ModelStore, runtime: Runtime, out: TextIO) -
             )
         key = f"bundle.imported_{model.how}"
         out.write(
-            runtime.t(key, name=model.name, size=human_bytes(model.size), path=model.path) + "\n"
+            runtime.t(key, name=model.name, size=runtime.numbers.bytes(model.size), path=model.path)
+            + "\n"
         )
     return 0

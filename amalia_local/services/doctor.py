@@ -18,7 +18,6 @@ from typing import Any, TextIO
 
 from amalia_local import cpu_features, hardware
 from amalia_local.engine.build_info import llama_build
-from amalia_local.formatting import human_bytes
 from amalia_local.runtime import Runtime
 from amalia_local.store import ModelStore, fit
 
@@ -139,7 +138,7 @@ def fit_check() -> dict[str, Any]:
 
 
 def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
-    t = runtime.t
+    t, num = runtime.t, runtime.numbers
     yes, no = t("common.yes"), t("common.no")
     cpu, mem, disk, llama = data["cpu"], data["memory"], data["disk"], data["llama_cpp"]
     offline = data["offline"]
@@ -154,12 +153,12 @@ def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
             t("doctor.ram"),
             t(
                 "doctor.ram_detail",
-                total=human_bytes(mem["total"]),
-                available=human_bytes(mem["available"]),
+                total=num.bytes(mem["total"]),
+                available=num.bytes(mem["available"]),
             ),
         ),
-        (t("doctor.disk"), f"{human_bytes(disk['store_free'])} ({disk['store']})"),
-        (t("doctor.hf_cache"), f"{disk['hf_cache']} ({human_bytes(disk['hf_cache_free'])})"),
+        (t("doctor.disk"), f"{num.bytes(disk['store_free'])} ({disk['store']})"),
+        (t("doctor.hf_cache"), f"{disk['hf_cache']} ({num.bytes(disk['hf_cache_free'])})"),
         (t("doctor.llama"), f"{llama['version']}: {llama['system_info']}"),
         (
             t("doctor.gpu"),
@@ -178,13 +177,13 @@ def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
             t("doctor.fit_check"),
             t(
                 f"doctor.fit_check.{data['fit_check']['mode']}",
-                vram=human_bytes(data["fit_check"]["vram_free"] or 0),
+                vram=num.bytes(data["fit_check"]["vram_free"] or 0),
             ),
         ),
     ]
     width = max(len(label) for label, _ in rows)
     lines = [f"{label:<{width}}  {value}" for label, value in rows]
-    lines += ["", t("doctor.fit_header", available=human_bytes(mem["available"]))]
+    lines += ["", t("doctor.fit_header", available=num.bytes(mem["available"]))]
     for f in data["fit"]:
         mark = t("list.fits_yes") if f["fits"] else t("list.fits_no")
         lines.append(
@@ -193,12 +192,12 @@ def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
                 "doctor.fit_line",
                 name=f["name"],
                 mark=mark,
-                total=human_bytes(f["ram_needed"]),
-                weights=human_bytes(f["weights"]),
-                kv=human_bytes(f["kv_cache"]),
+                total=num.bytes(f["ram_needed"]),
+                weights=num.bytes(f["weights"]),
+                kv=num.bytes(f["kv_cache"]),
                 kv_type=f["kv_type"],
-                n_ctx=f"{f['n_ctx']:,}",
-                budget=human_bytes(f["budget"]),
+                n_ctx=num.count(f["n_ctx"]),
+                budget=num.bytes(f["budget"]),
             )
         )
     best = data["recommended"]

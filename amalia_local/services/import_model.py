@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from typing import TextIO
 
-from amalia_local.formatting import human_bytes
 from amalia_local.runtime import Runtime
 from amalia_local.store import ModelStore
 
@@ -25,5 +24,8 @@ def import_model(
         return import_bundle(path, store, runtime, out)
     model = store.import_file(path, name)
     key = "import.done_linked" if model.linked else "import.done_copied"
-    out.write(runtime.t(key, name=model.name, size=human_bytes(model.size), path=model.path) + "\n")
+    out.write(
+        runtime.t(key, name=model.name, size=runtime.numbers.bytes(model.size), path=model.path)
+        + "\n"
+    )
     return 0

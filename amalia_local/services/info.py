@@ -10,7 +10,6 @@ from amalia_local.engine.options import resolve
 from amalia_local.engine.template import ChatTemplate, Message
 from amalia_local.engine.tokenizer import rule_from_metadata
 from amalia_local.errors import ModelFileError
-from amalia_local.formatting import human_bytes, human_count
 from amalia_local.kv_type import KvType
 from amalia_local.model_file import ModelFile, inspect
 from amalia_local.runtime import Runtime
@@ -76,7 +75,7 @@ def _tokenizer_facts(model: ModelFile) -> dict[str, Any]:
 
 
 def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
-    t = runtime.t
+    t, num = runtime.t, runtime.numbers
     types = (
         ", ".join(
             f"{name} {count / data['parameters']:.0%}"
@@ -92,26 +91,29 @@ def format_text(data: dict[str, Any], runtime: Runtime) -> list[str]:
     rows = [
         (t("info.name"), data["name"]),
         (t("info.architecture"), data["architecture"]),
-        (t("info.parameters"), f"{human_count(data['parameters'])} ({data['parameters']:,})"),
+        (
+            t("info.parameters"),
+            f"{num.short(data['parameters'])} ({num.count(data['parameters'])})",
+        ),
         (t("info.quantization"), f"{data['file_type'] or '-'} ({types})"),
-        (t("info.bits_per_weight"), f"{data['bits_per_weight']:.2f}"),
-        (t("info.file_size"), human_bytes(data["file_size"])),
-        (t("info.context_length"), f"{data['context_length']:,}"),
+        (t("info.bits_per_weight"), num.decimal(data["bits_per_weight"], 2)),
+        (t("info.file_size"), num.bytes(data["file_size"])),
+        (t("info.context_length"), num.count(data["context_length"])),
         (t("info.layers"), f"{data['layers']} / {data['heads']} / {data['kv_heads']}"),
-        (t("info.vocabulary"), f"{data['vocab_size']:,} ({data['vocab_type']})"),
+        (t("info.vocabulary"), f"{num.count(data['vocab_size'])} ({data['vocab_type']})"),
         (t("info.special_tokens"), specials),
         (t("info.chat_template"), t("common.yes") if data["chat_template"] else t("info.chatml")),
         (t("info.tokenizer"), _prefix_text(data["tokenizer"], runtime)),
         (t("info.bos"), _bos_text(data["tokenizer"]["chat_bos"], runtime)),
         (
-            t("info.ram", n_ctx=f"{ram['n_ctx']:,}"),
+            t("info.ram", n_ctx=num.count(ram["n_ctx"])),
             t(
                 "info.ram_detail",
-                total=human_bytes(ram["total"]),
-                weights=human_bytes(ram["weights"]),
-                kv=human_bytes(ram["kv_cache"]),
+                total=num.bytes(ram["total"]),
+                weights=num.bytes(ram["weights"]),
+                kv=num.bytes(ram["kv_cache"]),
                 kv_type=ram.get("kv_type", KvType.F16.value),
-                compute=human_bytes(ram["compute"]),
+                compute=num.bytes(ram["compute"]),
             ),
         ),
     ]

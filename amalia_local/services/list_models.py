@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from amalia_local.formatting import human_bytes
 from amalia_local.runtime import Runtime
 from amalia_local.store import ModelStore, fit
 
@@ -29,7 +28,7 @@ def list_installed(store: ModelStore, runtime: Runtime, out: TextIO, json_output
     rows = [[t("list.name"), t("list.size"), t("list.source"), t("list.installed")]]
     for m in models:
         source = m.repo or m.origin or "-"
-        size = human_bytes(m.size) if m.exists else t("list.missing")
+        size = runtime.numbers.bytes(m.size) if m.exists else t("list.missing")
         rows.append([m.name, size, source, m.installed_at.replace("T", " ")[:16]])
     out.write("\n".join(table(rows)) + "\n")
     return 0
@@ -65,14 +64,14 @@ def list_available(
         rows.append(
             [
                 f.name,
-                human_bytes(f.quant.size),
-                human_bytes(f.estimate.total),
+                runtime.numbers.bytes(f.quant.size),
+                runtime.numbers.bytes(f.estimate.total),
                 t("list.fits_yes") if f.fits else t("list.fits_no"),
                 t("list.installed_mark") if f.name in installed else "",
             ]
         )
     out.write("\n".join(table(rows)) + "\n")
-    out.write(t("list.available_note", available=human_bytes(available_ram)) + "\n")
+    out.write(t("list.available_note", available=runtime.numbers.bytes(available_ram)) + "\n")
     for entry in store.catalogue.entries:
         line = f"{entry.name}: {entry.describe(runtime.translator.lang)} ({entry.license})"
         out.write(line + "\n")

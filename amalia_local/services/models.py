@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amalia_local.config import Config
-from amalia_local.formatting import human_bytes
+from amalia_local.formatting import NumberFormat
 from amalia_local.locations import Locations
 
 
@@ -56,13 +56,17 @@ class ModelSource:
         """A file path for a store name or a path; raises the store's typed errors."""
         return self._store().resolve_path(reference)
 
-    def choices(self, config: Config, *extra: str | None) -> list[ModelChoice]:
+    def choices(
+        self, config: Config, *extra: str | None, numbers: NumberFormat
+    ) -> list[ModelChoice]:
         """Installed models first, then the configured and given files not in the store."""
         choices: list[ModelChoice] = []
         seen: set[str] = set()
         for model in self._store().installed():
             if model.exists:
-                choices.append(ModelChoice(f"{model.name} ({human_bytes(model.size)})", model.name))
+                choices.append(
+                    ModelChoice(f"{model.name} ({numbers.bytes(model.size)})", model.name)
+                )
                 seen.update({model.name, str(Path(model.path))})
         for reference in (config.model, *extra):
             if not reference or reference in seen:
@@ -80,14 +84,14 @@ class ModelSource:
                 return model.name
         return None
 
-    def offers(self, available_ram: int) -> list[Offer]:
+    def offers(self, available_ram: int, numbers: NumberFormat) -> list[Offer]:
         """Every catalogue quantization, in catalogue order, with its RAM estimate."""
         from amalia_local.store import fit
 
         return [
             Offer(
                 name=f.name,
-                label=f"{f.entry.title} · {f.quant.tag.upper()} · {human_bytes(f.quant.size)}",
+                label=f"{f.entry.title} · {f.quant.tag.upper()} · {numbers.bytes(f.quant.size)}",
                 ram_needed=f.estimate.total,
                 fits=f.fits,
             )

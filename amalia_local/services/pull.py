@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TextIO
 
 from amalia_local.config import Config
-from amalia_local.formatting import human_bytes
+from amalia_local.formatting import NumberFormat
 from amalia_local.progress import Progress
 from amalia_local.runtime import Runtime
 from amalia_local.store import ModelStore
@@ -21,14 +21,17 @@ class ProgressBridge:
     tqdm, so every long job looks alike, honours our language and stays quiet in logs.
     """
 
-    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+    def __init__(self, label: str, numbers: NumberFormat, stream: TextIO | None = None) -> None:
         self._label = label
+        self._numbers = numbers
         self._stream = stream
         self._bar: Progress | None = None
 
     def __call__(self, done: int, total: int | None) -> None:
         if self._bar is None:
-            self._bar = Progress(total, label=self._label, stream=self._stream).__enter__()
+            self._bar = Progress(
+                total, label=self._label, stream=self._stream, numbers=self._numbers
+            ).__enter__()
             self._bar.done = done  # resumed bytes are not part of this run's rate
             return
         self._bar.update(done - self._bar.done)
@@ -44,7 +47,7 @@ def pull(name: str, store: ModelStore, runtime: Runtime, out: TextIO) -> int:
         # huggingface_hub logs each retried connection as a warning; our bar and the
         # final line say what matters. --verbose shows them.
         logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
-    bridge = ProgressBridge(runtime.t("pull.downloading", name=name))
+    bridge = ProgressBridge(runtime.t("pull.downloading", name=name), runtime.numbers)
     ok = False
     try:
         result = store.pull(name, progress=bridge)
@@ -53,7 +56,10 @@ def pull(name: str, store: ModelStore, runtime: Runtime, out: TextIO) -> int:
         bridge.close(ok)
     model = result.model
     key = "pull.already" if result.already_installed else "pull.done"
-    out.write(runtime.t(key, name=model.name, size=human_bytes(model.size), path=model.path) + "\n")
+    out.write(
+        runtime.t(key, name=model.name, size=runtime.numbers.bytes(model.size), path=model.path)
+        + "\n"
+    )
     if set_default_model(model.name, runtime):
         out.write(runtime.t("pull.default_set", name=model.name) + "\n")
     return 0

@@ -6,7 +6,6 @@ from dataclasses import replace
 from typing import TextIO
 
 from amalia_local.config import Config
-from amalia_local.formatting import human_bytes
 from amalia_local.runtime import Runtime
 from amalia_local.store import ModelStore
 from amalia_local.store.errors import StoreError
@@ -20,7 +19,7 @@ def remove(
     ``--yes`` (reading "y" from a pipe could be an accident, so a pipe is refused)."""
     plan = store.plan_removal(name)
     target = plan.model
-    size = human_bytes(target.size)
+    size = runtime.numbers.bytes(target.size)
     if not yes:
         if stdin is None or not stdin.isatty():
             raise StoreError("error.rm_needs_yes", name=target.name)
@@ -40,9 +39,9 @@ def remove(
 def _outcome(removal: Removal, runtime: Runtime) -> str:
     """What was freed, or where the file stays and why: the cache is shared."""
     model = removal.model
-    size = human_bytes(model.size)
+    size = runtime.numbers.bytes(model.size)
     if removal.deletes_file and removal.freed:
-        return runtime.t("rm.done", name=model.name, size=human_bytes(removal.freed))
+        return runtime.t("rm.done", name=model.name, size=runtime.numbers.bytes(removal.freed))
     if removal.kept_because == KEPT_SHARED:
         return runtime.t(
             "rm.done_kept_shared",

@@ -7,7 +7,6 @@ from typing import TextIO
 
 from amalia_local.engine import LoadOptions, current_machine
 from amalia_local.engine.options import resolve
-from amalia_local.formatting import human_bytes
 from amalia_local.model_file import inspect
 from amalia_local.runtime import Runtime
 from amalia_local.services.info import describe, format_text
@@ -39,7 +38,7 @@ def show(
         (t("show.store_name"), installed.name),
         (t("show.source"), f"{installed.source}: {source}"),
         (t("show.sha256"), installed.sha256),
-        (t("show.size"), human_bytes(installed.size)),
+        (t("show.size"), runtime.numbers.bytes(installed.size)),
         (t("show.installed_at"), installed.installed_at),
         (t("show.path"), installed.path),
     ]

@@ -41,5 +41,5 @@ def tokenize(request: TokenizeRequest, runtime: Runtime, out: TextIO) -> int:
     out.write(f"{t('tokenize.id'):>{width}}  {t('tokenize.piece')}\n")
     for token, piece in zip(ids, pieces, strict=True):
         out.write(f"{token:>{width}}  {json.dumps(piece, ensure_ascii=False)}\n")
-    out.write(t("tokenize.total", count=len(ids)) + "\n")
+    out.write(t("tokenize.total", count=runtime.numbers.count(len(ids))) + "\n")
     return 0

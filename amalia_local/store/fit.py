@@ -23,7 +23,7 @@ from amalia_local.engine.options import (
     offloadable_layers,
     ram_context_cap,
 )
-from amalia_local.formatting import human_bytes
+from amalia_local.formatting import Bytes, Count
 from amalia_local.kv_type import KvType
 from amalia_local.model_file import ModelFile, TensorExtent
 from amalia_local.store.catalogue import Entry, Quant
@@ -184,9 +184,9 @@ def ensure_fits(
     if needed <= available_ram:
         return
     params = {
-        "needed": human_bytes(needed),
-        "available": human_bytes(available_ram),
-        "n_ctx": f"{n_ctx:,}",
+        "needed": Bytes(needed),
+        "available": Bytes(available_ram),
+        "n_ctx": Count(n_ctx),
     }
     if model.ram_needed(MIN_CONTEXT, kv_type) <= int(available_ram * RAM_HEADROOM):
         raise DoesNotFitError(
@@ -240,9 +240,9 @@ def check_fit(
         if on_gpu > machine.vram_free:
             raise DoesNotFitError(
                 "error.does_not_fit_vram",
-                needed=human_bytes(on_gpu),
-                available=human_bytes(machine.vram_free),
-                n_ctx=f"{n_ctx:,}",
+                needed=Bytes(on_gpu),
+                available=Bytes(machine.vram_free),
+                n_ctx=Count(n_ctx),
                 layers=int(layers * machine.vram_free / total) if total else 0,
             )
         if total - on_gpu > machine.available_ram:

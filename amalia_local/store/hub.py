@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from amalia_local.formatting import human_bytes
+from amalia_local.formatting import Bytes
 from amalia_local.store.errors import (
     ChecksumError,
     DownloadError,
@@ -542,8 +542,8 @@ def _download(
             raise DownloadError(
                 "error.disk_full",
                 path=partial.parent,
-                needed=human_bytes(expected_size - resume),
-                free=human_bytes(free),
+                needed=Bytes(expected_size - resume),
+                free=Bytes(free),
             )
     headers = build_hf_headers(token=settings.token)
     hasher = hashlib.sha256()

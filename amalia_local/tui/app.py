@@ -24,7 +24,7 @@ from textual.screen import Screen
 from amalia_local.config import Config
 from amalia_local.conversations import ConversationStore
 from amalia_local.errors import AmaliaError
-from amalia_local.formatting import human_bytes, human_count
+from amalia_local.formatting import NumberFormat
 from amalia_local.i18n import Translator
 from amalia_local.runtime import Runtime
 from amalia_local.services.models import ModelSource
@@ -100,6 +100,10 @@ class AmaliaApp(App[None]):
 
     def t(self, key: str, **params: object) -> str:
         return self.translator.t(key, **params)
+
+    @property
+    def numbers(self) -> NumberFormat:
+        return self.translator.numbers
 
     # --- start and stop -----------------------------------------------------------------
     def on_mount(self) -> None:
@@ -293,9 +297,13 @@ class AmaliaApp(App[None]):
         if opts.n_gpu_layers:
             parts.append(t("status.gpu_layers", n=opts.n_gpu_layers))
         if stats is not None and stats.generation_tokens_per_second:
-            parts.append(t("status.speed", tps=f"{stats.generation_tokens_per_second:.1f}"))
+            parts.append(
+                t("status.speed", tps=self.numbers.decimal(stats.generation_tokens_per_second))
+            )
         used = stats.context_used if stats is not None else 0
-        parts.append(t("status.context", used=used, size=opts.n_ctx))
+        parts.append(
+            t("status.context", used=self.numbers.count(used), size=self.numbers.count(opts.n_ctx))
+        )
         return parts
 
     def describe_error(self, error: BaseException) -> str:
@@ -313,15 +321,15 @@ class AmaliaApp(App[None]):
             "settings.model_info",
             name=m.name,
             quant=m.file_type or "?",
-            size=human_bytes(m.size_bytes),
-            params=human_count(m.parameter_count),
-            trained=m.context_length,
-            n_ctx=self.engine.options.n_ctx,
+            size=self.numbers.bytes(m.size_bytes),
+            params=self.numbers.short(m.parameter_count),
+            trained=self.numbers.count(m.context_length),
+            n_ctx=self.numbers.count(self.engine.options.n_ctx),
         )
 
     # --- settings -----------------------------------------------------------------------
     def open_settings(self) -> None:
-        choices = self.models.choices(self.config, self.model_ref)
+        choices = self.models.choices(self.config, self.model_ref, numbers=self.numbers)
         screen = SettingsScreen(
             replace(self.config, model=self.config.model or self.model_ref),
             choices,

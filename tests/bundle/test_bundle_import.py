@@ -45,7 +45,7 @@ def test_import_registers_both_models_under_their_names(bundle_dir: Path, fresh_
 def test_import_in_portuguese_hard_links_on_the_same_disk(bundle_copy: Path, fresh_env) -> None:
     result = cli(fresh_env, "--lang", "pt", "import", str(bundle_copy))
     assert result.returncode == 0, result.stderr
-    assert "tiny importado do pacote (4.5 MB, ligação física" in result.stdout
+    assert "tiny importado do pacote (4,5 MB, ligação física" in result.stdout
     tiny = next(m for m in _index(fresh_env) if m["name"] == "tiny")
     assert os.path.samefile(tiny["path"], bundle_copy / "models" / "tiny.gguf")
 

@@ -6,6 +6,7 @@ import io
 
 import pytest
 
+from amalia_local.formatting import NumberFormat
 from amalia_local.progress import Progress, format_amount, format_duration
 
 
@@ -67,5 +68,23 @@ def test_unknown_total_and_formatting() -> None:
         bar.update(3_500_000_000)
     assert out.getvalue() == "3.5 GB  1.8 GB/s  in 0:02\n"
     assert format_amount(999, "B") == "999 B"
-    assert format_amount(1_234_567_890_123_456, "B") == "1234.6 TB"
+    assert format_amount(1_234_567_890_123_456, "B") == "1,234.6 TB"
     assert format_duration(3725) == "1:02:05"
+
+
+def test_numbers_follow_the_language_of_whoever_draws_the_bar() -> None:
+    """`amalia pull` in Portuguese: 2,0 MB / 4,0 MB  333,3 kB/s, and 12 345 tensors."""
+    out, clock = io.StringIO(), FakeClock()
+    pt = NumberFormat("pt")
+    with Progress(
+        total=4_000_000, label="a transferir", stream=out, clock=clock, numbers=pt
+    ) as bar:
+        clock.now += 6
+        bar.update(2_000_000)
+        clock.now += 2
+        bar.update(2_000_000)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "a transferir   50%  2,0 MB / 4,0 MB  333,3 kB/s  ETA 0:06"
+    assert lines[-1] == "a transferir  100%  4,0 MB / 4,0 MB  500,0 kB/s  in 0:08"
+    assert format_amount(12_345, "tensors", pt) == "12\u202f345 tensors"
+    assert format_amount(12_345, "tensors") == "12,345 tensors"

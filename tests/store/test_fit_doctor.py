@@ -113,7 +113,7 @@ def test_run_refuses_a_model_that_does_not_fit_unless_forced(tiny_model, llama_l
     load = LoadOptions(n_ctx=256)
     with pytest.raises(DoesNotFitError) as refused:
         open_checked(str(tiny_model), load, llama_log, machine=small)
-    assert refused.value.params["n_ctx"] == "256"
+    assert refused.value.params["n_ctx"] == 256
     with open_checked(str(tiny_model), load, llama_log, force=True, machine=small) as engine:
         assert engine.n_ctx == 256
     roomy = Machine(physical_cores=1, available_ram=needed * 4, gpu_offload=False)

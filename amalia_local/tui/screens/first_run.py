@@ -21,7 +21,6 @@ from textual.widgets import Button, Footer, Input, Label, Markdown, OptionList, 
 from textual.widgets.option_list import Option
 
 from amalia_local.errors import AmaliaError
-from amalia_local.formatting import human_bytes
 from amalia_local.hardware import memory
 from amalia_local.tui.keys import translate_bindings
 
@@ -47,20 +46,21 @@ class FirstRunScreen(Screen[None]):
         app = self.app
         t = app.t  # type: ignore[attr-defined]
         models = app.models  # type: ignore[attr-defined]
+        numbers = app.numbers  # type: ignore[attr-defined]
         with VerticalScroll(id="first-run-body"):
             yield Markdown(t("first_run.body"), id="first-run-text")
-            installed = models.choices(app.config)  # type: ignore[attr-defined]
+            installed = models.choices(app.config, numbers=numbers)  # type: ignore[attr-defined]
             if installed:
                 yield Label(t("first_run.installed"), classes="first-run-heading")
                 yield OptionList(
                     *(Option(c.label, id=c.reference) for c in installed), id="installed"
                 )
             yield Label(t("first_run.download"), classes="first-run-heading")
-            offers = models.offers(memory().available_bytes)
+            offers = models.offers(memory().available_bytes, numbers)
             yield OptionList(
                 *(
                     Option(
-                        f"{o.label} · {t('first_run.ram', ram=human_bytes(o.ram_needed))}",
+                        f"{o.label} · {t('first_run.ram', ram=numbers.bytes(o.ram_needed))}",
                         id=o.name,
                     )
                     for o in offers
@@ -101,17 +101,17 @@ class FirstRunScreen(Screen[None]):
     # --- a download from the catalogue --------------------------------------------------
     @on(OptionList.OptionSelected, "#offers")
     def _offer(self, event: OptionList.OptionSelected) -> None:
-        t = self.app.t  # type: ignore[attr-defined]
+        t, numbers = self.app.t, self.app.numbers  # type: ignore[attr-defined]
         if self._pulling or not event.option.id:
             return
         offer = next(
             o
-            for o in self.app.models.offers(memory().available_bytes)  # type: ignore[attr-defined]
+            for o in self.app.models.offers(memory().available_bytes, numbers)  # type: ignore[attr-defined]
             if o.name == event.option.id
         )
         if not offer.fits:
             self.notify(
-                t("first_run.too_big", name=offer.name, ram=human_bytes(offer.ram_needed)),
+                t("first_run.too_big", name=offer.name, ram=numbers.bytes(offer.ram_needed)),
                 severity="warning",
                 timeout=10,
             )
