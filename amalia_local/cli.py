@@ -363,9 +363,11 @@ def _bundle_commands(commands, common: argparse.ArgumentParser) -> None:
         "(default; built once, about 10 minutes, then cached); native: this machine's own "
         "build, which may crash on older CPUs",
     )
+    from amalia_local.bundle.llama_build import GPU_CHOICES  # stdlib only: cheap
+
     create.add_argument(
         "--gpu",
-        choices=("none", "cuda"),
+        choices=GPU_CHOICES,
         default="none",
         help="GPU backend in a portable build (default none: the target may lack the driver)",
     )

@@ -55,11 +55,9 @@ class LlamaWheel:
 
     path: Path
     version: str
-    cmake_args: str  # "" for a wheel compiled by pip with its defaults (native)
-    portable: bool
+    cmake_args: str
     gpu: str
     cpu_variants: tuple[str, ...]
-    cached: bool  # True when taken from the cache (no build this time)
 
 
 def cmake_args(gpu: str) -> str:
@@ -94,17 +92,15 @@ class PortableSpec:
 
     def cached(self) -> LlamaWheel | None:
         wheels = sorted(self.folder.glob("llama_cpp_python-*.whl")) if self.folder.is_dir() else []
-        return self._wheel(wheels[0], cached=True) if wheels else None
+        return self._wheel(wheels[0]) if wheels else None
 
-    def _wheel(self, path: Path, cached: bool) -> LlamaWheel:
+    def _wheel(self, path: Path) -> LlamaWheel:
         return LlamaWheel(
             path=path,
             version=self.version,
             cmake_args=self.cmake_args,
-            portable=True,
             gpu=self.gpu,
             cpu_variants=wheel_variants(path),
-            cached=cached,
         )
 
     def ensure(
@@ -114,9 +110,7 @@ class PortableSpec:
 
         The whole pip output goes to ``log_path``; a failed build names it in its error.
         """
-        return self.cached() or self._wheel(
-            _build(self, pip_sources, progress, log_path), cached=False
-        )
+        return self.cached() or self._wheel(_build(self, pip_sources, progress, log_path))
 
 
 def _build(
