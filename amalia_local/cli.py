@@ -20,7 +20,36 @@ from amalia_local.i18n import LANGUAGES, Translator, detect_language
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line and exit code 2."""
+    """argparse that reports a usage error as one line and exit code 2, and takes a
+    command's options anywhere among its positionals.
+
+    Plain argparse binds ``run``'s two optional positionals (MODEL, PROMPT) to the first
+    word it sees, so ``amalia run MODEL --max-tokens 8 "Olá"`` fails with "unrecognized
+    arguments". People type options anywhere, as git, pip and ollama accept, so each
+    command's own parser reads its options first and its positionals from what is left
+    (argparse's intermixed parsing). The top-level parser, which only picks the command,
+    keeps the plain parsing: intermixed parsing refuses sub-commands.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._intermixing = False
+        self._takes_commands = False
+
+    def add_subparsers(self, **kwargs):
+        self._takes_commands = True
+        return super().add_subparsers(**kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        # argparse calls parse_known_args on a command's parser, and the intermixed parse
+        # calls it again itself: the flag lets that inner call through unchanged.
+        if self._intermixing or self._takes_commands:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return super().parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
     def error(self, message: str) -> NoReturn:
         raise UsageError("error.usage", message=message, prog=self.prog)

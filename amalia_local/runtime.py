@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from amalia_local.formatting import NumberFormat
 from amalia_local.i18n import Translator
-from amalia_local.llama_log import LlamaLogSink
 from amalia_local.locations import Locations
+
+if TYPE_CHECKING:
+    from amalia_local.engine.llama_log import LlamaLogSink
 
 
 @dataclass
@@ -27,4 +30,8 @@ class Runtime:
         return self.translator.numbers
 
     def open_llama_log(self) -> LlamaLogSink:
+        """llama.cpp's C log into our log file; imports llama.cpp, so only commands that
+        run a model call it."""
+        from amalia_local.engine.llama_log import LlamaLogSink
+
         return LlamaLogSink(self.locations.llama_log_file, echo=self.verbose)

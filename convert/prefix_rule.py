@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amalia_local.engine.tokenizer import SpacePrefix
+from amalia_local.engine.space_prefix import SpacePrefix
 from convert.errors import UnsupportedError
 
 SPIECE_UNDERLINE = "\u2581"

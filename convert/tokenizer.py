@@ -35,7 +35,7 @@ from typing import Any
 
 import gguf
 
-from amalia_local.engine.tokenizer import RULE_KEY, SpacePrefix
+from amalia_local.engine.space_prefix import RULE_KEY, SpacePrefix
 from convert import prefix_rule
 from convert.errors import CorruptCheckpointError, MissingFileError, UnsupportedError
 from convert.spm_model import BPE_MODEL, parse_sentencepiece

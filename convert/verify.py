@@ -110,6 +110,9 @@ def _inspect(path: Path) -> ModelFile:
 def _open_llama(model: ModelFile) -> Iterator[tuple[Any, ExactTokenizer]]:
     import llama_cpp
 
+    from amalia_local.engine.backends import ensure_loaded
+
+    ensure_loaded()
     rule = rule_from_metadata(model.metadata)
     with (
         open(os.devnull, "w") as null,

@@ -15,7 +15,8 @@ import threading
 import traceback
 from pathlib import Path
 
-from amalia_local.llama_log import LlamaLogSink
+from amalia_local.engine.backends import ensure_loaded
+from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.locations import Locations
 from quant import ladder
 from quant.errors import QuantError, UsageError
@@ -144,6 +145,7 @@ def _run(args: argparse.Namespace) -> int:
         plan = ladder.plan(request)
         log_file = Locations.resolve().log_dir / "quant-llama.log"
         with LlamaLogSink(log_file, echo=args.verbose) as log:
+            ensure_loaded()  # a portable llama.cpp build's CPU backend, logged to our file
             try:
                 report = ladder.run(plan, log, status=None if args.quiet else sys.stderr)
             except KeyboardInterrupt:

@@ -25,11 +25,11 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
+from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.engine.tokenizer import for_llama, kv_overrides, rule_from_metadata
 from amalia_local.errors import ModelFileError
 from amalia_local.i18n import Translator
 from amalia_local.kv_type import KvType
-from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import inspect
 from quant.errors import EvaluationError
 

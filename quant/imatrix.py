@@ -30,7 +30,7 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from amalia_local.llama_log import LlamaLogSink
+from amalia_local.engine.llama_log import LlamaLogSink
 from quant.errors import QuantError
 from quant.evaluate import make_windows, open_for_logits, tokenize_text
 

@@ -23,9 +23,9 @@ from typing import TextIO
 import llama_cpp
 
 from amalia_local.engine import Engine, LoadOptions
+from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.errors import AmaliaError
 from amalia_local.formatting import human_bytes
-from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import ModelFile, inspect
 from amalia_local.progress import Progress
 from amalia_local.services.bench import BenchRequest, measure

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import llama_cpp
 
-from amalia_local.llama_log import LlamaLogSink
+from amalia_local.engine.llama_log import LlamaLogSink
 from quant.errors import QuantizeFailed
 from quant.imatrix import CImatrix
 from quant.types import QuantType

@@ -16,7 +16,7 @@ from fetch_smollm import ensure_smollm
 from tiny_gguf import TinySpec, write_tiny_gguf
 
 from amalia_local.engine import Engine, LoadOptions
-from amalia_local.llama_log import LlamaLogSink
+from amalia_local.engine.llama_log import LlamaLogSink
 
 
 @pytest.fixture(scope="session")

@@ -55,13 +55,27 @@ def ensure_llama_cpp() -> Path:
             for member in archive.getmembers():
                 rel = member.name.removeprefix(prefix)
                 if member.name.startswith(prefix) and rel.startswith(_WANTED) and member.isfile():
-                    member.name = rel
-                    archive.extract(member, staging, filter="data")
+                    _extract_file(archive, member, staging / rel)
         partial = CACHE.with_name(CACHE.name + ".part")
         shutil.rmtree(partial, ignore_errors=True)
         shutil.move(staging, partial)
         partial.replace(CACHE)
     return CACHE
+
+
+def _extract_file(archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
+    """One regular file's bytes, and nothing else of the member (no mode, owner, links).
+
+    By hand rather than ``extract(filter="data")``: that filter exists only from Python
+    3.11.4 and 3.10.12, older than what Debian 12 ships (3.11.2).
+    """
+    if ".." in Path(member.name).parts or Path(member.name).is_absolute():
+        raise RuntimeError(f"unsafe path in the sdist: {member.name}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = archive.extractfile(member)
+    assert source is not None  # a regular file
+    with source, open(target, "wb") as out:
+        shutil.copyfileobj(source, out)
 
 
 if __name__ == "__main__":

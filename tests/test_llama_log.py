@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from amalia_local.llama_log import LlamaLogSink
+from amalia_local.engine.llama_log import LlamaLogSink
 
 
 def test_a_line_logged_after_the_file_closed_is_dropped_quietly(tmp_path: Path):

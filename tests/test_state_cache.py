@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from amalia_local.engine import ChatSession, Engine, LoadOptions, Message, SamplingOptions
+from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.engine.state_cache import StateCache
-from amalia_local.llama_log import LlamaLogSink
 
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=24)
 SYSTEM = "Responde sempre em português europeu, com frases curtas."

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from amalia_local.engine.model import Engine
 from amalia_local.engine.options import DEFAULT_REPLY_RESERVE, SamplingOptions
 from amalia_local.engine.stats import ReplyStats
 from amalia_local.engine.template import Message
 from amalia_local.errors import ContextOverflowError
 from amalia_local.formatting import Count
+
+if TYPE_CHECKING:  # the remote model shares Reply and ChatSession without llama.cpp
+    from amalia_local.engine.model import Engine
 
 USER = "user"
 ASSISTANT = "assistant"

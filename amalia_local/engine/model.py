@@ -22,6 +22,7 @@ from amalia_local import hardware
 from amalia_local.engine import backends
 from amalia_local.engine.devices import gpu_memory
 from amalia_local.engine.kv_memory import KvMemory
+from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.engine.options import LoadOptions, Machine, ResolvedOptions, SamplingOptions
 from amalia_local.engine.options import resolve as resolve_options
 from amalia_local.engine.reuse import prepare as prepare_cache
@@ -31,7 +32,6 @@ from amalia_local.engine.template import CHATML_END_OF_TURN, ChatTemplate
 from amalia_local.engine.tokenizer import ExactTokenizer, kv_overrides, rule_from_metadata
 from amalia_local.errors import ContextOverflowError, ModelLoadError
 from amalia_local.formatting import Count
-from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import ModelFile, inspect
 
 

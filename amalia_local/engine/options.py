@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from amalia_local import hardware
 from amalia_local.kv_type import KvType
 from amalia_local.model_file import ModelFile
 
@@ -52,6 +53,22 @@ class Machine:
     total_ram: int = 0
     unified_memory: bool = False  # GPU and CPU share RAM (Metal, integrated GPUs)
     vram_free: int | None = None  # free memory of discrete GPUs; None: unknown
+
+
+def ram_only_machine() -> Machine:
+    """This machine's cores and RAM, without asking llama.cpp about GPUs.
+
+    Asking means loading libllama (0.3 s and more) just to describe a file: ``info`` and
+    ``show`` size the context for the CPU's RAM, which is what they print; ``run``, the
+    chat and ``serve`` decide with the GPU's facts too (``engine.model.current_machine``).
+    """
+    memory = hardware.memory()
+    return Machine(
+        physical_cores=hardware.physical_cores(),
+        available_ram=memory.available_bytes,
+        gpu_offload=False,
+        total_ram=memory.total_bytes,
+    )
 
 
 @dataclass(frozen=True)

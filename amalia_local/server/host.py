@@ -15,8 +15,8 @@ from pathlib import Path
 
 from amalia_local.engine import Engine, current_machine
 from amalia_local.engine.batch import BatchGenerator, Sequence, SequenceRequest, Sink
+from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.engine.options import MIN_CONTEXT, LoadOptions, Machine, resolve
-from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import inspect
 from amalia_local.server.sizing import ServePlan, plan_serving
 from amalia_local.store.fit import ensure_fits

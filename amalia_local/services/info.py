@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from amalia_local.engine import LoadOptions, current_machine
-from amalia_local.engine.options import resolve
+from amalia_local.engine.options import LoadOptions, ram_only_machine, resolve
+from amalia_local.engine.space_prefix import rule_from_metadata
 from amalia_local.engine.template import ChatTemplate, Message
-from amalia_local.engine.tokenizer import rule_from_metadata
 from amalia_local.errors import ModelFileError
 from amalia_local.kv_type import KvType
 from amalia_local.model_file import ModelFile, inspect
@@ -149,7 +148,7 @@ def info(
     kv_type: KvType | None = None,
 ) -> int:
     model = inspect(path, runtime.locations.cache_dir)
-    resolved = resolve(model, LoadOptions(n_ctx=n_ctx, kv_type=kv_type), current_machine())
+    resolved = resolve(model, LoadOptions(n_ctx=n_ctx, kv_type=kv_type), ram_only_machine())
     data = describe(model, n_ctx or resolved.n_ctx, resolved.kv_type)
     if json_output:
         out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from amalia_local.config import Config
-from amalia_local.engine import Engine, LoadOptions, SamplingOptions, current_machine
-from amalia_local.engine.options import Machine, ResolvedOptions, resolve
-from amalia_local.llama_log import LlamaLogSink
+from amalia_local.engine.options import (
+    LoadOptions,
+    Machine,
+    ResolvedOptions,
+    SamplingOptions,
+    resolve,
+)
 from amalia_local.model_file import inspect
 from amalia_local.runtime import Runtime
 from amalia_local.store.fit import FIT_UNCHECKED, check_fit
+
+if TYPE_CHECKING:  # the settings helpers serve --endpoint too, which loads no llama.cpp
+    from amalia_local.engine.llama_log import LlamaLogSink
+    from amalia_local.engine.model import Engine
 
 
 def load_options(
@@ -79,6 +88,8 @@ def open_checked(
 
     ``state_dir``/``state_budget``: where and how much KV state to save (0: none).
     """
+    from amalia_local.engine.model import Engine, current_machine
+
     model_file = inspect(model, cache_dir)
     machine = machine or current_machine()
     options = resolve(model_file, load, machine)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from amalia_local.engine import LoadOptions, current_machine
-from amalia_local.engine.options import resolve
+from amalia_local.engine.options import LoadOptions, ram_only_machine, resolve
 from amalia_local.model_file import inspect
 from amalia_local.runtime import Runtime
 from amalia_local.services.info import describe, format_text
@@ -24,7 +23,7 @@ def show(
     installed = store.get(name)
     model = inspect(installed.path)
     if n_ctx is None:
-        n_ctx = resolve(model, LoadOptions(), current_machine()).n_ctx
+        n_ctx = resolve(model, LoadOptions(), ram_only_machine()).n_ctx
     data = describe(model, n_ctx)
     if json_output:
         out.write(json.dumps({**data, "store": installed.to_json()}, ensure_ascii=False, indent=2))

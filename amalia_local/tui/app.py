@@ -38,7 +38,7 @@ from amalia_local.tui.widgets.prompt import NEWLINE_KEYS
 if TYPE_CHECKING:
     from amalia_local.chat_model import ChatModel
     from amalia_local.engine import Engine, LoadOptions, ReplyStats, SamplingOptions
-    from amalia_local.llama_log import LlamaLogSink
+    from amalia_local.engine.llama_log import LlamaLogSink
     from amalia_local.remote.model import RemoteModel
     from amalia_local.remote.spec import EndpointSpec
 

@@ -35,10 +35,10 @@ from fetch_smollm import ensure_smollm
 from amalia_local.conversations import ConversationStore
 from amalia_local.engine import Engine, LoadOptions
 from amalia_local.engine.kv_memory import KvMemory
+from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.engine.state_cache import StateCache
 from amalia_local.hardware import physical_cores
 from amalia_local.kv_type import KvType
-from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import inspect
 from quant.evaluate import Reference, make_windows, open_for_logits, tokenize_text
 

@@ -30,7 +30,7 @@ import llama_cpp
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from amalia_local.llama_log import LlamaLogSink  # noqa: E402
+from amalia_local.engine.llama_log import LlamaLogSink  # noqa: E402
 from amalia_local.model_file import inspect  # noqa: E402
 from amalia_local.progress import Progress  # noqa: E402
 from quant.quantize import quantize_file  # noqa: E402

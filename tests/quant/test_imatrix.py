@@ -10,7 +10,7 @@ import llama_cpp
 import numpy as np
 import pytest
 
-from amalia_local.llama_log import LlamaLogSink
+from amalia_local.engine.llama_log import LlamaLogSink
 from quant.cli import main
 from quant.evaluate import make_windows
 from quant.imatrix import compute

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from amalia_local.llama_log import LlamaLogSink
+from amalia_local.engine.llama_log import LlamaLogSink
 from quant.cli import main
 from quant.errors import QuantizeFailed
 from quant.quantize import partial_name, quantize_file

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from quant_helpers import EVAL_TEXT
 
-from amalia_local.llama_log import LlamaLogSink
+from amalia_local.engine.llama_log import LlamaLogSink
 from quant.evaluate import Reference, make_windows, open_for_logits, tokenize_text
 from quant.imatrix import CImatrix
 from quant.imatrix import compute as compute_imatrix

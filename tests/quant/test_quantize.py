@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gguf
 
-from amalia_local.llama_log import LlamaLogSink
+from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.progress import Progress
 from quant.quantize import partial_name, quantize_file
 from quant.types import QUANT_TYPES, file_type_name, parse_types

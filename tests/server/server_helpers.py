@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from tests.pipes import read_line
+
 SYSTEM = "You are a helpful AI assistant."
 KEY = "s3cret-test-key"
 
@@ -59,7 +61,11 @@ def start_server(
             env=env,
         )
     assert process.stdout is not None
-    line = process.stdout.readline()  # printed once the model is loaded and the port bound
+    # printed once the model is loaded and the port bound
+    try:
+        line = read_line(process.stdout, timeout=300)
+    except AssertionError:
+        line = ""
     if not line:
         process.kill()
         raise AssertionError(f"server did not start: {log.read_text()}")

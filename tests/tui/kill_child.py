@@ -41,7 +41,10 @@ async def main(model: str, home: str) -> None:
         await ask(pilot, "Write a very long story about a dragon who lives in Lisbon.")
         await wait_until(lambda: bool(app.screen.query(AnswerMessage).last().source))
         await asyncio.sleep(1.2)
-        print("STREAMING", len(app.screen.query(AnswerMessage).last().source), flush=True)
+        # Past Textual's capture of sys.stdout, which the parent never sees flushed when
+        # Python's output is buffered (no PYTHONUNBUFFERED, as on a user's machine).
+        sys.__stdout__.write(f"STREAMING {len(app.screen.query(AnswerMessage).last().source)}\n")
+        sys.__stdout__.flush()
         time.sleep(600)  # blocks the loop; generation goes on in its thread
 
 

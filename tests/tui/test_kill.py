@@ -13,6 +13,7 @@ from tui_helpers import SIZE, click_conversation, wait_ready
 
 from amalia_local.conversations import ConversationStore
 from amalia_local.tui.widgets.messages import AnswerMessage
+from tests.pipes import read_line
 
 CHILD = Path(__file__).with_name("kill_child.py")
 
@@ -27,7 +28,7 @@ async def test_sigkill_mid_answer_keeps_the_partial_answer(make_app, smollm, hom
         env=env,
     )
     try:
-        line = child.stdout.readline()
+        line = read_line(child.stdout, timeout=300)
         assert line.startswith("STREAMING"), child.stderr.read()
         shown = int(line.split()[1])
         os.kill(child.pid, signal.SIGKILL)

@@ -46,11 +46,6 @@ class LlamaLogSink:
         self._stream: TextIO = open(log_file, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
         self._callback = llama_cpp.llama_log_callback(self._on_log)
         llama_cpp.llama_log_set(self._callback, ctypes.c_void_p(0))
-        # Every process that uses llama.cpp makes a sink first (run, chat, bench, quant):
-        # the place to load a portable build's CPU backend, with its log already here.
-        from amalia_local.engine.backends import ensure_loaded
-
-        ensure_loaded()
 
     @property
     def stream(self) -> TextIO:
