@@ -7,10 +7,12 @@ check) need these sizes without loading anything; the engine maps them onto llam
 from __future__ import annotations
 
 from enum import Enum
-
-import gguf
+from typing import TYPE_CHECKING
 
 from amalia_local.errors import AmaliaError
+
+if TYPE_CHECKING:
+    import gguf
 
 
 class KvType(str, Enum):
@@ -20,6 +22,9 @@ class KvType(str, Enum):
 
     @property
     def ggml_type(self) -> gguf.GGMLQuantizationType:
+        # gguf (and numpy under it) costs half a second of start-up: only when sizing
+        import gguf
+
         return gguf.GGMLQuantizationType[self.name]
 
     @property
@@ -29,6 +34,8 @@ class KvType(str, Enum):
 
     def row_bytes(self, n_values: int) -> int:
         """Bytes of one cache row of ``n_values`` (ggml_row_size: whole blocks)."""
+        import gguf
+
         block, size = gguf.GGML_QUANT_SIZES[self.ggml_type]
         return -(-n_values // block) * size
 

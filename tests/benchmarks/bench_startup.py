@@ -19,6 +19,7 @@ MODEL (for the endpoint part) defaults to the SmolLM2-135M GGUF the tests fetch.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -58,8 +59,9 @@ def first_byte(argv: list[str], env: dict[str, str]) -> float:
 
 def server_first_token(base: str, max_tokens: int) -> float:
     """The server's own time to first token for the request ``run --endpoint`` sends."""
+    model = httpx2.get(base + "/models", timeout=30).json()["data"][0]["id"]
     body = {
-        "model": "m",
+        "model": model,
         "stream": True,
         "temperature": 0,
         "max_tokens": max_tokens,
@@ -69,14 +71,17 @@ def server_first_token(base: str, max_tokens: int) -> float:
         ],
     }
     started = time.perf_counter()
+    elapsed = None
     with httpx2.stream("POST", base + "/chat/completions", json=body, timeout=120) as response:
         for line in response.iter_lines():
-            if line.startswith("data:") and '"content":"' in line.replace(" ", ""):
+            if elapsed is not None or not line.startswith("data:") or line == "data: [DONE]":
+                continue
+            choices = json.loads(line[5:]).get("choices") or [{}]
+            if (choices[0].get("delta") or {}).get("content"):
                 elapsed = time.perf_counter() - started
-                for _ in response.iter_lines():
-                    pass
-                return elapsed
-    raise SystemExit("the server sent no content")
+    if elapsed is None:
+        raise SystemExit("the server sent no content")
+    return elapsed
 
 
 def start_server(model: Path, threads: int, home: str) -> tuple[subprocess.Popen, str]:
