@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from amalia_local import cpu_features, hardware
-from amalia_local.engine.build_info import llama_build
 from amalia_local.runtime import Runtime
 from amalia_local.store import ModelStore, fit
 
@@ -64,6 +63,10 @@ def _version(package: str) -> str | None:
 def collect(store: ModelStore, memory: hardware.Memory | None = None) -> dict[str, Any]:
     """The report as plain data (``--json`` prints exactly this)."""
     mem = memory or hardware.memory()
+    # llama.cpp is loaded here, not at import: ``doctor --help`` and the parts about the
+    # machine and the store do not need it
+    from amalia_local.engine.build_info import llama_build
+
     build = llama_build()
     judged = fit.assess(mem.available_bytes, store.catalogue.entries)
     best = next((f for f in judged if f.fits), None)
