@@ -23,7 +23,6 @@ from gguf import GGUFReader, Keys
 
 from amalia_local.errors import ModelFileError
 from amalia_local.formatting import Count
-from amalia_local.kv_type import KvType
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -192,33 +191,6 @@ class ModelFile:
         for tensor in self.tensors:
             counts[tensor.ggml_type.name] += tensor.n_elements
         return dict(counts.most_common())
-
-    def kv_bytes_per_token(self, kv_type: KvType = KvType.F16) -> int:
-        """K and V rows of every layer for one position, as llama.cpp lays them out."""
-        k_row = kv_type.row_bytes(self.head_count_kv * self.key_length)
-        v_row = kv_type.row_bytes(self.head_count_kv * self.value_length)
-        return self.block_count * (k_row + v_row)
-
-    def kv_cache_bytes(self, n_ctx: int, kv_type: KvType = KvType.F16) -> int:
-        """K and V caches for ``n_ctx`` positions (f16 is llama.cpp's default)."""
-        return self.kv_bytes_per_token(kv_type) * n_ctx
-
-    def compute_buffer_bytes(self, n_ctx: int, n_batch: int = 512) -> int:
-        """Rough size of llama.cpp's scratch buffers: attention scores, activations, logits.
-
-        An estimate on the safe side; exact figures depend on the backend and the graph.
-        """
-        attention = self.head_count * n_ctx * n_batch * 4
-        activations = self.embedding_length * n_batch * 4 * 8
-        logits = self.vocab_size * 4 * n_batch
-        return attention + activations + logits
-
-    def ram_needed(self, n_ctx: int, kv_type: KvType = KvType.F16) -> int:
-        return (
-            self.tensor_bytes
-            + self.kv_cache_bytes(n_ctx, kv_type)
-            + self.compute_buffer_bytes(n_ctx)
-        )
 
     def special_tokens(self) -> dict[str, tuple[int, str]]:
         """Named special tokens (bos, eos, eot, ...) with their ids and text."""

@@ -7,16 +7,14 @@ command-line flags winning), the same refusal of a model that would not fit, the
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from amalia_local.config import Config
 from amalia_local.engine import Engine, LoadOptions, SamplingOptions, current_machine
-from amalia_local.engine.options import Machine, ResolvedOptions, resolve
+from amalia_local.fit import FIT_UNCHECKED, Machine, ResolvedOptions, decide, model_facts
 from amalia_local.llama_log import LlamaLogSink
 from amalia_local.model_file import inspect
 from amalia_local.runtime import Runtime
-from amalia_local.store.fit import FIT_UNCHECKED, check_fit
 
 
 def load_options(
@@ -81,10 +79,7 @@ def open_checked(
     """
     model_file = inspect(model, cache_dir)
     machine = machine or current_machine()
-    options = resolve(model_file, load, machine)
-    if not force:
-        mode = check_fit(model_file, options.n_ctx, options.n_gpu_layers, machine, options.kv_type)
-        options = replace(options, fit_check=mode)
+    options = decide(model_facts(model_file), load, machine, check=not force)
     return Engine(model_file, options, log, state_dir, state_budget)
 
 
