@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from gguf import GGUFReader, Keys
 
 from amalia_local.errors import ModelFileError
+from amalia_local.filecopy import write_text_atomic
 from amalia_local.formatting import Count
 
 GGUF_MAGIC = b"GGUF"
@@ -364,10 +364,10 @@ def _save_cached(record: Path, model: ModelFile) -> None:
         "special_token_text": model.special_token_text,
     }
     try:
+        text = json.dumps(data, ensure_ascii=False)
         record.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=record.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False)
-        os.replace(tmp, record)
+        # The temporary file goes away on any failure (it did not before: a failed rename
+        # left one .tmp per start). Not fsynced: a lost record is just parsed again.
+        write_text_atomic(record, text, durable=False, mode=0o600)
     except (OSError, TypeError, ValueError):
         return  # a cache is an optimisation: failing to write it is not an error
