@@ -7,13 +7,15 @@ fetches) judge each quantization with the same formula and KV choice as ``run``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from amalia_local.fit.facts import Machine, catalogue_facts
 from amalia_local.fit.memory import RamEstimate, budget, estimate
 from amalia_local.fit.settings import default_context, default_kv_type
 from amalia_local.kv_type import KvType
-from amalia_local.store.catalogue import Entry, Quant
-from amalia_local.store.catalogue import entries as catalogue_entries
+
+if TYPE_CHECKING:  # the store package (Hub client included) loads only when judged
+    from amalia_local.store.catalogue import Entry, Quant
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,12 @@ def assess(
     Order: catalogue order (the default model first), the default quantization first,
     then larger (better) quantizations before smaller ones.
     """
+    if entries is None:
+        from amalia_local.store.catalogue import entries as catalogue_entries
+
+        entries = catalogue_entries()
     fits = []
-    for entry in entries if entries is not None else catalogue_entries():
+    for entry in entries:
         quants = sorted(entry.quants, key=lambda q: (q.tag != entry.default_quant, -q.size))
         fits.extend(judge(entry, quant, available_ram, kv_type) for quant in quants)
     return fits

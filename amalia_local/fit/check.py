@@ -7,6 +7,8 @@ much, and what would fit instead: a smaller context, a smaller quantization, few
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from amalia_local.fit.catalogue import recommend
 from amalia_local.fit.errors import DoesNotFitError
 from amalia_local.fit.facts import Machine, ModelFacts
@@ -14,7 +16,9 @@ from amalia_local.fit.memory import budget, ram_needed
 from amalia_local.fit.settings import MIN_CONTEXT, offloadable_layers, ram_context_cap
 from amalia_local.formatting import Bytes, Count
 from amalia_local.kv_type import KvType
-from amalia_local.store.catalogue import Entry
+
+if TYPE_CHECKING:
+    from amalia_local.store.catalogue import Entry
 
 # How a model's memory is checked before loading (``amalia doctor`` shows which applies).
 FIT_RAM = "ram"  # CPU only: everything against available RAM
