@@ -1,19 +1,18 @@
 """The user's settings, in ``config.toml`` under the platform config dir.
 
-Typed and loaded once per process; written atomically (temporary file, then rename) so
-a crash while saving never leaves a half-written config behind.
+Typed and loaded once per process; written atomically (``filecopy.write_text_atomic``)
+so a crash while saving never leaves a half-written config behind.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from amalia_local.errors import AmaliaError
+from amalia_local.filecopy import write_text_atomic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,14 +58,7 @@ class Config:
         text = "".join(
             f"{k} = {_toml_value(v)}\n" for k, v in asdict(self).items() if v is not None
         )
-        fd, tmp = tempfile.mkstemp(dir=config_dir, prefix=".config-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(path, text, mode=0o600)  # private, as the user's own settings
         return path
 
 

@@ -3,7 +3,9 @@
 Models are gigabytes: a same-filesystem hard link costs nothing, a copy hashes the bytes
 as they pass (no second read), and both go through a temporary name and an atomic rename
 so the destination is never a half-written file. The store's import, the bundle's
-creation and the bundle's import all use this one module.
+creation and the bundle's import all use this one module, and every other file amalia
+writes (settings, the store's index, caches, saved states, reports) goes through
+:func:`write_atomically` or :func:`write_text_atomic`: one temp-then-rename in the code.
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ def write_atomically(dest: Path, *, durable: bool = True, mode: int = 0o600) -> 
         raise
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """UTF-8 text through :func:`write_atomically`, readable by everyone (reports)."""
-    with write_atomically(path, mode=0o644) as out:
+def write_text_atomic(path: Path, text: str, *, durable: bool = True, mode: int = 0o644) -> None:
+    """UTF-8 text through :func:`write_atomically`; readable by everyone unless ``mode``
+    says otherwise (reports are shared, settings and the store's index are private)."""
+    with write_atomically(path, durable=durable, mode=mode) as out:
         out.write(text.encode("utf-8"))

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,8 @@ import numpy as np
 from gguf import GGUFReader, Keys
 
 from amalia_local.errors import ModelFileError
+from amalia_local.filecopy import write_text_atomic
 from amalia_local.formatting import Count
-from amalia_local.kv_type import KvType
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -192,33 +191,6 @@ class ModelFile:
         for tensor in self.tensors:
             counts[tensor.ggml_type.name] += tensor.n_elements
         return dict(counts.most_common())
-
-    def kv_bytes_per_token(self, kv_type: KvType = KvType.F16) -> int:
-        """K and V rows of every layer for one position, as llama.cpp lays them out."""
-        k_row = kv_type.row_bytes(self.head_count_kv * self.key_length)
-        v_row = kv_type.row_bytes(self.head_count_kv * self.value_length)
-        return self.block_count * (k_row + v_row)
-
-    def kv_cache_bytes(self, n_ctx: int, kv_type: KvType = KvType.F16) -> int:
-        """K and V caches for ``n_ctx`` positions (f16 is llama.cpp's default)."""
-        return self.kv_bytes_per_token(kv_type) * n_ctx
-
-    def compute_buffer_bytes(self, n_ctx: int, n_batch: int = 512) -> int:
-        """Rough size of llama.cpp's scratch buffers: attention scores, activations, logits.
-
-        An estimate on the safe side; exact figures depend on the backend and the graph.
-        """
-        attention = self.head_count * n_ctx * n_batch * 4
-        activations = self.embedding_length * n_batch * 4 * 8
-        logits = self.vocab_size * 4 * n_batch
-        return attention + activations + logits
-
-    def ram_needed(self, n_ctx: int, kv_type: KvType = KvType.F16) -> int:
-        return (
-            self.tensor_bytes
-            + self.kv_cache_bytes(n_ctx, kv_type)
-            + self.compute_buffer_bytes(n_ctx)
-        )
 
     def special_tokens(self) -> dict[str, tuple[int, str]]:
         """Named special tokens (bos, eos, eot, ...) with their ids and text."""
@@ -392,10 +364,10 @@ def _save_cached(record: Path, model: ModelFile) -> None:
         "special_token_text": model.special_token_text,
     }
     try:
+        text = json.dumps(data, ensure_ascii=False)
         record.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=record.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False)
-        os.replace(tmp, record)
+        # The temporary file goes away on any failure (it did not before: a failed rename
+        # left one .tmp per start). Not fsynced: a lost record is just parsed again.
+        write_text_atomic(record, text, durable=False, mode=0o600)
     except (OSError, TypeError, ValueError):
         return  # a cache is an optimisation: failing to write it is not an error

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from amalia_local.formatting import ENGLISH, NumberFormat
+from amalia_local.i18n import Translator
 
 _BAR_WIDTH = 24
 
@@ -35,6 +36,27 @@ def format_duration(seconds: float) -> str:
     h, rem = divmod(s, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def format_step_time(seconds: float, numbers: NumberFormat = ENGLISH) -> str:
+    """How long one step takes: '2.5 s', '12 s', or 'm:ss' from a minute up."""
+    if seconds >= 60:
+        return format_duration(seconds)
+    text = numbers.decimal(seconds, 1) if seconds < 10 else numbers.count(round(seconds))
+    return f"{text} s"
+
+
+def format_rate(done: float, elapsed: float, unit: str, numbers: NumberFormat = ENGLISH) -> str:
+    """Units per second, or, for steps slower than one a second, the time per step.
+
+    A quantization that takes 12 s per tensor would otherwise read "0 tensors/s", which
+    looks stalled. Bytes keep B/s: below 1 B/s a download has stalled, and says so.
+    """
+    rate = done / elapsed
+    if unit == "B" or rate >= 1 or done <= 0:
+        return f"{format_amount(rate, unit, numbers)}/s"
+    step = format_step_time(elapsed / done, numbers)
+    return Translator(numbers.lang).t("progress.per_step", time=step)
 
 
 class Progress:
@@ -86,6 +108,7 @@ class Progress:
     def _line(self, final: bool) -> str:
         elapsed = max(self._clock() - self._start, 1e-9)
         rate = self.done / elapsed
+        has_rate = self.done > 0 or self.unit == "B"  # no step done yet: no rate either
         amount = format_amount(self.done, self.unit, self._numbers)
         parts = [self.label] if self.label else []
         if self.total:
@@ -96,7 +119,8 @@ class Progress:
             parts.append(f"{frac * 100:3.0f}%")
             amount += f" / {format_amount(self.total, self.unit, self._numbers)}"
         parts.append(amount)
-        parts.append(f"{format_amount(rate, self.unit, self._numbers)}/s")
+        if has_rate:
+            parts.append(format_rate(self.done, elapsed, self.unit, self._numbers))
         if final:
             parts.append(f"in {format_duration(elapsed)}")
         elif self.total and rate > 0:

@@ -128,6 +128,21 @@ def test_cached_description_matches_and_follows_file_changes(tiny_model, tmp_pat
     assert info.value.key == "error.gguf_truncated"
 
 
+def test_a_description_that_cannot_be_saved_leaves_no_temporary_file(tiny_model, tmp_path):
+    """The record's place is taken (here by a folder): the model is still described, the
+    cache is skipped, and no half-written ``.tmp`` stays behind, start after start."""
+    cache = tmp_path / "cache"
+    copy = tmp_path / "model.gguf"
+    copy.write_bytes(tiny_model.read_bytes())
+    inspect(copy, cache)
+    (record,) = (cache / "gguf-inspect").glob("*.json")
+    record.unlink()
+    record.mkdir()  # the rename onto it fails
+    for _ in range(2):
+        assert inspect(copy, cache).tensors == inspect(copy).tensors
+    assert sorted(p.name for p in (cache / "gguf-inspect").iterdir()) == [record.name]
+
+
 def test_llama_cpp_refusal_is_one_line_with_its_reason(amalia, tmp_path):
     path = write_tiny_gguf(
         tmp_path / "incomplete.gguf", TinySpec(omit_tensors=("blk.1.ffn_down.weight",))

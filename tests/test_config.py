@@ -23,7 +23,8 @@ def test_round_trip_with_awkward_text(tmp_path):
     )
     config.save(tmp_path)
     assert Config.load(tmp_path) == config
-    assert not list(tmp_path.glob(".config-*"))  # no temporary file left behind
+    assert [p.name for p in tmp_path.iterdir()] == ["config.toml"]  # no temporary file
+    assert (tmp_path / "config.toml").stat().st_mode & 0o777 == 0o600  # the user's own
 
 
 def test_invalid_file_is_a_clear_error(tmp_path):

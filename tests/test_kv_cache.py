@@ -10,6 +10,8 @@ import pytest
 
 from amalia_local.engine import ChatSession, SamplingOptions
 from amalia_local.engine.reuse import find_gap
+from amalia_local.fit import model_facts
+from amalia_local.fit.memory import kv_cache_bytes
 from amalia_local.kv_type import KvType
 
 KV_BUFFER = re.compile(r"KV buffer size =\s+([\d.]+) MiB")
@@ -23,7 +25,7 @@ def test_kv_ram_llama_cpp_allocates_matches_our_estimate(smollm, open_engine, ll
     sizes = [float(m) for m in KV_BUFFER.findall(llama_log.log_file.read_text(encoding="utf-8"))]
     assert sizes, "llama.cpp logged no KV buffer size"
     reported = sizes[-1] * 2**20
-    estimate = engine.model_file.kv_cache_bytes(engine.n_ctx, kv_type)
+    estimate = kv_cache_bytes(model_facts(engine.model_file), engine.n_ctx, kv_type)
     assert abs(reported - estimate) <= 0.05 * estimate, (reported, estimate)
 
 

@@ -8,9 +8,10 @@ import re
 
 import pytest
 
+from amalia_local import fit
+from amalia_local.fit import DoesNotFitError
 from amalia_local.i18n import Translator
-from amalia_local.store import catalogue, fit
-from amalia_local.store.errors import DoesNotFitError
+from amalia_local.store import catalogue
 
 NNBSP = "\u202f"
 # a size as printed: "5,6 GB", "704,6 MB", "999 B"
@@ -86,7 +87,7 @@ def test_tokenize_total_follows_the_language(amalia, tiny_model):
 
 def test_does_not_fit_error_is_written_in_the_readers_language():
     cat = catalogue.load()
-    big = fit.catalogue_model(cat.get("amalia"), cat.get("amalia").quant("q8_0"))
+    big = fit.catalogue_facts(cat.get("amalia"), cat.get("amalia").quant("q8_0"))
     try:
         fit.ensure_fits(big, 16_384, 10**9 // 2)
     except DoesNotFitError as exc:

@@ -99,7 +99,8 @@ def test_ctrl_c_stops_a_long_prompt_evaluation_quickly(smollm, cli_env, tmp_path
     process.wait(timeout=30)
     stopped_after = time.monotonic() - sent
     stderr = process.stderr.read()
-    assert stopped_after < 0.5 + 0.3, stopped_after  # the stop, plus saving and exiting
+    # Against a hang only: the speed is tests/benchmarks/bench_stop.py's figure.
+    assert stopped_after < 5, stopped_after  # the stop, plus saving and exiting
     assert process.returncode == 130
     assert stderr.strip().endswith("interrupted")
     store = saved(cli_env)
@@ -107,3 +108,4 @@ def test_ctrl_c_stops_a_long_prompt_evaluation_quickly(smollm, cli_env, tmp_path
     last = store.get(summary.id).messages[-1]
     store.close()
     assert last.stop_reason == "cancelled"
+    assert last.content == "", "stopped in the prompt: not one token of the answer"

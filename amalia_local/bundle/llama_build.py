@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amalia_local.bundle.errors import WheelhouseError
+from amalia_local.cpu_variants import variant_of
 
 PROJECT = "llama-cpp-python"
 # Every CPU variant as its own library; nothing tuned to the building machine.
@@ -46,7 +47,6 @@ GPU_FLAGS = {
 }
 GPU_CHOICES = tuple(GPU_FLAGS)
 _NINJA_STEP = re.compile(r"^\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
-_VARIANT = re.compile(r"(?:^|/)(?:lib)?ggml-cpu-([A-Za-z0-9_]+)\.(?:so|dll|dylib)$")
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,8 @@ def cmake_args(gpu: str) -> str:
 def wheel_variants(wheel: Path) -> tuple[str, ...]:
     """The CPU variant libraries inside a wheel (none for a native build)."""
     with zipfile.ZipFile(wheel) as archive:
-        names = [_VARIANT.search(n) for n in archive.namelist()]
-    return tuple(sorted({m.group(1) for m in names if m}))
+        found = {variant_of(name) for name in archive.namelist()}
+    return tuple(sorted(v for v in found if v))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import llama_cpp
 
-_VARIANT_FILE = re.compile(r"^(?:lib)?ggml-cpu-([A-Za-z0-9_]+)\.(?:so|dll|dylib)$")
+from amalia_local.cpu_variants import variant_of
+
 # The ggml library file names libllama can be linked against, most specific first.
 _GGML_NAMES = {
     "linux": ("libggml.so.0", "libggml.so"),
@@ -48,12 +49,8 @@ def lib_dir() -> Path:
 def variants(folder: Path | None = None) -> tuple[str, ...]:
     """Names of the CPU variants found in ``folder`` (llama_cpp's lib folder)."""
     folder = folder or lib_dir()
-    found = []
-    for path in folder.iterdir() if folder.is_dir() else []:
-        match = _VARIANT_FILE.match(path.name)
-        if match:
-            found.append(match.group(1))
-    return tuple(sorted(found))
+    names = [variant_of(path.name) for path in (folder.iterdir() if folder.is_dir() else [])]
+    return tuple(sorted(name for name in names if name))
 
 
 def ggml_library() -> ctypes.CDLL:
@@ -95,9 +92,9 @@ def _mapped_ggml() -> Path | None:
 
 def _loaded_variant() -> str | None:
     for line in _maps():
-        match = _VARIANT_FILE.match(Path(line.split(maxsplit=5)[-1]).name)
-        if match:
-            return match.group(1)
+        variant = variant_of(Path(line.split(maxsplit=5)[-1]).name)
+        if variant:
+            return variant
     return None
 
 

@@ -23,14 +23,14 @@ from amalia_local.engine import backends
 from amalia_local.engine.devices import gpu_memory
 from amalia_local.engine.kv_memory import KvMemory
 from amalia_local.engine.llama_log import LlamaLogSink
-from amalia_local.engine.options import LoadOptions, Machine, ResolvedOptions, SamplingOptions
-from amalia_local.engine.options import resolve as resolve_options
+from amalia_local.engine.options import SamplingOptions
 from amalia_local.engine.reuse import prepare as prepare_cache
 from amalia_local.engine.state_cache import DEFAULT_BUDGET_BYTES, StateCache, model_fingerprint
 from amalia_local.engine.stats import ReplyStats, StopReason
 from amalia_local.engine.template import CHATML_END_OF_TURN, ChatTemplate
 from amalia_local.engine.tokenizer import ExactTokenizer, kv_overrides, rule_from_metadata
 from amalia_local.errors import ContextOverflowError, ModelLoadError
+from amalia_local.fit import LoadOptions, Machine, ResolvedOptions, decide, model_facts
 from amalia_local.formatting import Count
 from amalia_local.model_file import ModelFile, inspect
 
@@ -134,7 +134,8 @@ class Engine:
         state_budget: int = DEFAULT_BUDGET_BYTES,
     ) -> Engine:
         model_file = inspect(path, cache_dir)
-        resolved = resolve_options(model_file, request, machine or current_machine())
+        machine = machine or current_machine()
+        resolved = decide(model_facts(model_file), request, machine, check=False)
         return cls(model_file, resolved, log, state_dir, state_budget)
 
     def _state_cache(self, state_dir: Path | None, budget: int) -> StateCache | None:

@@ -1,37 +1,17 @@
-"""Engine settings: what the user asked for, and what we pick from the machine and model.
+"""Sampling settings of a generation.
 
-Resolution is a pure function of (model, request, machine) so it can be tested without
-loading anything and shown to the user with the reason behind each number.
+Load settings (context, KV type, threads, GPU layers) are decided with the fit check in
+:mod:`amalia_local.fit`; ``LoadOptions`` is re-exported here for ``engine.LoadOptions``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amalia_local import hardware
-from amalia_local.kv_type import KvType
-from amalia_local.model_file import ModelFile
+from amalia_local.fit.settings import LoadOptions
 
-# llama.cpp can go far beyond this, but on a laptop a bigger window mostly costs RAM and
-# prompt time; users who need more say so with --ctx.
-DEFAULT_CONTEXT_CAP = 8192
-MIN_CONTEXT = 256
-CONTEXT_STEP = 256
-# Leave room for the OS, the UI and page cache churn when sizing the context to RAM.
-RAM_HEADROOM = 0.85
 # When the user sets no --max-tokens, keep this much room for the reply when trimming.
 DEFAULT_REPLY_RESERVE = 512
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """What the user asked for; ``None`` means "pick for me"."""
-
-    n_ctx: int | None = None
-    n_threads: int | None = None
-    n_gpu_layers: int | None = None
-    n_batch: int = 512
-    kv_type: KvType | None = None
 
 
 @dataclass(frozen=True)
@@ -45,147 +25,4 @@ class SamplingOptions:
     seed: int | None = None
 
 
-@dataclass(frozen=True)
-class Machine:
-    physical_cores: int
-    available_ram: int
-    gpu_offload: bool
-    total_ram: int = 0
-    unified_memory: bool = False  # GPU and CPU share RAM (Metal, integrated GPUs)
-    vram_free: int | None = None  # free memory of discrete GPUs; None: unknown
-
-
-def ram_only_machine() -> Machine:
-    """This machine's cores and RAM, without asking llama.cpp about GPUs.
-
-    Asking means loading libllama (0.3 s and more) just to describe a file: ``info`` and
-    ``show`` size the context for the CPU's RAM, which is what they print; ``run``, the
-    chat and ``serve`` decide with the GPU's facts too (``engine.model.current_machine``).
-    """
-    memory = hardware.memory()
-    return Machine(
-        physical_cores=hardware.physical_cores(),
-        available_ram=memory.available_bytes,
-        gpu_offload=False,
-        total_ram=memory.total_bytes,
-    )
-
-
-@dataclass(frozen=True)
-class Reduction:
-    """A setting the user asked for (flag or config.toml) that we had to lower, and why."""
-
-    setting: str  # "n_ctx" or "n_gpu_layers"
-    asked: int
-    used: int
-    reason: str  # n_ctx: "trained" or "ram"; n_gpu_layers: "no_gpu" or "layers"
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "setting": self.setting,
-            "asked": self.asked,
-            "used": self.used,
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True)
-class ResolvedOptions:
-    n_ctx: int
-    n_threads: int
-    n_gpu_layers: int
-    n_batch: int
-    ctx_reason: str  # "user", "trained", "ram" or "default cap": shown by info/status
-    reductions: tuple[Reduction, ...] = ()
-    fit_check: str = ""  # how memory was checked before loading (store.fit); "" = not
-    kv_type: KvType = KvType.F16
-    kv_reason: str = "default"  # "user", "default", or "ram" (f16 did not fit the context)
-
-    @property
-    def flash_attention(self) -> bool:
-        return self.kv_type.needs_flash_attention
-
-
-def ram_context_cap(model: ModelFile, available_ram: int, kv_type: KvType = KvType.F16) -> int:
-    """Largest context (a multiple of CONTEXT_STEP) whose estimate fits in available RAM."""
-    budget = int(available_ram * RAM_HEADROOM)
-    ctx = MIN_CONTEXT
-    limit = max(model.context_length, DEFAULT_CONTEXT_CAP, MIN_CONTEXT)
-    while ctx + CONTEXT_STEP <= limit and model.ram_needed(ctx + CONTEXT_STEP, kv_type) <= budget:
-        ctx += CONTEXT_STEP
-    return ctx
-
-
-def default_kv_type(model: ModelFile, available_ram: int, wanted_ctx: int) -> KvType:
-    """f16 when the wanted context fits in it; otherwise q8_0, which halves the cache.
-
-    A quantized cache costs a little quality; a context cut in half costs whole turns of
-    the conversation, so q8_0 comes before shrinking the context.
-    """
-    if ram_context_cap(model, available_ram, KvType.F16) >= wanted_ctx:
-        return KvType.F16
-    return KvType.Q8_0
-
-
-def resolve(model: ModelFile, request: LoadOptions, machine: Machine) -> ResolvedOptions:
-    """Context = min(trained length, RAM cap, user setting or our default cap).
-
-    Beyond the trained length quality collapses; beyond the RAM cap the machine swaps.
-    """
-    trained = model.context_length or DEFAULT_CONTEXT_CAP
-    wanted = min(trained, request.n_ctx or DEFAULT_CONTEXT_CAP)
-    if request.kv_type is not None:
-        kv_type, kv_reason = request.kv_type, "user"
-    else:
-        kv_type = default_kv_type(model, machine.available_ram, wanted)
-        kv_reason = "default" if kv_type is KvType.F16 else "ram"
-    candidates = {
-        "trained": trained,
-        "ram": ram_context_cap(model, machine.available_ram, kv_type),
-    }
-    if request.n_ctx is not None:
-        candidates["user"] = request.n_ctx
-    else:
-        candidates["default cap"] = DEFAULT_CONTEXT_CAP
-    reason, n_ctx = min(candidates.items(), key=lambda item: item[1])
-    n_ctx = max(1, n_ctx)
-    reductions: list[Reduction] = []
-    if request.n_ctx is not None and n_ctx < request.n_ctx:
-        reductions.append(Reduction("n_ctx", request.n_ctx, n_ctx, reason))
-    n_threads = request.n_threads or machine.physical_cores
-    n_gpu_layers, gpu_reduction = _gpu_layers(model, request.n_gpu_layers, machine)
-    if gpu_reduction is not None:
-        reductions.append(gpu_reduction)
-    return ResolvedOptions(
-        n_ctx=n_ctx,
-        n_threads=max(1, n_threads),
-        n_gpu_layers=n_gpu_layers,
-        n_batch=request.n_batch,
-        ctx_reason=reason,
-        reductions=tuple(reductions),
-        kv_type=kv_type,
-        kv_reason=kv_reason,
-    )
-
-
-def offloadable_layers(model: ModelFile) -> int:
-    """Repeating blocks plus the output layer: what llama.cpp can put on a GPU."""
-    return model.block_count + 1
-
-
-def _gpu_layers(
-    model: ModelFile, asked: int | None, machine: Machine
-) -> tuple[int, Reduction | None]:
-    """-1 (all) when the build can offload and nobody chose; llama.cpp would silently
-    run a build without offload on the CPU, and silently cap a count above the model's
-    layers, so both are said out loud."""
-    if asked is None:
-        return (-1 if machine.gpu_offload else 0), None
-    if asked == 0:
-        return 0, None
-    if not machine.gpu_offload:
-        return 0, Reduction("n_gpu_layers", asked, 0, "no_gpu")
-    most = offloadable_layers(model)
-    if asked > most and model.block_count:
-        return most, Reduction("n_gpu_layers", asked, most, "layers")
-    return asked, None
+__all__ = ["DEFAULT_REPLY_RESERVE", "LoadOptions", "SamplingOptions"]

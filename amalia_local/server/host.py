@@ -16,10 +16,16 @@ from pathlib import Path
 from amalia_local.engine import Engine, current_machine
 from amalia_local.engine.batch import BatchGenerator, Sequence, SequenceRequest, Sink
 from amalia_local.engine.llama_log import LlamaLogSink
-from amalia_local.engine.options import MIN_CONTEXT, LoadOptions, Machine, resolve
+from amalia_local.fit import (
+    MIN_CONTEXT,
+    LoadOptions,
+    Machine,
+    ServePlan,
+    decide,
+    decide_serving,
+    model_facts,
+)
 from amalia_local.model_file import inspect
-from amalia_local.server.sizing import ServePlan, plan_serving
-from amalia_local.store.fit import ensure_fits
 
 # Builds the request for the loaded engine: templates and tokenization need the model.
 RequestBuilder = Callable[[Engine, int], SequenceRequest]
@@ -69,10 +75,13 @@ class ModelHost:
     def _plan(self) -> ServePlan:
         model_file = inspect(self.settings.model_path, self._cache_dir)
         machine = self._machine()
-        plan = plan_serving(model_file, self.settings.load, self.settings.parallel, machine)
-        if not self.settings.force and plan.n_gpu_layers == 0:
-            ensure_fits(model_file, plan.n_ctx_per_seq * plan.n_parallel, machine.available_ram)
-        return plan
+        return decide_serving(
+            model_facts(model_file),
+            self.settings.load,
+            self.settings.parallel,
+            machine,
+            check=not self.settings.force,
+        )
 
     # --- loading ----------------------------------------------------------------------------
     def load(self) -> BatchGenerator:
@@ -89,7 +98,8 @@ class ModelHost:
                 n_threads=self.plan.n_threads,
                 n_gpu_layers=self.plan.n_gpu_layers,
             )
-            engine = Engine(model_file, resolve(model_file, engine_load, machine), self._log)
+            options = decide(model_facts(model_file), engine_load, machine, check=False)
+            engine = Engine(model_file, options, self._log)
             try:
                 self._generator = BatchGenerator(
                     engine,

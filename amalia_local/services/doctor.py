@@ -16,9 +16,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
 
-from amalia_local import cpu_features, hardware
+from amalia_local import cpu_features, fit, hardware
 from amalia_local.runtime import Runtime
-from amalia_local.store import ModelStore, fit
+from amalia_local.store import ModelStore
 
 PACKAGES = (
     "amalia-local",

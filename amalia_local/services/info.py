@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from amalia_local.engine.options import LoadOptions, ram_only_machine, resolve
 from amalia_local.engine.space_prefix import rule_from_metadata
 from amalia_local.engine.template import ChatTemplate, Message
 from amalia_local.errors import ModelFileError
+from amalia_local.fit import LoadOptions, decide, estimate, model_facts, ram_only_machine
 from amalia_local.kv_type import KvType
 from amalia_local.model_file import ModelFile, inspect
 from amalia_local.runtime import Runtime
@@ -16,6 +16,7 @@ from amalia_local.runtime import Runtime
 
 def describe(model: ModelFile, n_ctx: int, kv_type: KvType = KvType.F16) -> dict[str, Any]:
     """Plain data for ``--json`` and for other commands (``show`` in the model store)."""
+    ram = estimate(model_facts(model), n_ctx, kv_type)
     return {
         "path": str(model.path),
         "name": model.name,
@@ -38,10 +39,10 @@ def describe(model: ModelFile, n_ctx: int, kv_type: KvType = KvType.F16) -> dict
         "ram": {
             "n_ctx": n_ctx,
             "kv_type": kv_type.value,
-            "weights": model.tensor_bytes,
-            "kv_cache": model.kv_cache_bytes(n_ctx, kv_type),
-            "compute": model.compute_buffer_bytes(n_ctx),
-            "total": model.ram_needed(n_ctx, kv_type),
+            "weights": ram.weights,
+            "kv_cache": ram.kv_cache,
+            "compute": ram.compute,
+            "total": ram.total,
         },
     }
 
@@ -148,7 +149,8 @@ def info(
     kv_type: KvType | None = None,
 ) -> int:
     model = inspect(path, runtime.locations.cache_dir)
-    resolved = resolve(model, LoadOptions(n_ctx=n_ctx, kv_type=kv_type), ram_only_machine())
+    request = LoadOptions(n_ctx=n_ctx, kv_type=kv_type)
+    resolved = decide(model_facts(model), request, ram_only_machine(), check=False)
     data = describe(model, n_ctx or resolved.n_ctx, resolved.kv_type)
     if json_output:
         out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
+from amalia_local import fit
 from amalia_local.runtime import Runtime
-from amalia_local.store import ModelStore, fit
+from amalia_local.store import ModelStore
 
 
 def table(rows: list[list[str]]) -> list[str]:

@@ -7,21 +7,21 @@ command-line flags winning), the same refusal of a model that would not fit, the
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from amalia_local.config import Config
-from amalia_local.engine.options import (
+from amalia_local.engine.options import SamplingOptions
+from amalia_local.fit import (
+    FIT_UNCHECKED,
     LoadOptions,
     Machine,
     ResolvedOptions,
-    SamplingOptions,
-    resolve,
+    decide,
+    model_facts,
 )
 from amalia_local.model_file import inspect
 from amalia_local.runtime import Runtime
-from amalia_local.store.fit import FIT_UNCHECKED, check_fit
 
 if TYPE_CHECKING:  # the settings helpers serve --endpoint too, which loads no llama.cpp
     from amalia_local.engine.llama_log import LlamaLogSink
@@ -92,10 +92,7 @@ def open_checked(
 
     model_file = inspect(model, cache_dir)
     machine = machine or current_machine()
-    options = resolve(model_file, load, machine)
-    if not force:
-        mode = check_fit(model_file, options.n_ctx, options.n_gpu_layers, machine, options.kv_type)
-        options = replace(options, fit_check=mode)
+    options = decide(model_facts(model_file), load, machine, check=not force)
     return Engine(model_file, options, log, state_dir, state_budget)
 
 

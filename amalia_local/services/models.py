@@ -86,7 +86,7 @@ class ModelSource:
 
     def offers(self, available_ram: int, numbers: NumberFormat) -> list[Offer]:
         """Every catalogue quantization, in catalogue order, with its RAM estimate."""
-        from amalia_local.store import fit
+        from amalia_local import fit
 
         return [
             Offer(

@@ -13,8 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from amalia_local.engine.options import LoadOptions
 from amalia_local.errors import ServeError, UsageError
+from amalia_local.fit import LoadOptions
 from amalia_local.runtime import Runtime
 
 SWITCH_INTERVAL_S = 0.0005

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from amalia_local.engine.options import LoadOptions, ram_only_machine, resolve
+from amalia_local.fit import LoadOptions, decide, model_facts, ram_only_machine
 from amalia_local.model_file import inspect
 from amalia_local.runtime import Runtime
 from amalia_local.services.info import describe, format_text
@@ -22,9 +22,9 @@ def show(
 ) -> int:
     installed = store.get(name)
     model = inspect(installed.path)
-    if n_ctx is None:
-        n_ctx = resolve(model, LoadOptions(), ram_only_machine()).n_ctx
-    data = describe(model, n_ctx)
+    # The context and KV type ``run`` would use here, as ``info`` shows them.
+    resolved = decide(model_facts(model), LoadOptions(n_ctx=n_ctx), ram_only_machine(), check=False)
+    data = describe(model, n_ctx or resolved.n_ctx, resolved.kv_type)
     if json_output:
         out.write(json.dumps({**data, "store": installed.to_json()}, ensure_ascii=False, indent=2))
         out.write("\n")

@@ -1,4 +1,4 @@
-"""Models by name: the catalogue, the store of installed models, Hub downloads, fit checks.
+"""Models by name: the catalogue, the store of installed models, Hub downloads.
 
 Public API (what the CLI and the chat UI call; nothing else is needed):
 
@@ -16,17 +16,14 @@ Public API (what the CLI and the chat UI call; nothing else is needed):
     ``.resolve_path(name_or_path) -> str`` — what ``run``/``info``/chat open.
 * ``catalogue.entries() -> tuple[Entry, ...]`` — the catalogue, default model first;
   ``Entry.describe(lang)`` gives the one-line pt-PT/English description.
-* ``fit.recommend(machine_or_available_ram) -> list[Fit]`` — catalogue quantizations that
-  fit (pass ``current_machine()`` or bytes), best first; ``Fit.name`` is what ``pull``
-  takes, ``Fit.estimate.total`` the RAM needed. ``fit.assess`` gives all of them with
-  ``Fit.fits``; ``fit.ensure_fits(model_file, n_ctx, available_ram)`` raises
-  ``DoesNotFitError`` before a model is loaded (what ``run`` does unless ``--force``).
+* Which catalogue models fit this machine is not the store's business: see
+  :mod:`amalia_local.fit` (``fit.recommend``, ``fit.assess``).
 
 Errors are typed (:mod:`amalia_local.store.errors`) and carry catalogue keys, so the UI
 shows the same one-line messages as the CLI.
 """
 
-from amalia_local.store import catalogue, fit
+from amalia_local.store import catalogue
 from amalia_local.store.errors import PullCancelled, StoreError
 from amalia_local.store.hub import HubSettings
 from amalia_local.store.index import Installed
@@ -40,5 +37,4 @@ __all__ = [
     "PullResult",
     "StoreError",
     "catalogue",
-    "fit",
 ]

@@ -62,10 +62,6 @@ class StoreLockedError(StoreError):
     """Another amalia process held the store lock for too long."""
 
 
-class DoesNotFitError(StoreError):
-    """The model at the chosen context needs more RAM than is available."""
-
-
 class PullCancelled(StoreError):
     """Raised by a progress callback to stop a download; the partial file is kept, so the
     next pull of the same model continues where this one stopped."""

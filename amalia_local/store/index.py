@@ -8,8 +8,6 @@ at once, or a crash mid-write, can never leave a half-written or mixed-up index.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
@@ -17,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from amalia_local.filecopy import write_text_atomic
 from amalia_local.store.errors import StoreError
 from amalia_local.store.lock import FileLock
 
@@ -114,14 +113,5 @@ class StoreIndex:
     def _write(self, models: list[Installed]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         payload = {"schema": SCHEMA, "models": [m.to_json() for m in models]}
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(payload, fh, ensure_ascii=False, indent=2)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+        write_text_atomic(self.path, text, mode=0o600)

@@ -37,6 +37,8 @@ from amalia_local.engine import Engine, LoadOptions
 from amalia_local.engine.kv_memory import KvMemory
 from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.engine.state_cache import StateCache
+from amalia_local.fit import model_facts
+from amalia_local.fit.memory import kv_bytes_per_token
 from amalia_local.hardware import physical_cores
 from amalia_local.kv_type import KvType
 from amalia_local.model_file import inspect
@@ -113,7 +115,7 @@ def bench_continue(model: Path, threads: int, reps: int) -> None:
 
 
 def bench_state_file(model: Path, threads: int, log: LlamaLogSink) -> None:
-    per_token = inspect(model).kv_bytes_per_token(KvType.F16)
+    per_token = kv_bytes_per_token(model_facts(inspect(model)), KvType.F16)
     scale = AMALIA_KV_BYTES_PER_TOKEN / per_token
     with (
         tempfile.TemporaryDirectory() as tmp,

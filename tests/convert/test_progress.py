@@ -7,7 +7,7 @@ import io
 import pytest
 
 from amalia_local.formatting import NumberFormat
-from amalia_local.progress import Progress, format_amount, format_duration
+from amalia_local.progress import Progress, format_amount, format_duration, format_rate
 
 
 class FakeClock:
@@ -88,3 +88,37 @@ def test_numbers_follow_the_language_of_whoever_draws_the_bar() -> None:
     assert lines[-1] == "a transferir  100%  4,0 MB / 4,0 MB  500,0 kB/s  in 0:08"
     assert format_amount(12_345, "tensors", pt) == "12\u202f345 tensors"
     assert format_amount(12_345, "tensors") == "12,345 tensors"
+
+
+def test_slow_steps_show_the_time_per_step_not_zero_a_second() -> None:
+    """Quantizing a big tensor takes seconds: '12 s/step', never '0 tensors/s'."""
+    out, clock = io.StringIO(), FakeClock()
+    with Progress(total=10, unit="tensors", label="Q4_K", stream=out, clock=clock) as bar:
+        clock.now += 24
+        bar.update(2)  # 2 tensors in 24 s
+        clock.now += 126
+        bar.update(1)  # 3 in 150 s: 50 s each
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Q4_K   20%  2 tensors / 10 tensors  12 s/step  ETA 1:36"
+    assert lines[-1] == "Q4_K   30%  3 tensors / 10 tensors  50 s/step  in 2:30"
+    assert "tensors/s" not in out.getvalue()
+
+
+def test_time_per_step_in_portuguese_and_from_a_minute_up() -> None:
+    pt = NumberFormat("pt")
+    assert format_rate(2, 5, "tensors", pt) == "2,5 s/passo"
+    assert format_rate(2, 5, "tensors") == "2.5 s/step"
+    assert format_rate(1, 95, "tensors", pt) == "1:35/passo"
+    assert format_rate(3, 2, "tensors") == "2 tensors/s"  # one a second or more: a rate
+    # Bytes keep B/s: a download below 1 B/s has stalled, and "0 B/s" says so.
+    assert format_rate(1, 4, "B") == "0 B/s"
+
+
+def test_no_rate_before_the_first_step() -> None:
+    out, clock = io.StringIO(), FakeClock()
+    with Progress(total=4, unit="tensors", stream=out, clock=clock, interval=1) as bar:
+        clock.now += 30
+        bar.update(0)
+        bar.update(4)
+    first = out.getvalue().splitlines()[0]
+    assert first == "  0%  0 tensors / 4 tensors"

