@@ -16,7 +16,6 @@ from pathlib import Path
 from amalia_local.errors import ModelFileError
 from amalia_local.filecopy import link_or_copy
 from amalia_local.locations import Locations
-from amalia_local.model_file import inspect
 from amalia_local.store import catalogue as catalogue_module
 from amalia_local.store import hub
 from amalia_local.store.catalogue import Catalogue
@@ -200,7 +199,7 @@ class ModelStore:
         # full check covers small files and anything the header alone cannot show. A file
         # refused here that we just downloaded is deleted, not left orphaned in the cache.
         try:
-            inspect(fetched.path)
+            _inspect(fetched.path)
         except ModelFileError:
             if fetched.created:
                 hub.remove_cached(fetched.path, self.hub)
@@ -245,7 +244,7 @@ class ModelStore:
     def import_file(self, source: str | os.PathLike[str], name: str | None = None) -> Installed:
         """Validate a GGUF file as the engine does, then hard-link or copy it in."""
         source_path = Path(source).expanduser()
-        inspect(source_path)
+        _inspect(source_path)
         name = (name or name_from_filename(source_path.stem)).lower()
         self._check_import_name(name)
         models_dir = self.root / "files"
@@ -361,3 +360,14 @@ def _hub_alias(ref: HubRef) -> str:
 
 
 __all__ = ["KEPT_FOREIGN", "KEPT_SHARED", "ModelStore", "PullResult", "Removal", "hub_store_name"]
+
+
+def _inspect(path: Path) -> None:
+    """Validate a GGUF file (model_file.inspect) before it enters the store.
+
+    Imported here, not at the top: model_file brings gguf and numpy (half a second), which
+    ``amalia list`` and ``rm`` never need.
+    """
+    from amalia_local.model_file import inspect
+
+    inspect(path)
