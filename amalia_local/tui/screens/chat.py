@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -282,7 +283,11 @@ class ChatScreen(Screen[None]):
         prompt.focus()
 
     def action_copy_answer(self) -> None:
-        """Copy the answer that has focus (Shift+Tab or a click selects one), else the last."""
+        """Copy the text selected with the mouse; without a selection, the answer that has
+        focus (Shift+Tab or a click selects one), else the last. What is highlighted is
+        what a user expects to get, as in a terminal or an editor."""
+        if self._copy_selection():
+            return
         t = self.app.t  # type: ignore[attr-defined]
         focused = self.focused
         if isinstance(focused, AnswerMessage):
@@ -300,6 +305,19 @@ class ChatScreen(Screen[None]):
             return
         self.app.copy_to_clipboard(text)
         self.notify(t("chat.copied"))
+
+    def action_copy_text(self) -> None:
+        """Textual's own Ctrl+C on a screen: the selection, said like F3 says it."""
+        if not self._copy_selection():
+            raise SkipAction()  # nothing selected: Ctrl+C goes on to the app's binding
+
+    def _copy_selection(self) -> bool:
+        selected = self.get_selected_text()
+        if not selected:
+            return False
+        self.app.copy_to_clipboard(selected)
+        self.notify(self.app.t("chat.copied_selection"))  # type: ignore[attr-defined]
+        return True
 
     def action_toggle_sidebar(self) -> None:
         self.query_one(Sidebar).toggle_class("-hidden")
