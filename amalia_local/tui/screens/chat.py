@@ -101,8 +101,8 @@ class ChatScreen(AmaliaScreen[None]):
         if self.conversation_id is not None:
             await self.open_conversation(self.conversation_id)
 
-    def engine_changed(self) -> None:
-        """A model was (re)loaded: the next question starts a fresh engine session."""
+    def model_changed(self) -> None:
+        """A model was (re)opened: the next question starts a fresh session with it."""
         self.service = None
         self.refresh_status()
 
