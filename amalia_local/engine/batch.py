@@ -25,12 +25,11 @@ import llama_cpp
 
 from amalia_local.engine.model import Engine
 from amalia_local.engine.options import SamplingOptions
+from amalia_local.engine.sampler import sampler_chain
 from amalia_local.engine.stats import ReplyStats, StopReason
 from amalia_local.engine.stops import StopMatcher
 from amalia_local.errors import ContextOverflowError, ModelLoadError, QueueFullError
 
-# Tokens the penalties sampler looks back over (llama-cpp-python's default too).
-PENALTY_LAST_N = 64
 # Prompt tokens decoded per step; generating sequences always get their token first.
 DEFAULT_BATCH = 512
 
@@ -249,37 +248,13 @@ class BatchGenerator:
 
     def _sampler(self, request: SequenceRequest) -> ctypes.c_void_p:
         """A sampler chain of its own for each sequence, as llama-server's slots have."""
-        s = request.sampling
-        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
-        add = llama_cpp.llama_sampler_chain_add
-        if s.repeat_penalty != 1.0 or request.frequency_penalty or request.presence_penalty:
-            add(
-                chain,
-                llama_cpp.llama_sampler_init_penalties(
-                    PENALTY_LAST_N,
-                    s.repeat_penalty,
-                    request.frequency_penalty,
-                    request.presence_penalty,
-                ),
-            )
-        if request.grammar is not None:
-            grammar = llama_cpp.llama_sampler_init_grammar(
-                self._vocab, request.grammar.encode("utf-8"), b"root"
-            )
-            if not grammar:
-                llama_cpp.llama_sampler_free(chain)
-                raise ValueError("invalid grammar")
-            add(chain, grammar)
-        if s.temperature <= 0:
-            add(chain, llama_cpp.llama_sampler_init_greedy())
-        else:
-            seed = s.seed if s.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED
-            add(chain, llama_cpp.llama_sampler_init_top_k(s.top_k))
-            add(chain, llama_cpp.llama_sampler_init_top_p(s.top_p, 1))
-            add(chain, llama_cpp.llama_sampler_init_min_p(s.min_p, 1))
-            add(chain, llama_cpp.llama_sampler_init_temp(s.temperature))
-            add(chain, llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF))
-        return chain
+        return sampler_chain(
+            request.sampling,
+            self._vocab,
+            grammar=request.grammar,
+            frequency_penalty=request.frequency_penalty,
+            presence_penalty=request.presence_penalty,
+        )
 
     def _step(self) -> None:
         """Decode one batch: a token for each generating slot, then prompt chunks."""

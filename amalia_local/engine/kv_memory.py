@@ -2,7 +2,7 @@
 
 llama-cpp-python keeps its own record of what is in the cache (``Llama.n_tokens`` and
 ``Llama.input_ids``) next to llama.cpp's memory; every edit here changes both together so
-``Llama.generate``'s prefix match stays true. Those two attributes and ``Llama._ctx`` are
+``Llama.eval`` goes on appending at the right place. Those two attributes and ``Llama._ctx`` are
 private to llama-cpp-python: pyproject.toml bounds its version to the one tested (0.3.36).
 """
 

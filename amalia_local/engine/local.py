@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from amalia_local.chat_model import Placement
 from amalia_local.engine.chat import ChatSession
 from amalia_local.engine.model import Engine
 from amalia_local.engine.template import Message
@@ -19,6 +22,31 @@ class LocalModel:
     @property
     def location(self) -> str:
         return str(self.engine.model_file.path)
+
+    def placement(self) -> Placement:
+        from amalia_local.engine.build_info import backend_name
+
+        options = self.engine.options
+        return Placement(
+            backend=backend_name(options.n_gpu_layers),
+            n_threads=options.n_threads,
+            n_gpu_layers=options.n_gpu_layers,
+            n_ctx=options.n_ctx,
+            file=self.engine.model_file,
+        )
+
+    def settings(self) -> dict[str, Any]:
+        options = self.engine.options
+        return {
+            "n_ctx": options.n_ctx,
+            "n_threads": options.n_threads,
+            "n_gpu_layers": options.n_gpu_layers,
+            "kv_type": options.kv_type.value,
+            "fit_check": options.fit_check or None,
+        }
+
+    def reductions(self) -> list[dict[str, Any]]:
+        return [r.as_dict() for r in self.engine.options.reductions]
 
     def default_system_prompt(self) -> str | None:
         return default_system_prompt(self.engine.model_file)

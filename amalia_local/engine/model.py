@@ -25,6 +25,7 @@ from amalia_local.engine.kv_memory import KvMemory
 from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.engine.options import SamplingOptions
 from amalia_local.engine.reuse import prepare as prepare_cache
+from amalia_local.engine.sampler import sampler_chain
 from amalia_local.engine.state_cache import DEFAULT_BUDGET_BYTES, StateCache, model_fingerprint
 from amalia_local.engine.stats import ReplyStats, StopReason
 from amalia_local.engine.template import CHATML_END_OF_TURN, ChatTemplate
@@ -290,8 +291,8 @@ class Engine:
     ) -> bool:
         """Everything but the last prompt token into the cache; False if cancelled.
 
-        The last token is left to ``Llama.generate``, whose prefix match then sees the
-        rest cached and evaluates just that one to get the logits to sample from.
+        The last token is left to :meth:`_sample`, which decodes it to get the logits to
+        sample the first token of the answer from.
         """
         reuse = prepare_cache(self._kv, self.states, tokens, self.n_ctx)
         cached = min(reuse.cached, len(tokens) - 1)
@@ -324,6 +325,25 @@ class Engine:
         except OSError as exc:  # a full disk must not cost the user their answer
             self._log.note(f"could not save the KV state: {exc}")
 
+    def _sample(self, tokens: list[int], sampling: SamplingOptions) -> Iterator[int]:
+        """Tokens chosen after the prompt, one after another, until the caller closes it.
+
+        The prompt is cached but for its last token (see _evaluate_prompt); that one is
+        decoded here, then each token chosen in turn. The chain is serve's too
+        (sampler.py): the same settings and seed give the same answer in both.
+        """
+        llm = self._llm
+        chain = sampler_chain(sampling, self._vocab)
+        try:
+            pending = tokens[llm.n_tokens :]
+            while True:
+                llm.eval(pending)
+                token = llama_cpp.llama_sampler_sample(chain, llm._ctx.ctx, -1)
+                yield token
+                pending = [token]
+        finally:
+            llama_cpp.llama_sampler_free(chain)
+
     def _generate(
         self,
         prompt_text: str,
@@ -333,7 +353,6 @@ class Engine:
         cancel: threading.Event | None,
         shared_prefix: int,
     ) -> Iterator[str]:
-        llm = self._llm
         n_ctx = self.n_ctx
         room = n_ctx - len(tokens)
         if room <= 0:
@@ -344,7 +363,6 @@ class Engine:
         stats.context_size = n_ctx
         stats.prompt_tokens = len(tokens)
         stats.stop_reason = StopReason.LENGTH
-        llm.set_seed(sampling.seed if sampling.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED)
 
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         generated: list[int] = []
@@ -359,15 +377,7 @@ class Engine:
             stats.prompt_seconds = time.perf_counter() - start
             self._memo = _CacheMemo()
             return
-        stream = llm.generate(
-            tokens,
-            top_k=sampling.top_k,
-            top_p=sampling.top_p,
-            min_p=sampling.min_p,
-            temp=sampling.temperature,
-            repeat_penalty=sampling.repeat_penalty,
-            reset=True,
-        )
+        stream = self._sample(tokens, sampling)
         try:
             for token in stream:
                 last = time.perf_counter()

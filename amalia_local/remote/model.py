@@ -7,6 +7,9 @@ conversation goes to the server, which renders its own template and trims nothin
 
 from __future__ import annotations
 
+from typing import Any
+
+from amalia_local.chat_model import Placement
 from amalia_local.engine.chat import ChatSession, Reply
 from amalia_local.engine.options import SamplingOptions
 from amalia_local.engine.stats import ReplyStats
@@ -46,6 +49,16 @@ class RemoteModel:
     @property
     def location(self) -> str:
         return self.endpoint.url
+
+    def placement(self) -> Placement:
+        """A server does not say how it runs the model: only where it is."""
+        return Placement(endpoint=self.endpoint.url)
+
+    def settings(self) -> dict[str, Any]:
+        return {"endpoint": self.endpoint.url}
+
+    def reductions(self) -> list[dict[str, Any]]:
+        return []
 
     def default_system_prompt(self) -> str | None:
         """AMALIA served elsewhere (vLLM on a GPU server) still needs its system prompt."""

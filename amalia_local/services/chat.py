@@ -39,7 +39,7 @@ class AnswerStream:
     # Read at every token, so the UI thread may change it while the answer streams.
     ui_interval: float = UI_INTERVAL_S
 
-    def run(self, on_text: Callable[[str], None]) -> ReplyStats:
+    def run(self, on_text: Callable[[str], object]) -> ReplyStats:
         """Stream the answer, passing new text to ``on_text`` at most every ``ui_interval`` s.
 
         The partial text is written to the database every ``save_interval`` seconds and

@@ -14,7 +14,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TextIO
 
 from amalia_local.chat_model import ChatModel
 from amalia_local.conversations import Conversation, ConversationStore
@@ -46,20 +46,14 @@ class RunRequest:
     state_cache_gb: float = 4.0
 
 
-@dataclass(frozen=True)
-class _Opened:
-    model: ChatModel
-    settings: dict[str, Any]  # for --json
-    reduced: list[dict[str, Any]]  # settings lowered to fit (local models)
-
-
 @contextlib.contextmanager
-def open_model(request: RunRequest, runtime: Runtime, err: TextIO | None) -> Iterator[_Opened]:
-    """The chosen model; its reduced settings are said on ``err`` in one line each."""
+def open_model(request: RunRequest, runtime: Runtime, err: TextIO | None) -> Iterator[ChatModel]:
+    """The chosen model (the one place that tells a server from a file here); its reduced
+    settings are said on ``err`` in one line each."""
     if request.endpoint is not None:
         remote = request.endpoint.open()
         try:
-            yield _Opened(remote, {"endpoint": remote.location}, [])
+            yield remote
         finally:
             remote.close()
         return
@@ -81,15 +75,7 @@ def open_model(request: RunRequest, runtime: Runtime, err: TextIO | None) -> Ite
         for line in notice_lines(engine.options, runtime):
             if err is not None:
                 err.write(f"amalia: {line}\n")
-        options = engine.options
-        settings = {
-            "n_ctx": options.n_ctx,
-            "n_threads": options.n_threads,
-            "n_gpu_layers": options.n_gpu_layers,
-            "kv_type": options.kv_type.value,
-            "fit_check": options.fit_check or None,
-        }
-        yield _Opened(LocalModel(engine), settings, [r.as_dict() for r in options.reductions])
+        yield LocalModel(engine)
 
 
 def run(request: RunRequest, runtime: Runtime, out: TextIO, err: TextIO | None = None) -> int:
@@ -98,8 +84,8 @@ def run(request: RunRequest, runtime: Runtime, out: TextIO, err: TextIO | None =
     try:
         # Before loading the model: a wrong id should not cost a minute of loading.
         conversation = _conversation(request, store) if store is not None else None
-        with open_model(request, runtime, err) as opened:
-            _answer(request, opened, store, conversation, out)
+        with open_model(request, runtime, err) as model:
+            _answer(request, model, store, conversation, out)
     finally:
         if store is not None:
             store.close()
@@ -122,12 +108,11 @@ def _conversation(request: RunRequest, store: ConversationStore) -> Conversation
 
 def _answer(
     request: RunRequest,
-    opened: _Opened,
+    model: ChatModel,
     store: ConversationStore | None,
     conversation: Conversation | None,
     out: TextIO,
 ) -> None:
-    model = opened.model
     system = request.system
     if system is None:
         system = model.default_system_prompt()
@@ -150,8 +135,8 @@ def _answer(
             "model": model.name,
             "conversation_id": conversation_id,
             "text": reply.text,
-            "stats": {**stats.as_dict(), "reduced": opened.reduced},
-            "settings": opened.settings,
+            "stats": {**stats.as_dict(), "reduced": model.reductions()},
+            "settings": model.settings(),
         }
         out.write(json.dumps(payload, ensure_ascii=False) + "\n")
     else:

@@ -1,8 +1,10 @@
-"""The AMALIA chat app: wires screens, owns the engine and the conversation store.
+"""The AMALIA chat app: wires screens, owns the chat model and the conversation store.
 
 Loading a model takes seconds to minutes, so the chat screen appears at once and the
-model loads in a thread worker; everything that talks to llama.cpp goes through the
-engine shared with the CLI, and llama.cpp's own log goes to a file, never the screen.
+model opens in a thread worker. It is one :class:`~amalia_local.chat_model.ChatModel`,
+loaded here or on a server (``--endpoint``): only :meth:`AmaliaApp.open_model` tells
+the two apart. Everything that talks to llama.cpp goes through the engine shared with
+the CLI, and llama.cpp's own log goes to a file, never the screen.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from textual.screen import Screen
 from amalia_local.config import Config
 from amalia_local.conversations import ConversationStore
 from amalia_local.errors import AmaliaError
-from amalia_local.formatting import NumberFormat
+from amalia_local.formatting import Count, NumberFormat
 from amalia_local.i18n import Translator
 from amalia_local.runtime import Runtime
 from amalia_local.services.models import ModelSource
@@ -36,10 +38,9 @@ from amalia_local.tui.screens.settings import SettingsScreen
 from amalia_local.tui.widgets.prompt import NEWLINE_KEYS
 
 if TYPE_CHECKING:
-    from amalia_local.chat_model import ChatModel
-    from amalia_local.engine import Engine, LoadOptions, ReplyStats, SamplingOptions
+    from amalia_local.chat_model import ChatModel, Placement
+    from amalia_local.engine import LoadOptions, ReplyStats, SamplingOptions
     from amalia_local.engine.llama_log import LlamaLogSink
-    from amalia_local.remote.model import RemoteModel
     from amalia_local.remote.spec import EndpointSpec
 
 
@@ -87,10 +88,9 @@ class AmaliaApp(App[None]):
         self.models = ModelSource(runtime.locations, offline=offline, config_offline=config.offline)
         self.model_ref = model or config.model  # a store name or a path to a .gguf file
         self.store = ConversationStore.in_dir(runtime.locations.data_dir)
-        self.engine: Engine | None = None
         # --endpoint: the model lives on a server; nothing is loaded in this process.
         self.endpoint = endpoint
-        self.remote: RemoteModel | None = None
+        self.model: ChatModel | None = None  # what the chat talks to, once open
         self.loading: str | None = None
         self._log: LlamaLogSink | None = None
         self._generation_idle = threading.Event()
@@ -111,15 +111,12 @@ class AmaliaApp(App[None]):
             # The picker is for a machine with nothing installed; with models present
             # (say one imported by hand) the chat opens with one of them.
             self.model_ref = self.models.default_installed()
-        if self.endpoint is not None:
-            self.push_screen(ChatScreen())
-            self.call_after_refresh(self.connect)
-        elif self.model_ref is None:
+        if self.endpoint is None and self.model_ref is None:
             self.push_screen(FirstRunScreen())
-        else:
-            self.push_screen(ChatScreen())
-            # Parsing the GGUF holds the GIL for a while: paint the chat first, then load.
-            self.call_after_refresh(self.load_model, self.model_ref)
+            return
+        self.push_screen(ChatScreen())
+        # Parsing the GGUF holds the GIL for a while: paint the chat first, then load.
+        self.call_after_refresh(self.open_model)
 
     def choose_model(self, reference: str) -> None:
         """From the first-run screen: remember the file and open the chat with it."""
@@ -127,7 +124,7 @@ class AmaliaApp(App[None]):
         self.config.save(self.runtime.locations.config_dir)
         self.model_ref = reference
         self.switch_screen(ChatScreen())
-        self.load_model(reference)
+        self.open_model()
 
     async def action_quit(self) -> None:
         chat = self.chat_screen()
@@ -142,11 +139,9 @@ class AmaliaApp(App[None]):
         self.exit()
 
     def on_unmount(self) -> None:
-        if self.remote is not None:
-            self.remote.close()
-        if self.engine is not None and self._generation_idle.is_set():
-            self.engine.close()
-        self.engine = None
+        if self.model is not None and self._generation_idle.is_set():
+            self.model.close()
+        self.model = None
         self.store.close()
         if self._log is not None and self._generation_idle.is_set():
             self._log.close()
@@ -165,68 +160,67 @@ class AmaliaApp(App[None]):
         )
 
     def chat_model(self) -> ChatModel | None:
-        """What the chat talks to: the server's model, or the engine loaded here."""
-        if self.remote is not None:
-            return self.remote
-        if self.engine is None:
-            return None
-        from amalia_local.engine.local import LocalModel
-
-        return LocalModel(self.engine)
+        """What the chat talks to; None while it opens or when it could not."""
+        return self.model
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
-    def connect(self) -> None:
-        """Ask the endpoint for its models; no model file is needed on this machine."""
-        assert self.endpoint is not None
-        self.loading = self.endpoint.url
-        self.call_from_thread(self._refresh_status)
-        try:
-            remote = self.endpoint.open()
-        except AmaliaError as exc:
-            self.loading = None
-            self.call_from_thread(self._model_failed, exc)
-            return
-        self.loading = None
-        self.remote = remote
-        self.call_from_thread(self._model_ready)
+    def open_model(self) -> None:
+        """Open what was asked for: the server's model, or a file loaded here.
 
-    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
-    def load_model(self, reference: str) -> None:
-        from amalia_local.services.loading import open_checked, state_budget_bytes
-
-        self.loading = reference
-        self.call_from_thread(self._refresh_status)
-        old, self.engine = self.engine, None
+        The one place that tells the two apart; after it there is one ChatModel.
+        """
+        old, self.model = self.model, None
         if old is not None:
-            old.close()
+            old.close()  # free its memory before a new model takes more
         try:
-            path = self.models.resolve(reference)
-            if self._log is None:
-                self._log = self.runtime.open_llama_log()
-            engine = open_checked(
-                path,
-                self.load_options(),
-                self._log,
-                force=self.overrides.force,
-                cache_dir=self.runtime.locations.cache_dir,
-                state_dir=self.runtime.locations.kv_state_dir,
-                state_budget=state_budget_bytes(self.config.state_cache_gb),
-            )
+            if self.endpoint is not None:
+                self._loading(self.endpoint.url)
+                model, notices = self.endpoint.open(), []
+            else:
+                assert self.model_ref is not None
+                self._loading(self.model_ref)
+                model, notices = self._load_here(self.model_ref)
         except (AmaliaError, OSError) as exc:
             self.loading = None
             self.call_from_thread(self._model_failed, exc)
             return
         self.loading = None
-        self.engine = engine
-        self.call_from_thread(self._model_ready)
+        self.model = model
+        self.call_from_thread(self._model_ready, notices)
 
-    def _model_ready(self) -> None:
+    def _loading(self, what: str) -> None:
+        self.loading = what
+        self.call_from_thread(self._refresh_status)
+
+    def _load_here(self, reference: str) -> tuple[ChatModel, list[str]]:
+        """A GGUF loaded in this process, and what the user must hear about its settings."""
+        from amalia_local.engine.local import LocalModel
+        from amalia_local.services.loading import open_checked, state_budget_bytes
+
+        path = self.models.resolve(reference)
+        if self._log is None:
+            self._log = self.runtime.open_llama_log()
+        engine = open_checked(
+            path,
+            self.load_options(),
+            self._log,
+            force=self.overrides.force,
+            cache_dir=self.runtime.locations.cache_dir,
+            state_dir=self.runtime.locations.kv_state_dir,
+            state_budget=state_budget_bytes(self.config.state_cache_gb),
+        )
+        opts = engine.options
+        notices = []
+        if opts.kv_reason == "ram":
+            notices.append(self.t("notice.kv_type_ram", n_ctx=Count(opts.n_ctx)))
+        return LocalModel(engine), notices
+
+    def _model_ready(self, notices: list[str]) -> None:
         chat = self.chat_screen()
         if chat is not None:
-            chat.engine_changed()
-        opts = self.engine.options if self.engine is not None else None
-        if opts is not None and opts.kv_reason == "ram":
-            self.notify(self.t("notice.kv_type_ram", n_ctx=opts.n_ctx), timeout=8)
+            chat.model_changed()
+        for notice in notices:
+            self.notify(notice, timeout=8)
 
     def _model_failed(self, error: BaseException) -> None:
         self.notify(self.describe_error(error), severity="error", timeout=15)
@@ -272,38 +266,36 @@ class AmaliaApp(App[None]):
         return model.default_system_prompt() if model is not None else None
 
     def model_label(self) -> str:
-        if self.remote is not None:
-            return self.remote.name
-        if self.engine is not None:
-            return self.engine.model_file.name
+        if self.model is not None:
+            return self.model.name
         return _short(self.model_ref) if self.model_ref else "AMALIA"
 
     def status_parts(self, stats: ReplyStats | None) -> list[str]:
-        t = self.t
-        if self.remote is not None:
-            parts = [self.remote.name, t("status.endpoint", url=self.remote.location)]
-            if stats is not None and stats.generation_tokens_per_second:
-                parts.append(t("status.speed", tps=f"{stats.generation_tokens_per_second:.1f}"))
-            return parts
-        if self.engine is None:
+        """The status line: each fact the model knows about how it runs, then the answer's."""
+        t, numbers = self.t, self.numbers
+        if self.model is None:
             if self.loading:
                 return [t("status.loading", model=_short(self.loading))]
             return [t("status.no_model")]
-        from amalia_local.engine.build_info import backend_name  # llama.cpp is loaded by now
-
-        opts = self.engine.options
-        parts = [self.engine.model_file.name, backend_name(opts.n_gpu_layers)]
-        parts.append(t("status.threads", n=opts.n_threads))
-        if opts.n_gpu_layers:
-            parts.append(t("status.gpu_layers", n=opts.n_gpu_layers))
+        placement = self.model.placement()
+        parts = [self.model.name, *self._where(placement)]
+        if placement.n_threads:
+            parts.append(t("status.threads", n=placement.n_threads))
+        if placement.n_gpu_layers:
+            parts.append(t("status.gpu_layers", n=placement.n_gpu_layers))
         if stats is not None and stats.generation_tokens_per_second:
+            parts.append(t("status.speed", tps=numbers.decimal(stats.generation_tokens_per_second)))
+        if placement.n_ctx:
+            used = stats.context_used if stats is not None else 0
             parts.append(
-                t("status.speed", tps=self.numbers.decimal(stats.generation_tokens_per_second))
+                t("status.context", used=numbers.count(used), size=numbers.count(placement.n_ctx))
             )
-        used = stats.context_used if stats is not None else 0
-        parts.append(
-            t("status.context", used=self.numbers.count(used), size=self.numbers.count(opts.n_ctx))
-        )
+        return parts
+
+    def _where(self, placement: Placement) -> list[str]:
+        parts = [placement.backend] if placement.backend else []
+        if placement.endpoint:
+            parts.append(self.t("status.endpoint", url=placement.endpoint))
         return parts
 
     def describe_error(self, error: BaseException) -> str:
@@ -312,11 +304,12 @@ class AmaliaApp(App[None]):
         return self.t("error.unexpected", reason=f"{type(error).__name__}: {error}")
 
     def model_description(self) -> str:
-        if self.remote is not None:
-            return f"{self.remote.name} — {self.t('status.endpoint', url=self.remote.location)}"
-        if self.engine is None:
+        if self.model is None:
             return self.t("status.no_model")
-        m = self.engine.model_file
+        placement = self.model.placement()
+        m = placement.file
+        if m is None or not placement.n_ctx:
+            return " — ".join([self.model.name, *self._where(placement)])
         return self.t(
             "settings.model_info",
             name=m.name,
@@ -324,14 +317,14 @@ class AmaliaApp(App[None]):
             size=self.numbers.bytes(m.size_bytes),
             params=self.numbers.short(m.parameter_count),
             trained=self.numbers.count(m.context_length),
-            n_ctx=self.numbers.count(self.engine.options.n_ctx),
+            n_ctx=self.numbers.count(placement.n_ctx),
         )
 
     # --- settings -----------------------------------------------------------------------
     def open_settings(self) -> None:
         choices = self.models.choices(self.config, self.model_ref, numbers=self.numbers)
         screen = SettingsScreen(
-            replace(self.config, model=self.config.model or self.model_ref),
+            replace(self.config, model=self._shown_model()),
             choices,
             self.model_description(),
             self.system_prompt() or "",
@@ -342,19 +335,26 @@ class AmaliaApp(App[None]):
     async def _apply_settings(self, config: Config | None) -> None:
         if config is None:
             return
-        reload = config.model != self.model_ref or config.n_ctx != self.config.n_ctx
+        switch = config.model != self._shown_model()
+        reload = switch or config.n_ctx != self.config.n_ctx
         relabel = config.language != self.config.language
         self.config = config
         config.save(self.runtime.locations.config_dir)
         chat = self.chat_screen()
         if chat is not None:
-            chat.engine_changed()  # new system prompt or sampling: a fresh session
+            chat.model_changed()  # new system prompt or sampling: a fresh session
         if relabel:
             await self._change_language(config.language)
         self.notify(self.t("settings.saved"))
-        if reload and config.model and self.endpoint is None:
-            self.model_ref = config.model
-            self.load_model(config.model)
+        if switch and config.model:
+            # A model chosen here is a file: the chat leaves the server for it.
+            self.endpoint, self.model_ref = None, config.model
+        if reload:
+            self.open_model()
+
+    def _shown_model(self) -> str | None:
+        """The model the settings show as chosen: the one open, else the saved default."""
+        return self.model_ref or self.config.model
 
     async def _change_language(self, language: str | None) -> None:
         """Relabel everything now, without a restart."""

@@ -85,7 +85,7 @@ def make_app(model: Path, threads: int, max_tokens: int | None):
 
 
 async def _ready_and_ask(app, pilot, question: str) -> None:
-    while app.engine is None:
+    while app.model is None:
         await asyncio.sleep(0.01)
     prompt = app.screen.query_one("#prompt")
     prompt.insert(question)
@@ -172,7 +172,7 @@ async def child_painted_or_not(model: Path, threads: int, scenario: str, rounds:
     results: dict[str, list[float]] = {"painted": [], "unpainted": [], "ui_cpu_share": []}
     async with app.run_test(size=(120, 40)) as pilot:
         chat = app.chat_screen()
-        while app.engine is None:
+        while app.model is None:
             await asyncio.sleep(0.01)
         if conversation is not None:
             await chat.refresh_sidebar()

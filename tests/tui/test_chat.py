@@ -271,7 +271,7 @@ async def test_an_installed_model_opens_the_chat_without_the_picker(make_app, ti
     async with app.run_test(size=SIZE) as pilot:
         assert isinstance(app.screen, ChatScreen)
         await wait_ready(app)
-        assert app.engine.model_file.path.name == "tiny.gguf"
+        assert Path(app.model.location).name == "tiny.gguf"
         await ask(pilot, "Olá")
         await wait_answer(app)
         assert answers(app) == [ANSWER_TEXT]

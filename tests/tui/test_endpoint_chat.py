@@ -8,6 +8,7 @@ no model file on their side.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -96,8 +97,8 @@ async def test_chat_streams_from_the_endpoint(foreign_server, tmp_path: Path):
     )
     app = AmaliaApp(runtime, config, endpoint=EndpointSpec(foreign_server))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(lambda: app.remote is not None, timeout=30)
-        assert app.engine is None  # nothing loaded here
+        await wait_until(lambda: app.model is not None, timeout=30)
+        assert app.model.location == foreign_server  # nothing loaded here
 
         await ask(pilot, "What is the capital of France?")
         await wait_answer(app, timeout=120)
@@ -115,3 +116,22 @@ async def test_chat_streams_from_the_endpoint(foreign_server, tmp_path: Path):
         saved = app.store.get(app.chat_screen().conversation_id).messages[-1]
         assert saved.stop_reason == "cancelled"
         assert len(saved.content) > 20
+
+
+async def test_server_model_status_is_said_like_a_local_one(foreign_server, tmp_path: Path):
+    """One ChatModel in the app: the server's model gets the same status line and
+    settings text as a local one, numbers in the interface language included."""
+    locations = Locations.resolve({"AMALIA_HOME": str(tmp_path / "home")})
+    runtime = Runtime(locations=locations, translator=Translator("pt"))
+    config = replace(
+        Config.load(locations.config_dir), temperature=0.0, system_prompt=SYSTEM, max_tokens=30
+    )
+    app = AmaliaApp(runtime, config, endpoint=EndpointSpec(foreign_server))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(lambda: app.model is not None, timeout=30)
+        await ask(pilot, "What is the capital of France?")
+        await wait_answer(app, timeout=120)
+        status = str(app.screen.query_one("#status").render())
+        assert status.startswith(f"smollm2 · servidor {foreign_server} · ")
+        assert re.search(r" · \d+,\d tokens/s", status), status  # 12,3 in Portuguese
+        assert app.model_description() == f"smollm2 — servidor {foreign_server}"

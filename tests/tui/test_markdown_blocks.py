@@ -145,13 +145,13 @@ async def test_a_streaming_answer_grows_in_steps_and_fits_its_text_at_the_end():
             await pilot.pause()
             heights.add(widget.size.height)
             assert widget.size.height % GROWTH_STEP == 0
-            text_lines = len(widget._render(widget.size.width))
+            text_lines = len(widget._lines_at(widget.size.width))
             assert text_lines <= widget.size.height < text_lines + GROWTH_STEP
         assert len(heights) > 1
         widget.finish()
         await pilot.pause()
         lines = rendered(widget)
-        assert len(lines) == len(widget._render(widget.size.width))  # no spare lines left
+        assert len(lines) == len(widget._lines_at(widget.size.width))  # no spare lines left
         assert lines[-1].strip() == "Fim."
 
 
@@ -167,7 +167,7 @@ async def test_every_line_that_changes_while_streaming_is_repainted():
             " amarelos e\nfado\n-"
         )
         await pilot.pause()
-        before = list(widget._render(widget.size.width))
+        before = list(widget._lines_at(widget.size.width))
         assert len(before) == 2  # a heading over two lines
         repainted: list[int] = []
         refresh = widget.refresh
@@ -179,7 +179,7 @@ async def test_every_line_that_changes_while_streaming_is_repainted():
 
         widget.refresh = recording  # type: ignore[method-assign]
         widget.append(" item\n")
-        after = widget._render(widget.size.width)
+        after = widget._lines_at(widget.size.width)
         changed = [y for y in range(len(after)) if y >= len(before) or before[y] != after[y]]
         assert 0 in changed  # the first line lost the heading's style
         assert set(changed) <= set(repainted)

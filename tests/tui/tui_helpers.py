@@ -63,7 +63,7 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> No
 
 
 async def wait_ready(app: AmaliaApp) -> None:
-    await wait_until(lambda: app.engine is not None, timeout=60)
+    await wait_until(lambda: app.model is not None, timeout=60)
     await asyncio.sleep(0.05)
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from amalia_local.conversations import to_markdown
@@ -29,6 +29,7 @@ from amalia_local.errors import AmaliaError
 from amalia_local.services.chat import AnswerStream, ChatService, visible_history
 from amalia_local.tui.keys import translate_bindings
 from amalia_local.tui.paint_budget import PaintBudget
+from amalia_local.tui.screens.base import AmaliaScreen
 from amalia_local.tui.screens.dialogs import ConfirmScreen, TextPromptScreen
 from amalia_local.tui.widgets.messages import AnswerMessage, MessageList
 from amalia_local.tui.widgets.prompt import PromptInput
@@ -49,7 +50,7 @@ class AnswerDone(Message):
     error: BaseException | None = None
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(AmaliaScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "stop", "key.stop"),
         Binding("ctrl+n", "new_conversation", "key.new"),
@@ -75,7 +76,7 @@ class ChatScreen(Screen[None]):
 
     # --- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        t = self.app.t  # type: ignore[attr-defined]
+        t = self.app.t
         with Horizontal(id="main"):
             yield Sidebar(t("sidebar.search"), t("sidebar.title"), id="sidebar")
             with Vertical(id="conversation"):
@@ -86,8 +87,8 @@ class ChatScreen(Screen[None]):
         yield Footer()
 
     async def on_mount(self) -> None:
-        translate_bindings(self, self.app.t)  # type: ignore[attr-defined]
-        self.query_one("#conversation").border_title = self.app.t("chat.new_title")  # type: ignore[attr-defined]
+        translate_bindings(self, self.app.t)
+        self.query_one("#conversation").border_title = self.app.t("chat.new_title")
         self.query_one(PromptInput).focus()
         await self.refresh_sidebar()
         self.refresh_status()
@@ -100,17 +101,17 @@ class ChatScreen(Screen[None]):
         if self.conversation_id is not None:
             await self.open_conversation(self.conversation_id)
 
-    def engine_changed(self) -> None:
-        """A model was (re)loaded: the next question starts a fresh engine session."""
+    def model_changed(self) -> None:
+        """A model was (re)opened: the next question starts a fresh session with it."""
         self.service = None
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        self.query_one(StatusBar).show(self.app.status_parts(self._last_stats))  # type: ignore[attr-defined]
+        self.query_one(StatusBar).show(self.app.status_parts(self._last_stats))
 
     async def refresh_sidebar(self) -> None:
         sidebar = self.query_one(Sidebar)
-        summaries = self.app.store.list(sidebar.query_text)  # type: ignore[attr-defined]
+        summaries = self.app.store.list(sidebar.query_text)
         sidebar.show(summaries, self.conversation_id)
 
     @property
@@ -129,7 +130,7 @@ class ChatScreen(Screen[None]):
         prompt.clear()
         service = self._service()
         try:
-            answer = service.send(text, self.app.sampling())  # type: ignore[attr-defined]
+            answer = service.send(text, self.app.sampling())
         except AmaliaError as exc:
             service.take_back_last_question()
             prompt.insert(text)
@@ -139,15 +140,15 @@ class ChatScreen(Screen[None]):
             self.conversation_id = service.conversation_id
             self._show_title()
             await self.refresh_sidebar()
-        await self.query_one(MessageList).add_user(text, self.app.t("chat.you"))  # type: ignore[attr-defined]
+        await self.query_one(MessageList).add_user(text, self.app.t("chat.you"))
         await self._start(answer)
 
     def _can_talk(self) -> bool:
-        t = self.app.t  # type: ignore[attr-defined]
+        t = self.app.t
         if self.generating:
             self.notify(t("chat.busy"), severity="warning")
             return False
-        if self.app.chat_model() is None:  # type: ignore[attr-defined]
+        if self.app.chat_model() is None:
             self.notify(t("chat.model_loading"), severity="warning")
             return False
         return True
@@ -156,14 +157,14 @@ class ChatScreen(Screen[None]):
         if self.service is None:
             app = self.app
             conversation = (
-                app.store.get(self.conversation_id)  # type: ignore[attr-defined]
-                if self.conversation_id is not None
-                else None
+                app.store.get(self.conversation_id) if self.conversation_id is not None else None
             )
+            model = app.chat_model()
+            assert model is not None  # _can_talk() came first
             self.service = ChatService(
-                app.chat_model(),  # type: ignore[attr-defined]
-                app.store,  # type: ignore[attr-defined]
-                app.system_prompt(),  # type: ignore[attr-defined]
+                model,
+                app.store,
+                app.system_prompt(),
                 conversation,
             )
         return self.service
@@ -171,7 +172,7 @@ class ChatScreen(Screen[None]):
     async def _start(self, answer: AnswerStream) -> None:
         view = await self.query_one(MessageList).add_answer(
             "",
-            self.app.model_label(),  # type: ignore[attr-defined]
+            self.app.model_label(),
             streaming=True,
         )
         self.answer = answer
@@ -180,10 +181,8 @@ class ChatScreen(Screen[None]):
         # A blinking cursor repaints twice a second, CPU the model would rather have.
         self.query_one(PromptInput).cursor_blink = False
         self.query_one("#notice", Static).remove_class("-visible")
-        self.query_one(StatusBar).show(
-            [self.app.model_label(), self.app.t("status.generating")]  # type: ignore[attr-defined]
-        )
-        self.app.generation_started()  # type: ignore[attr-defined]
+        self.query_one(StatusBar).show([self.app.model_label(), self.app.t("status.generating")])
+        self.app.generation_started()
         self._generate(answer)
 
     @work(thread=True, group="generation", exit_on_error=False)
@@ -194,7 +193,7 @@ class ChatScreen(Screen[None]):
             self.post_message(AnswerDone(None, exc))
             return
         finally:
-            self.app.generation_finished()  # type: ignore[attr-defined]
+            self.app.generation_finished()
         self.post_message(AnswerDone(stats))
 
     @on(AnswerText)
@@ -209,7 +208,7 @@ class ChatScreen(Screen[None]):
 
     @on(AnswerDone)
     async def _answer_done(self, message: AnswerDone) -> None:
-        t = self.app.t  # type: ignore[attr-defined]
+        t = self.app.t
         view, self._view = self._view, None
         if view is not None:
             view.finish()
@@ -232,7 +231,7 @@ class ChatScreen(Screen[None]):
         await self.refresh_sidebar()
 
     def _error(self, error: BaseException) -> None:
-        self.notify(self.app.describe_error(error), severity="error", timeout=8)  # type: ignore[attr-defined]
+        self.notify(self.app.describe_error(error), severity="error", timeout=8)
 
     # --- actions ------------------------------------------------------------------------
     def action_stop(self) -> None:
@@ -241,7 +240,7 @@ class ChatScreen(Screen[None]):
 
     async def action_new_conversation(self) -> None:
         if self.generating:
-            self.notify(self.app.t("chat.busy"), severity="warning")  # type: ignore[attr-defined]
+            self.notify(self.app.t("chat.busy"), severity="warning")
             return
         self.service = None
         self.conversation_id = None
@@ -264,7 +263,7 @@ class ChatScreen(Screen[None]):
         if last is not None and service.messages and service.messages[-1].role != USER:
             await last.remove()
         try:
-            answer = service.regenerate(self.app.sampling())  # type: ignore[attr-defined]
+            answer = service.regenerate(self.app.sampling())
         except (AmaliaError, ValueError) as exc:
             self._error(exc)
             return
@@ -282,8 +281,12 @@ class ChatScreen(Screen[None]):
         prompt.focus()
 
     def action_copy_answer(self) -> None:
-        """Copy the answer that has focus (Shift+Tab or a click selects one), else the last."""
-        t = self.app.t  # type: ignore[attr-defined]
+        """Copy the text selected with the mouse; without a selection, the answer that has
+        focus (Shift+Tab or a click selects one), else the last. What is highlighted is
+        what a user expects to get, as in a terminal or an editor."""
+        if self._copy_selection():
+            return
+        t = self.app.t
         focused = self.focused
         if isinstance(focused, AnswerMessage):
             text: str | None = focused.source
@@ -301,6 +304,19 @@ class ChatScreen(Screen[None]):
         self.app.copy_to_clipboard(text)
         self.notify(t("chat.copied"))
 
+    def action_copy_text(self) -> None:
+        """Textual's own Ctrl+C on a screen: the selection, said like F3 says it."""
+        if not self._copy_selection():
+            raise SkipAction()  # nothing selected: Ctrl+C goes on to the app's binding
+
+    def _copy_selection(self) -> bool:
+        selected = self.get_selected_text()
+        if not selected:
+            return False
+        self.app.copy_to_clipboard(selected)
+        self.notify(self.app.t("chat.copied_selection"))
+        return True
+
     def action_toggle_sidebar(self) -> None:
         self.query_one(Sidebar).toggle_class("-hidden")
 
@@ -311,9 +327,9 @@ class ChatScreen(Screen[None]):
 
     def action_settings(self) -> None:
         if self.generating:
-            self.notify(self.app.t("chat.busy"), severity="warning")  # type: ignore[attr-defined]
+            self.notify(self.app.t("chat.busy"), severity="warning")
             return
-        self.app.open_settings()  # type: ignore[attr-defined]
+        self.app.open_settings()
 
     def _target_id(self) -> int | None:
         """The conversation highlighted in the sidebar when it has focus, else the open one."""
@@ -324,11 +340,11 @@ class ChatScreen(Screen[None]):
 
     def _conversation(self, conversation_id: int | None = None):
         target = self.conversation_id if conversation_id is None else conversation_id
-        return self.app.store.get(target) if target is not None else None  # type: ignore[attr-defined]
+        return self.app.store.get(target) if target is not None else None
 
     @work
     async def action_rename(self) -> None:
-        t = self.app.t  # type: ignore[attr-defined]
+        t = self.app.t
         target = self._target_id()
         conversation = self._conversation(target)
         if conversation is None:
@@ -339,14 +355,14 @@ class ChatScreen(Screen[None]):
             )
         )
         if title:
-            self.app.store.rename(conversation.id, title)  # type: ignore[attr-defined]
+            self.app.store.rename(conversation.id, title)
             if conversation.id == self.conversation_id:
                 self._show_title(title)
             await self.refresh_sidebar()
 
     @work
     async def action_delete(self) -> None:
-        t = self.app.t  # type: ignore[attr-defined]
+        t = self.app.t
         target = self._target_id()
         conversation = self._conversation(target)
         if conversation is None or (self.generating and target == self.conversation_id):
@@ -358,7 +374,7 @@ class ChatScreen(Screen[None]):
         )
         if not confirmed:
             return
-        self.app.store.delete(conversation.id)  # type: ignore[attr-defined]
+        self.app.store.delete(conversation.id)
         if conversation.id == self.conversation_id:
             await self.action_new_conversation()
         else:
@@ -367,7 +383,7 @@ class ChatScreen(Screen[None]):
 
     @work
     async def action_export(self) -> None:
-        t = self.app.t  # type: ignore[attr-defined]
+        t = self.app.t
         conversation = self._conversation(self._target_id())
         if conversation is None:
             self.notify(t("export.nothing"), severity="warning")
@@ -380,7 +396,7 @@ class ChatScreen(Screen[None]):
             return
         path = Path(answer).expanduser()
         try:
-            path.write_text(to_markdown(conversation, self.app.translator), encoding="utf-8")  # type: ignore[attr-defined]
+            path.write_text(to_markdown(conversation, self.app.translator), encoding="utf-8")
         except OSError as exc:
             self.notify(t("export.failed", path=path, reason=exc.strerror or exc), severity="error")
             return
@@ -396,7 +412,7 @@ class ChatScreen(Screen[None]):
         await self.refresh_sidebar()
 
     async def open_conversation(self, conversation_id: int) -> None:
-        t = self.app.t  # type: ignore[attr-defined]
+        t = self.app.t
         if self.generating:
             self.notify(t("chat.busy"), severity="warning")
             return
@@ -408,7 +424,7 @@ class ChatScreen(Screen[None]):
         self._last_stats = None
         messages = self.query_one(MessageList)
         await messages.clear_messages()
-        you, model = t("chat.you"), self.app.model_label()  # type: ignore[attr-defined]
+        you, model = t("chat.you"), self.app.model_label()
         for message in visible_history(conversation):
             if message.role == USER:
                 await messages.add_user(message.content, you)
@@ -427,7 +443,7 @@ class ChatScreen(Screen[None]):
         if title is None:
             conversation = self._conversation()
             title = conversation.title if conversation else None
-        self.query_one("#conversation").border_title = title or self.app.t("chat.new_title")  # type: ignore[attr-defined]
+        self.query_one("#conversation").border_title = title or self.app.t("chat.new_title")
 
 
 def _slug(title: str) -> str:

@@ -8,13 +8,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from amalia_local.tui.keys import translate_bindings
+from amalia_local.tui.screens.base import AmaliaModalScreen
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(AmaliaModalScreen[bool]):
     """Yes or no; Escape means no. Used before anything that cannot be undone."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "key.cancel")]
@@ -24,7 +24,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self._question, self._confirm, self._cancel = question, confirm, cancel
 
     def on_mount(self) -> None:
-        translate_bindings(self, self.app.t)  # type: ignore[attr-defined]
+        translate_bindings(self, self.app.t)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
@@ -41,7 +41,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class TextPromptScreen(ModalScreen[str | None]):
+class TextPromptScreen(AmaliaModalScreen[str | None]):
     """One line of text (a new title, a file name); Enter accepts, Escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "key.cancel")]
@@ -51,7 +51,7 @@ class TextPromptScreen(ModalScreen[str | None]):
         self._question, self._value, self._ok, self._cancel = question, value, ok, cancel
 
     def on_mount(self) -> None:
-        translate_bindings(self, self.app.t)  # type: ignore[attr-defined]
+        translate_bindings(self, self.app.t)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):

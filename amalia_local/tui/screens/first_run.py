@@ -16,18 +16,18 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Markdown, OptionList, ProgressBar
 from textual.widgets.option_list import Option
 
 from amalia_local.errors import AmaliaError
 from amalia_local.hardware import memory
 from amalia_local.tui.keys import translate_bindings
+from amalia_local.tui.screens.base import AmaliaScreen
 
 PROGRESS_INTERVAL_S = 0.1
 
 
-class FirstRunScreen(Screen[None]):
+class FirstRunScreen(AmaliaScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel_pull", "key.cancel_download", show=False),
         Binding("f1", "app.help", "key.help"),
@@ -39,17 +39,17 @@ class FirstRunScreen(Screen[None]):
         self._pulling = False
 
     def on_mount(self) -> None:
-        translate_bindings(self, self.app.t)  # type: ignore[attr-defined]
+        translate_bindings(self, self.app.t)
         self.query_one("#model-path", Input).focus()
 
     def compose(self) -> ComposeResult:
         app = self.app
-        t = app.t  # type: ignore[attr-defined]
-        models = app.models  # type: ignore[attr-defined]
-        numbers = app.numbers  # type: ignore[attr-defined]
+        t = app.t
+        models = app.models
+        numbers = app.numbers
         with VerticalScroll(id="first-run-body"):
             yield Markdown(t("first_run.body"), id="first-run-text")
-            installed = models.choices(app.config, numbers=numbers)  # type: ignore[attr-defined]
+            installed = models.choices(app.config, numbers=numbers)
             if installed:
                 yield Label(t("first_run.installed"), classes="first-run-heading")
                 yield OptionList(
@@ -80,7 +80,7 @@ class FirstRunScreen(Screen[None]):
     @on(Input.Submitted, "#model-path")
     @on(Button.Pressed, "#open-model")
     def _open(self) -> None:
-        t = self.app.t  # type: ignore[attr-defined]
+        t = self.app.t
         raw = self.query_one("#model-path", Input).value.strip()
         error = self.query_one("#first-run-error", Label)
         if not raw:
@@ -90,23 +90,23 @@ class FirstRunScreen(Screen[None]):
         if not path.is_file():
             error.update(t("error.model_not_found", path=path))
             return
-        self.app.choose_model(str(path))  # type: ignore[attr-defined]
+        self.app.choose_model(str(path))
 
     # --- an installed model -------------------------------------------------------------
     @on(OptionList.OptionSelected, "#installed")
     def _installed(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
-            self.app.choose_model(event.option.id)  # type: ignore[attr-defined]
+            self.app.choose_model(event.option.id)
 
     # --- a download from the catalogue --------------------------------------------------
     @on(OptionList.OptionSelected, "#offers")
     def _offer(self, event: OptionList.OptionSelected) -> None:
-        t, numbers = self.app.t, self.app.numbers  # type: ignore[attr-defined]
+        t, numbers = self.app.t, self.app.numbers
         if self._pulling or not event.option.id:
             return
         offer = next(
             o
-            for o in self.app.models.offers(memory().available_bytes, numbers)  # type: ignore[attr-defined]
+            for o in self.app.models.offers(memory().available_bytes, numbers)
             if o.name == event.option.id
         )
         if not offer.fits:
@@ -141,14 +141,14 @@ class FirstRunScreen(Screen[None]):
                 self.app.call_from_thread(bar.update, total=total, progress=done)
 
         try:
-            installed = self.app.models.pull(name, progress)  # type: ignore[attr-defined]
+            installed = self.app.models.pull(name, progress)
         except AmaliaError as exc:
             self.app.call_from_thread(self._pull_failed, exc)
             return
-        self.app.call_from_thread(self.app.choose_model, installed)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.app.choose_model, installed)
 
     def _pull_failed(self, error: AmaliaError) -> None:
         self._pulling = False
         self.query_one("#pull-progress").remove_class("-visible")
-        message = self.app.describe_error(error)  # type: ignore[attr-defined]
+        message = self.app.describe_error(error)
         self.query_one("#pull-status", Label).update(message)

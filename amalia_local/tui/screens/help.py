@@ -8,13 +8,13 @@ from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from amalia_local.tui.keys import translate_bindings
+from amalia_local.tui.screens.base import AmaliaModalScreen
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(AmaliaModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "close", "key.close")]
 
     def __init__(self, title: str, rows: list[tuple[str, str]]) -> None:
@@ -23,7 +23,7 @@ class HelpScreen(ModalScreen[None]):
         self._rows = rows
 
     def on_mount(self) -> None:
-        translate_bindings(self, self.app.t)  # type: ignore[attr-defined]
+        translate_bindings(self, self.app.t)
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, padding=(0, 2))

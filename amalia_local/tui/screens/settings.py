@@ -14,18 +14,18 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from amalia_local.config import Config
 from amalia_local.i18n import LANGUAGE_NAMES
 from amalia_local.services.models import ModelChoice
 from amalia_local.tui.keys import translate_bindings
+from amalia_local.tui.screens.base import AmaliaModalScreen
 
 AUTO = "auto"  # the language follows the locale
 
 
-class SettingsScreen(ModalScreen[Config | None]):
+class SettingsScreen(AmaliaModalScreen[Config | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "key.cancel"),
         Binding("ctrl+s", "save", "key.save"),
@@ -47,10 +47,10 @@ class SettingsScreen(ModalScreen[Config | None]):
         self._default_prompt = default_system_prompt
 
     def on_mount(self) -> None:
-        translate_bindings(self, self.app.t)  # type: ignore[attr-defined]
+        translate_bindings(self, self.app.t)
 
     def compose(self) -> ComposeResult:
-        t = self.app.t  # type: ignore[attr-defined]
+        t = self.app.t
         c = self._config
         with VerticalScroll(classes="dialog-box", id="settings") as box:
             box.border_title = t("settings.title")
@@ -95,7 +95,7 @@ class SettingsScreen(ModalScreen[Config | None]):
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
-        t = self.app.t  # type: ignore[attr-defined]
+        t = self.app.t
         try:
             config = self._read()
         except ValueError as exc:
@@ -108,7 +108,7 @@ class SettingsScreen(ModalScreen[Config | None]):
         self.dismiss(None)
 
     def _read(self) -> Config:
-        t = self.app.t  # type: ignore[attr-defined]
+        t = self.app.t
 
         def number(widget_id: str, label: str, kind: type, low: float, high: float):
             raw = self.query_one(f"#{widget_id}", Input).value.strip()

@@ -8,10 +8,13 @@ meant hundreds of widgets and a layout slow enough to take CPU from the model.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.markdown import Markdown as RichMarkdown
 from rich.segment import Segment
+from rich.style import Style
 from textual.containers import VerticalScroll
 from textual.geometry import Region, Size
+from textual.selection import Selection
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
@@ -39,6 +42,10 @@ class AnswerMessage(Widget, can_focus=True):
     answer streams only its last block is rendered again. The same code draws an answer
     while it streams and when it is reopened later, so nothing jumps when it ends.
     A streaming answer keeps a few empty lines below its text (see GROWTH_STEP).
+
+    Mouse selection works on the lines as drawn: every line carries Textual's offset
+    metadata (``Strip.apply_offsets``), :meth:`get_selection` cuts the drawn text, and
+    :meth:`render_line` paints the selected span in the screen's selection style.
     """
 
     DEFAULT_CSS = "AnswerMessage { height: auto; }"  # as tall as its text, in any app
@@ -75,7 +82,7 @@ class AnswerMessage(Widget, can_focus=True):
         if not width or self._height(width) != height:
             self.refresh(layout=True)
             return
-        after = self._render(width)
+        after = self._lines_at(width)
         while first < min(len(before), len(after)) and before[first] == after[first]:
             first += 1
         last = max(len(before), len(after))
@@ -94,20 +101,33 @@ class AnswerMessage(Widget, can_focus=True):
         return self._height(width)
 
     def _height(self, width: int) -> int:
-        lines = len(self._render(width))
+        lines = len(self._lines_at(width))
         if self.streaming:
             return -(-lines // GROWTH_STEP) * GROWTH_STEP
         return lines
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        lines = self._render(width)
+        lines = self._lines_at(width)
         style = self.visual_style.rich_style  # cached by Textual; rich_style is not
         if y >= len(lines):
             return Strip.blank(width, style)
-        return lines[y].apply_style(style)  # cached per strip: settled lines cost nothing
+        line = lines[y].apply_style(style)  # cached per strip: settled lines cost nothing
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(y)) is not None:
+            line = _highlight(line, span, self.screen.get_component_rich_style("screen--selection"))
+        # Where each character is, for the mouse to select (cached per strip too).
+        return line.apply_offsets(0, y)
 
-    def _render(self, width: int) -> list[Strip]:
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The selected part of the answer as it is drawn (the Markdown rendered)."""
+        text = "\n".join(line.text.rstrip() for line in self._lines_at(self.size.width))
+        return selection.extract(text), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
+
+    def _lines_at(self, width: int) -> list[Strip]:
         if width != self._width:
             self._width, self._settled_lines, self._settled_count = width, [], 0
             self._lines = None
@@ -135,6 +155,20 @@ class AnswerMessage(Widget, can_focus=True):
         while rows and _is_blank(rows[-1]):
             rows.pop()
         return [Strip(list(Segment.simplify(row))).extend_cell_length(width) for row in rows]
+
+
+def _highlight(line: Strip, span: tuple[int, int], style: Style) -> Strip:
+    """``line`` with characters ``span`` (end -1: to the end) drawn in ``style``."""
+    text = line.text
+    start, end = span
+    end = len(text) if end == -1 else min(end, len(text))
+    if start >= end:
+        return line
+    # Selections count characters; strips are cut in cells (wide characters take two).
+    left, right = cell_len(text[:start]), cell_len(text[:end])
+    before, selected, after = line.divide([left, right, line.cell_length])
+    selected = Strip(Segment.apply_style(selected, post_style=style), right - left)
+    return Strip.join([before, selected, after])
 
 
 def _add_block(lines: list[Strip], block: list[Strip], width: int) -> None:
