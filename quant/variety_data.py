@@ -77,6 +77,19 @@ def load_pairs(path: Path = PAIRS_FILE) -> list[Pair]:
     return pairs
 
 
+def first_per_category(pairs: list[Pair], limit: int | None) -> list[Pair]:
+    """At most ``limit`` pairs of each category, in file order (a quicker, rougher run)."""
+    if limit is None:
+        return pairs
+    taken: dict[str, int] = {}
+    out = []
+    for pair in pairs:
+        if taken.get(pair.category, 0) < limit:
+            taken[pair.category] = taken.get(pair.category, 0) + 1
+            out.append(pair)
+    return out
+
+
 def load_prompts(path: Path = PROMPTS_FILE) -> list[str]:
     return [line.strip() for line in _read(path).splitlines() if line.strip()]
 
