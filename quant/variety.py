@@ -137,15 +137,25 @@ class PairScorer:
         lp = log_softmax(rows)
         return float(lp[np.arange(len(rows)), tokens[start:]].sum())
 
-    def score(self, pair: Pair) -> PairScore:
-        base = len(self.context)
+    def _sides(self, pair: Pair) -> tuple[list[int], list[int], int]:
+        """Context + each sentence, and where they stop sharing tokens."""
         a = self.context + self.tokenizer.tokenize(pair.pt_PT, add_bos=False, special=False)
         b = self.context + self.tokenizer.tokenize(pair.pt_BR, add_bos=False, special=False)
         if max(len(a), len(b)) > self.llm.n_ctx():
             raise EvaluationError(f"pair {pair.id} is too long for the scoring context")
-        common = base  # shared tokens after the context, evaluated once for both sides
+        common = len(self.context)  # shared tokens after it are evaluated once for both
         while common < min(len(a), len(b)) - 1 and a[common] == b[common]:
             common += 1
+        return a, b, common
+
+    def cost(self, pair: Pair) -> int:
+        """Tokens :meth:`score` makes llama.cpp evaluate for ``pair`` (for projections)."""
+        a, b, common = self._sides(pair)
+        return max(len(a), len(b)) + min(len(a), len(b)) - common - len(self.context)
+
+    def score(self, pair: Pair) -> PairScore:
+        base = len(self.context)
+        a, b, common = self._sides(pair)
         # The two sides in a fixed order (by token ids), so that a swapped pair runs the
         # very same computations and its scores are exactly the swapped ones. The first
         # side is evaluated whole after the context; the second only from where it differs.

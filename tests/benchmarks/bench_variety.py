@@ -12,8 +12,9 @@ SmolLM2-135M from tests/.models), printing the tokens llama.cpp evaluated, the l
 decode calls and the seconds of each part. It then projects one rung of AMALIA's size from
 those counts and the prompt/generation speeds measured at AMALIA's shape on this machine
 (``--pp`` and ``--tg`` tokens/s; shared/README.md: ~15 and ~6 on 2 cores), and sets it
-beside the budget: the time of 30,000 prompt tokens. On a sampled run (--pairs,
---prompts) the counts are scaled up to the full data first. Run AMALIA's shape itself with
+beside the budget: the time of 30,000 prompt tokens. The pair tokens of the projection are
+the exact count for all 459 pairs with the model's tokenizer (also on a sampled run), the
+generated tokens the upper bound 40 x --tokens. Run AMALIA's shape itself with
 ``flock /tmp/amalia-shape.lock python tests/benchmarks/bench_variety.py --model
 /work/amalia-shape.gguf --pairs 4 --prompts 2`` (its random vocabulary makes its token
 counts meaningless; its seconds per token are the real ones).
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from amalia_local.llama_log import LlamaLogSink  # noqa: E402
 from quant.evaluate import open_for_logits  # noqa: E402
-from quant.variety import PAIR_CTX, generate_answers, score_pairs  # noqa: E402
+from quant.variety import PAIR_CTX, PairScorer, generate_answers, score_pairs  # noqa: E402
 from quant.variety_data import first_per_category, load_pairs, load_prompts  # noqa: E402
 
 SMOLLM = ROOT / "tests" / ".models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -58,6 +59,8 @@ def main() -> None:
         with open_for_logits(args.model, PAIR_CTX, args.threads, log) as llm:
             load = time.perf_counter() - start
             variety = score_pairs(llm, pairs)
+            scorer = PairScorer(llm)  # exact token counts of the full data, without scoring
+            full_pair_tokens = len(scorer.context) + sum(scorer.cost(x) for x in all_pairs)
         _answers, generated, gen_seconds = generate_answers(
             args.model, log, threads=args.threads, max_tokens=args.tokens, prompts=prompts
         )
@@ -68,7 +71,8 @@ def main() -> None:
           f"{variety.tokens_evaluated / variety.seconds:.1f} tokens/s")  # fmt: skip
     print(f"generation: {len(prompts)} prompts, {generated:,} tokens in {gen_seconds:.1f} s "
           f"({generated / gen_seconds:.1f} tokens/s incl. prompts)")  # fmt: skip
-    full_pair_tokens = tok_per_pair * len(all_pairs)
+    print(f"all {len(all_pairs)} pairs: {full_pair_tokens:,} tokens to evaluate with this "
+          f"model's tokenizer")  # fmt: skip
     full_gen = args.tokens * 40  # upper bound: every answer runs to the limit
     prompt_tokens = 40 * 40  # chat-template prompts are under 40 tokens each
     seconds = full_pair_tokens / args.pp + prompt_tokens / args.pp + full_gen / args.tg

@@ -31,7 +31,7 @@ def test_kl_grows_as_bits_fall_and_the_report_ranks_so(
     quant_cli: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     text = tmp_path / "eval.txt"
-    text.write_text(EVAL_TEXT[:1600], encoding="utf-8")  # three 128-token chunks
+    text.write_text(EVAL_TEXT[:800], encoding="utf-8")  # two 128-token chunks
     outdir = tmp_path / "out"
     result = quant_cli(
         str(smollm),
@@ -50,6 +50,7 @@ def test_kl_grows_as_bits_fall_and_the_report_ranks_so(
         "1",  # on a busy shared machine one thread evaluates fastest
         "--quiet",
         "--no-variety",
+        timeout=600,  # a loaded 2-core machine; typically under a minute
     )
     assert result.returncode == 0, result.stderr
     report = json.loads((outdir / "report.json").read_text(encoding="utf-8"))
@@ -103,7 +104,7 @@ def test_importance_matrix_lowers_kl(smollm: Path, tmp_path: Path) -> None:
         quantize_file(smollm, weighted, qtype, log, threads=1, allow_requantize=True,
                       imatrix=CImatrix(imatrix))  # fmt: skip
         with open_for_logits(smollm, 128, 1, log) as llm:
-            tokens, prefix = tokenize_text(llm, EVAL_TEXT[:1600])
+            tokens, prefix = tokenize_text(llm, EVAL_TEXT[:800])
             reference = Reference(llm, perplexity_chunks(prefix + tokens, prefix, 128), tmp_path)
         kl = {}
         for path in (plain, weighted):
