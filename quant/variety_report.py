@@ -83,18 +83,22 @@ def _pct(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x * 100:.1f}%"
 
 
-def method() -> str:
+def method(n_pairs: int, prompts: int, max_tokens: int) -> str:
     return (
-        "Minimal pairs: 459 sentences on municipal and civic topics, each written in pt-PT "
+        f"Minimal pairs: {n_pairs} sentences on municipal and civic topics, each written in pt-PT "
         "and as a Brazilian would write it, differing only in the variety's markers "
         "(vocabulary, spelling, progressive, clitic placement, address, syntax; "
         "`quant/data/variety_pairs.jsonl`). For each pair the model's total log-probability "
         "of both sentences after the same short context; *pt-PT preferred* is the share of "
         "pairs where the pt-PT sentence is more probable (ties count half), *log-odds* the "
         "mean difference in nats, *drift* the change from the source in percentage points. "
-        "Generation: greedy answers (up to 128 tokens, no system prompt) to 40 pt-PT "
-        "prompts, with the pt-PT and pt-BR markers of `quant/data/variety_lexicon.json` "
-        "counted per 1,000 words.\n"
+        + (
+            f"Generation: greedy answers (up to {max_tokens} tokens, no system prompt) to "
+            f"{prompts} pt-PT prompts, with the pt-PT and pt-BR markers of "
+            "`quant/data/variety_lexicon.json` counted per 1,000 words.\n"
+            if prompts
+            else "Generation check: not run (--variety-tokens 0).\n"
+        )
     )
 
 
@@ -127,7 +131,7 @@ def section(rows: Sequence[tuple[str, str, Variety]], level: int = 2) -> str:
     for name, label, v in rows:
         gen = v.generation
         generated = (
-            f" Its answers to the 40 prompts had {gen.pt_per_1k:.1f} pt-PT and "
+            f" Its answers to the {gen.prompts} prompts had {gen.pt_per_1k:.1f} pt-PT and "
             f"{gen.br_per_1k:.1f} pt-BR markers per 1,000 words ({gen.words:,} words)."
             if gen
             else ""
@@ -138,5 +142,7 @@ def section(rows: Sequence[tuple[str, str, Variety]], level: int = 2) -> str:
             f"log-odds {v.overall.mean_log_odds:+.2f} nats.{generated} "
             f"{advice(name, v, source)}\n"
         )
-    parts.append(method())
+    first = rows[0][2]
+    gen = first.generation
+    parts.append(method(first.overall.n, gen.prompts if gen else 0, gen.max_tokens if gen else 0))
     return "\n".join(parts)
