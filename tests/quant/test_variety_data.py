@@ -141,3 +141,26 @@ def test_progressive_patterns_find_every_progressive_pair(raw_pairs: list[dict])
         if p["category"] == "progressive":
             assert lexicon.patterns["pt_PT"]["progressive"].search(p["pt_PT"]), p["id"]
             assert lexicon.patterns["pt_BR"]["progressive"].search(p["pt_BR"]), p["id"]
+
+
+# Written for this test: everyday Brazilian Portuguese, as a generated answer might read.
+BRAZILIAN = (
+    "Ontem eu fui na prefeitura para pegar o comprovante de residência. Tinha uma fila "
+    "enorme e o ônibus atrasou, então cheguei em casa só à noite. Minha vizinha me disse "
+    "que o atendimento está melhorando, mas eu ainda estou esperando a resposta. Você sabe "
+    "se dá para fazer o agendamento pelo celular? Se você tiver o número de contato da "
+    "seção de obras, me passa, por favor. O pessoal da equipe de coleta de lixo passa todo "
+    "dia de manhã, e as crianças jogam bola na calçada. Me lembro que o aluguel era mais "
+    "barato antes. Vou me inscrever no curso de informática."
+)
+
+
+def test_counts_on_running_text_point_the_right_way() -> None:
+    """The project's European evaluation text has no pt-BR marker; a Brazilian paragraph
+    has no pt-PT marker; each has plenty of its own."""
+    lexicon = Lexicon.load()
+    european = (DATA / "eval_pt.txt").read_text(encoding="utf-8")
+    counts = lexicon.count(european)
+    assert counts["pt_BR"] == 0 and 1000 * counts["pt_PT"] / len(words(european)) > 10
+    counts = lexicon.count(BRAZILIAN)
+    assert counts["pt_PT"] == 0 and counts["pt_BR"] >= 12, counts
