@@ -1,8 +1,13 @@
 """What a rung costs: perplexity, KL divergence and top-1 agreement against the source.
 
 The held-out text is tokenized once with the source's vocabulary (every rung shares it)
-and cut into windows of ``n_ctx`` tokens, each starting from an empty cache with BOS.
-At every position the source's next-token distribution is the reference:
+and cut the way llama.cpp's ``llama-perplexity`` cuts it (:func:`perplexity_chunks`):
+BOS and the text form one token stream, split into chunks of exactly ``n_ctx`` tokens
+whose first token is replaced by BOS; each chunk starts from an empty cache, and only
+the second half of each chunk is scored, so every scored token has at least
+``n_ctx / 2`` tokens of context. Our perplexity is therefore the figure
+``llama-perplexity -c n_ctx`` prints for the same text and model. At every scored
+position the source's next-token distribution is the reference:
 
 * perplexity: exp of the mean negative log-likelihood of the real next token;
 * KL(source || rung): how much probability mass the rung moves, per position, summed
@@ -115,16 +120,22 @@ class Windows:
 
     windows: tuple[tuple[int, ...], ...]
     n_ctx: int
+    # Index in each window of the first token that is scored (predicted from the ones
+    # before it): 1 scores every position, n_ctx // 2 + 1 is llama-perplexity's half.
+    score_from: int = 1
+
+    def scored(self, window: tuple[int, ...]) -> int:
+        return max(len(window) - self.score_from, 0)
 
     @property
     def n_scored(self) -> int:
-        return sum(len(w) - 1 for w in self.windows)
+        return sum(self.scored(w) for w in self.windows)
 
     @property
     def half_split(self) -> int:
         """First scored position of the second half of the windows."""
         first_half = self.windows[: (len(self.windows) + 1) // 2]
-        return sum(len(w) - 1 for w in first_half)
+        return sum(self.scored(w) for w in first_half)
 
 
 def make_windows(tokens: list[int], prefix: list[int], n_ctx: int) -> Windows:
@@ -153,6 +164,31 @@ def make_windows(tokens: list[int], prefix: list[int], n_ctx: int) -> Windows:
             f"{2 * MIN_SCORED_TOKENS + 1}"
         )
     return result
+
+
+def perplexity_chunks(stream: list[int], bos: list[int], n_ctx: int) -> Windows:
+    """``stream`` (BOS + text tokens) cut as llama.cpp's ``llama-perplexity`` cuts it.
+
+    Chunks of exactly ``n_ctx`` tokens, a shorter tail dropped; when the model uses a BOS
+    token, the first token of every chunk is replaced by it (the first chunk already
+    starts with it). Scored: the tokens after position ``n_ctx // 2``, i.e.
+    ``n_ctx - n_ctx // 2 - 1`` per chunk. At least two chunks, as llama.cpp requires.
+    """
+    if n_ctx < 32:
+        raise EvaluationError(f"context {n_ctx} is too small for evaluation windows")
+    n_chunks = len(stream) // n_ctx
+    if n_chunks < 2:
+        raise EvaluationError(
+            f"the evaluation text is too short: {len(stream)} tokens, llama-perplexity's "
+            f"chunking needs at least {2 * n_ctx} (two chunks of --ctx {n_ctx})"
+        )
+    chunks = []
+    for i in range(n_chunks):
+        chunk = list(stream[i * n_ctx : (i + 1) * n_ctx])
+        if bos:
+            chunk[0] = bos[0]
+        chunks.append(tuple(chunk))
+    return Windows(tuple(chunks), n_ctx, score_from=n_ctx // 2 + 1)
 
 
 @contextlib.contextmanager
@@ -215,7 +251,13 @@ def window_logits(llm: llama_cpp.Llama, window: tuple[int, ...]) -> np.ndarray:
 
 
 def _targets(windows: Windows) -> np.ndarray:
-    return np.concatenate([np.asarray(w[1:], dtype=np.int64) for w in windows.windows])
+    start = windows.score_from
+    return np.concatenate([np.asarray(w[start:], dtype=np.int64) for w in windows.windows])
+
+
+def scored_logits(llm: llama_cpp.Llama, windows: Windows, window: tuple[int, ...]) -> np.ndarray:
+    """Logits predicting the scored tokens of ``window`` (see :attr:`Windows.score_from`)."""
+    return window_logits(llm, window)[windows.score_from - 1 :]
 
 
 class Reference:
@@ -231,7 +273,7 @@ class Reference:
         )
         row = 0
         for window in windows.windows:
-            block = window_logits(llm, window)
+            block = scored_logits(llm, windows, window)
             self.logits[row : row + len(block)] = block
             row += len(block)
         self.logits.flush()
@@ -241,8 +283,8 @@ class Reference:
         parts: list[PositionScores] = []
         row = 0
         for window in self.windows.windows:
-            n = len(window) - 1
-            own = window_logits(llm, window) if llm is not None else None
+            n = self.windows.scored(window)
+            own = scored_logits(llm, self.windows, window) if llm is not None else None
             for b in range(0, n, _ROW_BLOCK):
                 sl = slice(row + b, row + min(b + _ROW_BLOCK, n))
                 src = self.logits[sl]

@@ -31,7 +31,13 @@ from amalia_local.progress import Progress
 from amalia_local.services.bench import BenchRequest, measure
 from convert.verify import read_record
 from quant.errors import EvaluationError, OutputError, SourceError
-from quant.evaluate import Evaluation, Reference, make_windows, open_for_logits, tokenize_text
+from quant.evaluate import (
+    Evaluation,
+    Reference,
+    open_for_logits,
+    perplexity_chunks,
+    tokenize_text,
+)
 from quant.imatrix import CImatrix, Imatrix
 from quant.imatrix import compute as compute_imatrix
 from quant.quantize import default_threads, partial_name, quantize_file
@@ -42,6 +48,15 @@ from quant.types import (
     QuantType,
     file_type_name,
 )
+from quant.variety import (
+    PAIR_CTX,
+    Variety,
+    count_markers,
+    generate_answers,
+    score_pairs,
+    with_generation,
+)
+from quant.variety_data import Lexicon, first_per_category, load_pairs, load_prompts
 
 # Room for GGUF metadata and filesystem slack on top of the tensor estimate.
 _METADATA_SLACK = 1.05
@@ -68,6 +83,10 @@ class LadderRequest:
     model_name: str | None = None
     show_progress: bool = True
     imatrix_text: Path | None = None  # calibration text for an importance matrix
+    variety: bool = True  # score the pt-PT / pt-BR minimal pairs on every rung
+    variety_tokens: int = 128  # greedy tokens per prompt for the generation check (0: none)
+    variety_pairs: int | None = None  # at most this many pairs per category (None: all)
+    variety_prompts: int | None = None  # only the first N generation prompts (None: all 40)
 
     @property
     def n_threads(self) -> int:
@@ -272,6 +291,7 @@ def _rung(
     speed: Speed | None,
     seconds: float | None,
     with_hash: bool,
+    variety: Variety | None = None,
 ) -> Rung:
     model = inspect(path)
     return Rung(
@@ -285,7 +305,56 @@ def _rung(
         quantize_seconds=seconds,
         sha256=sha256_file(path) if with_hash else None,
         type_breakdown=model.type_breakdown(),
+        variety=variety,
     )
+
+
+# --- variety (pt-PT vs pt-BR) ----------------------------------------------------------
+def _pairs(llm: llama_cpp.Llama, request: LadderRequest, status: TextIO | None) -> Variety | None:
+    """The minimal pairs through a model already open for logits (the evaluation's)."""
+    if not request.variety:
+        return None
+    _say(status, "  scoring the pt-PT / pt-BR pairs")
+    return score_pairs(llm, _chosen_pairs(request))
+
+
+def _chosen_pairs(request: LadderRequest) -> list:
+    return first_per_category(load_pairs(), request.variety_pairs)
+
+
+def _generation(
+    path: Path,
+    pairs: Variety | None,
+    request: LadderRequest,
+    log: LlamaLogSink,
+    status: TextIO | None,
+) -> Variety | None:
+    """Adds the generation check (greedy answers, markers per 1,000 words) to ``pairs``."""
+    if pairs is None or request.variety_tokens <= 0:
+        return pairs
+    prompts = load_prompts()[: request.variety_prompts]
+    _say(status, f"  generating {request.variety_tokens} tokens for each of {len(prompts)} prompts")
+    answers, tokens, seconds = generate_answers(
+        path, log, threads=request.n_threads, max_tokens=request.variety_tokens, prompts=prompts
+    )
+    generation = count_markers(answers, Lexicon.load(), request.variety_tokens, tokens, seconds)
+    return with_generation(pairs, generation)
+
+
+def variety_only(
+    path: Path, request: LadderRequest, log: LlamaLogSink, status: TextIO | None = None
+) -> Variety:
+    """``--only variety``: the pairs and the generation check on any GGUF, nothing else."""
+    if not path.exists():
+        raise SourceError(f"model not found: {path}")
+    try:
+        inspect(path)
+    except AmaliaError as exc:
+        raise SourceError(str(exc)) from exc
+    _say(status, f"scoring the pt-PT / pt-BR pairs with {path.name}")
+    with open_for_logits(path, max(request.n_ctx, PAIR_CTX), request.n_threads, log) as llm:
+        pairs = score_pairs(llm, _chosen_pairs(request))
+    return _generation(path, pairs, request, log, status) or pairs
 
 
 def run(p: Plan, log: LlamaLogSink, status: TextIO | None = None) -> Report:
@@ -309,9 +378,10 @@ def run(p: Plan, log: LlamaLogSink, status: TextIO | None = None) -> Report:
         _say(status, f"evaluating {request.source.name} (reference)")
         with open_for_logits(request.source, request.n_ctx, request.n_threads, log) as llm:
             tokens, prefix = tokenize_text(llm, p.text)
-            windows = make_windows(tokens, prefix, request.n_ctx)
+            windows = perplexity_chunks(prefix + tokens, prefix, request.n_ctx)
             n_vocab = llm.n_vocab()
             reference = Reference(llm, windows, scratch)
+            source_pairs = _pairs(llm, request, status)
         try:
             source_eval = reference.compare(None)
             rungs.append(
@@ -322,6 +392,7 @@ def run(p: Plan, log: LlamaLogSink, status: TextIO | None = None) -> Report:
                     _speed(request.source, request, log),
                     None,
                     with_hash=False,
+                    variety=_generation(request.source, source_pairs, request, log, status),
                 )
             )
             for qtype in request.types:
@@ -331,8 +402,12 @@ def run(p: Plan, log: LlamaLogSink, status: TextIO | None = None) -> Report:
                     if llm.n_vocab() != n_vocab:
                         raise EvaluationError(f"{path.name} has a different vocabulary size")
                     evaluation = reference.compare(llm)
+                    pairs = _pairs(llm, request, status)
                 speed = _speed(path, request, log)
-                rungs.append(_rung(qtype.name, path, evaluation, speed, seconds[qtype.name], True))
+                variety = _generation(path, pairs, request, log, status)
+                rungs.append(
+                    _rung(qtype.name, path, evaluation, speed, seconds[qtype.name], True, variety)
+                )
         finally:
             reference.close()
     finally:

@@ -15,7 +15,9 @@ from typing import Any
 
 from amalia_local.filecopy import write_text_atomic
 from amalia_local.formatting import human_bytes, human_count
+from quant import variety_report
 from quant.evaluate import Evaluation
+from quant.variety import Variety
 
 _HASH_BLOCK = 1 << 22
 
@@ -55,6 +57,7 @@ class Rung:
     quantize_seconds: float | None = None
     sha256: str | None = None
     type_breakdown: dict[str, int] = field(default_factory=dict)
+    variety: Variety | None = None  # pt-PT vs pt-BR (quant.variety); None when skipped
 
 
 @dataclass(frozen=True)
@@ -104,11 +107,30 @@ class Report:
         return {"ppl_ratio_spread": ppl_spread, "kl_mean_relative_spread": kl_spread}
 
 
+def _source_variety(report: Report) -> Variety | None:
+    return next((r.variety for r in report.rungs if r.name == "source"), None)
+
+
 def _jsonable(report: Report) -> dict[str, Any]:
     data = asdict(report)
     data["ranking"] = [r.name for r in report.ranked()]
     data["stability"] = report.stability()
+    source = _source_variety(report)
+    for rung, out in zip(report.rungs, data["rungs"], strict=True):
+        if rung.variety is not None:
+            out["variety"] = variety_report.as_json(rung.name, rung.variety, source)
     return data
+
+
+def variety_section(report: Report, level: int = 2) -> str:
+    """The variety section for every rung that has figures (source first), or nothing."""
+    source = [r for r in report.rungs if r.name == "source"]
+    rows = [
+        (r.name, f"{r.file_type} (source)" if r.name == "source" else r.name, r.variety)
+        for r in source + report.ranked()
+        if r.variety is not None
+    ]
+    return variety_report.section(rows, level) if rows else ""
 
 
 def _speed_cells(speed: Speed | None) -> tuple[str, str]:
@@ -168,9 +190,12 @@ def _method(report: Report) -> str:
     stab = report.stability()
     speed = next((r.speed for r in report.rungs if r.speed is not None), None)
     lines = [
-        f"Measured on {n_tokens:,} tokens of held-out European-Portuguese text "
-        f"(`{report.eval_text}`, sha256 `{report.eval_sha256[:12]}…`) in {report.n_windows} "
-        f"windows of up to {report.n_ctx} tokens, each starting from an empty cache. "
+        f"Measured on {n_tokens:,} scored tokens of held-out European-Portuguese text "
+        f"(`{report.eval_text}`, sha256 `{report.eval_sha256[:12]}…`), chunked as llama.cpp's "
+        f"`llama-perplexity` does: {report.n_windows} chunks of {report.n_ctx} tokens, each "
+        "starting from an empty cache with BOS, scoring only the second half of each chunk, "
+        "so PPL can be set beside `llama-perplexity -c "
+        f"{report.n_ctx}` on the same text. "
         "KL is KL(source ‖ quantized) of the next-token distribution, per position; "
         "Top-1 is how often both pick the same most likely token. The reference is the "
         f"source file ({report.source_type}), not the original training checkpoint.",
@@ -223,6 +248,7 @@ def markdown(report: Report) -> str:
         + _method(report)
         + "\n"
         + verification_text(report)
+        + ("\n" + variety_section(report) if variety_section(report) else "")
     )
 
 
@@ -273,6 +299,7 @@ European-Portuguese text.
 {table(report)}
 {_method(report)}
 {verification_text(report)}
+{variety_section(report)}
 How to choose: the lower the KL divergence and the higher the top-1 agreement, the closer a
 file behaves to the source. Pick the largest file that fits in your RAM with room for the
 context.

@@ -52,6 +52,7 @@ def ladder(
             "4",
             "--reps",
             "2",
+            "--no-variety",  # measured in test_variety_smollm.py, on a real model
         ],
         cwd=ROOT,
         capture_output=True,
@@ -159,31 +160,35 @@ def _log_softmax_row(row: np.ndarray) -> np.ndarray:
     return row - np.logaddexp.reduce(row)
 
 
-def test_source_perplexity_matches_an_independent_computation(
+def test_source_perplexity_is_llama_perplexity_s_definition(
     ladder: tuple[Path, subprocess.CompletedProcess[str]], quant_source: Path, short_eval: Path
 ) -> None:
-    """Recompute the source's perplexity from its logits, window by window, by hand."""
+    """Recompute the source's perplexity by hand as llama-perplexity defines it: BOS + text
+    as one stream, chunks of exactly CTX tokens (the tail dropped) whose first token becomes
+    BOS, and only the tokens after position CTX/2 of each chunk scored."""
     outdir, _ = ladder
-    reported = _report(outdir)["rungs"][0]["evaluation"]["whole"]
+    report = _report(outdir)
+    reported = report["rungs"][0]["evaluation"]["whole"]
     llm = llama_cpp.Llama(str(quant_source), n_ctx=CTX, logits_all=True, verbose=False)
     try:
-        text = short_eval.read_text(encoding="utf-8")
-        tokens = llm.tokenize(text.encode(), add_bos=False)
-        body = CTX - 1
+        stream = llm.tokenize(short_eval.read_text(encoding="utf-8").encode(), add_bos=True)
         nll: list[float] = []
-        for start in range(0, len(tokens), body):
-            piece = [llm.token_bos(), *tokens[start : start + body]]
-            if start and len(piece) - 1 < 16:
-                break
+        for i in range(len(stream) // CTX):
+            chunk = stream[i * CTX : (i + 1) * CTX]
+            chunk[0] = llm.token_bos()
             llm.reset()
-            llm.eval(piece)
-            logits = np.array(llm.scores[: len(piece)])
-            for pos in range(len(piece) - 1):
-                nll.append(-_log_softmax_row(logits[pos])[piece[pos + 1]])
+            llm.eval(chunk)
+            logits = np.array(llm.scores[:CTX])
+            for j in range(CTX // 2, CTX - 1):
+                nll.append(-_log_softmax_row(logits[j])[chunk[j + 1]])
     finally:
         llm.close()
-    assert reported["n_tokens"] == len(nll)
+    assert report["n_windows"] == len(stream) // CTX >= 2
+    assert reported["n_tokens"] == len(nll) == report["n_windows"] * (CTX - CTX // 2 - 1)
     assert reported["perplexity"] == pytest.approx(math.exp(sum(nll) / len(nll)), rel=1e-9)
+    assert "chunked as llama.cpp's `llama-perplexity` does" in (outdir / "report.md").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_free_space_estimate_is_an_upper_bound(

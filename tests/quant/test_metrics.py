@@ -13,6 +13,7 @@ from quant.evaluate import (
     Summary,
     log_softmax,
     make_windows,
+    perplexity_chunks,
     score_block,
     summarise,
 )
@@ -77,3 +78,21 @@ def test_short_text_is_split_in_two_and_tiny_text_refused() -> None:
     assert len(w.windows) == 2 and w.n_scored == 100
     with pytest.raises(EvaluationError, match="too short"):
         make_windows(list(range(20)), [1], n_ctx=512)
+
+
+def test_chunks_follow_llama_perplexity() -> None:
+    """BOS + text as one stream, whole chunks only, first token of each replaced by BOS,
+    scored: the tokens after the middle of each chunk."""
+    stream = [1, *range(10, 339)]  # 330 tokens: three chunks of 100, 30 dropped
+    w = perplexity_chunks(stream, [1], n_ctx=100)
+    assert [len(x) for x in w.windows] == [100, 100, 100]
+    assert [x[0] for x in w.windows] == [1, 1, 1]
+    assert [list(x[1:]) for x in w.windows] == [
+        stream[i * 100 + 1 : (i + 1) * 100] for i in range(3)
+    ]
+    assert w.score_from == 51 and w.n_scored == 3 * 49  # n_ctx - n_ctx/2 - 1 per chunk
+    assert w.half_split == 2 * 49
+    without_bos = perplexity_chunks(list(range(200)), [], n_ctx=100)
+    assert without_bos.windows[1][0] == 100  # nothing replaced when the model has no BOS
+    with pytest.raises(EvaluationError, match="too short"):
+        perplexity_chunks(list(range(199)), [1], n_ctx=100)
