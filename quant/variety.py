@@ -60,13 +60,15 @@ class Share:
     n: int
     share_pt: float
     mean_log_odds: float
+    wins_pt: float = 0.0  # pairs won by pt-PT, ties counting half (exact in binary)
 
     @classmethod
     def of(cls, scores: Sequence[PairScore]) -> Share:
         if not scores:
             return cls(0, math.nan, math.nan)
         wins = sum(1.0 if s.log_odds > 0 else 0.5 if s.log_odds == 0 else 0.0 for s in scores)
-        return cls(len(scores), wins / len(scores), sum(s.log_odds for s in scores) / len(scores))
+        n = len(scores)
+        return cls(n, wins / n, sum(s.log_odds for s in scores) / n, wins)
 
 
 @dataclass(frozen=True)

@@ -104,9 +104,8 @@ def test_importance_matrix_lowers_kl(smollm: Path, tmp_path: Path) -> None:
         quantize_file(smollm, weighted, qtype, log, threads=1, allow_requantize=True,
                       imatrix=CImatrix(imatrix))  # fmt: skip
         with open_for_logits(smollm, 128, 1, log) as llm:
-            # llama-perplexity's chunks score only each window's second half: enough text
-            # that the comparison rests on a few hundred tokens, not on noise
-            tokens, prefix = tokenize_text(llm, EVAL_TEXT[:2400])
+            # five 128-token chunks: only their second halves are scored
+            tokens, prefix = tokenize_text(llm, EVAL_TEXT[:2200])
             reference = Reference(llm, perplexity_chunks(prefix + tokens, prefix, 128), tmp_path)
         kl = {}
         for path in (plain, weighted):
