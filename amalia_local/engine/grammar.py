@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from amalia_local.engine.model import Engine
 
-# Nested groups in a grammar. llama.cpp's parser uses well under 2 KB of stack per level
-# (5,000 levels parse on an 8 MB thread stack; 20,000 do not), so 1,024 leave a margin of
-# more than 4x on any thread with the usual 8 MB stack.
+# Nested groups in a grammar. llama.cpp's parser (0.3.36) uses about 0.3-0.5 KB of stack
+# per level: 1,000 levels parse on a 512 KB thread stack but not on 256 KB, and 20,000
+# overflow the usual 8 MB. 1,024 levels stay 4x inside even a 2 MB thread stack.
 MAX_GRAMMAR_DEPTH = 1024
 # The grammar text itself (a bounded schema converts to far less).
 MAX_GRAMMAR_BYTES = 1 << 20
