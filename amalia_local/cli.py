@@ -574,6 +574,7 @@ def _serve(args: argparse.Namespace, runtime) -> int:
     if not 0 <= args.port <= 65535:
         raise UsageError("error.usage", message=f"invalid port {args.port}", prog="amalia serve")
     path = _open_store(args, runtime).resolve_path(args.model)
+    config = _config(runtime)
     name = Path(args.model).stem if args.model.lower().endswith(".gguf") else args.model
     request = ServeRequest(
         model=path,
@@ -584,8 +585,9 @@ def _serve(args: argparse.Namespace, runtime) -> int:
         parallel=args.parallel,
         max_queue=args.max_queue,
         idle_unload_minutes=args.idle_unload,
-        load=_load_options(args, _config(runtime)),
+        load=_load_options(args, config),
         force=args.force,
+        state_cache_gb=config.state_cache_gb,
     )
     return serve(request, runtime, sys.stdout)
 

@@ -3,9 +3,20 @@
 This is llama.cpp server's slot model written over the C API: each request gets its own
 sequence id in one shared KV cache and its own sampler; every step decodes one batch
 holding the next token of each generating sequence plus, when room is left, a chunk of
-a newly admitted prompt (continuous batching). A finished or cancelled sequence leaves
-the batch and its cache cells are freed at once; beyond ``n_parallel`` requests wait in
-a bounded FIFO queue.
+a newly admitted prompt (continuous batching). Beyond ``n_parallel`` requests wait in a
+bounded FIFO queue; a cancelled one leaves it at once.
+
+No history is evaluated twice: each sequence id keeps the tokens in its cells after its
+request ends, a new request goes to the free sequence sharing the longest prefix with
+its prompt, and engine/reuse.py (the same code as ``run``) keeps that prefix, cuts out
+dropped turns, or loads a saved state from disk. A sequence's cells are saved to the
+StateCache before another conversation takes them over, and when the context closes
+(idle unload, shutdown), so a conversation comes back without re-evaluation.
+
+The decode loop survives its own failures: an exception or a failed ``llama_decode``
+fails the requests concerned (a failing batch is retried one sequence at a time to find
+them) and the loop goes on; only an error outside any request stops it, and then
+:attr:`BatchGenerator.failure` says why and new requests are refused.
 
 All llama.cpp calls happen on one thread (the decode loop); other threads only submit
 requests and cancel them.
@@ -15,23 +26,74 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import llama_cpp
 
 from amalia_local.engine.model import Engine
 from amalia_local.engine.options import SamplingOptions
+from amalia_local.engine.reuse import prepare
 from amalia_local.engine.sampler import sampler_chain
+from amalia_local.engine.seq_memory import SeqMemory
+from amalia_local.engine.state_cache import StateCache, model_fingerprint
 from amalia_local.engine.stats import ReplyStats, StopReason
 from amalia_local.engine.stops import StopMatcher
-from amalia_local.errors import ContextOverflowError, ModelLoadError, QueueFullError
+from amalia_local.errors import AmaliaError, ContextOverflowError, ModelLoadError, QueueFullError
+
+log = logging.getLogger("amalia.server")
 
 # Prompt tokens decoded per step; generating sequences always get their token first.
 DEFAULT_BATCH = 512
+# A sequence's cells are saved to disk before being reused for another conversation, or
+# when the context closes, if they hold at least this many tokens not saved yet: below
+# that, evaluating them again costs less than writing and reading the file.
+MIN_SAVE_TOKENS = 64
+# Steps in a row in which every sequence failed to decode, even alone: the context itself
+# is broken (out of memory, a lost device), and the loop stops rather than fail every
+# request that comes.
+MAX_FAILED_STEPS = 3
+
+
+def slot_states(engine: Engine, state_dir: Path | None, budget: int) -> StateCache | None:
+    """Saved states of serve's sequences, under ``run``'s folder and budget but with an
+    identity of their own (a sequence of this batch context, llama.cpp's default KV type)."""
+    if state_dir is None or budget <= 0:
+        return None
+    identity = {
+        "model": model_fingerprint(engine.model_file.path),
+        "layout": "serve-sequence",
+        "llama_cpp": llama_cpp.__version__,
+    }
+    return StateCache(state_dir, identity, budget, report=engine._log.note)
+
+
+def choose(free: list[SeqMemory], tokens: list[int]) -> SeqMemory:
+    """The free sequence a prompt should take.
+
+    First the one holding this conversation (the prompt shares its whole last prompt: a
+    next turn or a regenerated answer), the longest such; then an empty one; else the
+    least recently used. Longest-prefix alone would let every new conversation take the
+    cells of the last one that shares its system prompt, so two conversations with one
+    system prompt would keep evicting each other.
+    """
+    prefixes = {id(c): c.common_prefix(tokens) for c in free}
+    own = [c for c in free if 0 < c.prompt_n <= prefixes[id(c)]]
+    if own:
+        return max(own, key=lambda c: (prefixes[id(c)], -c.last_used))
+    empty = [c for c in free if c.n == 0]
+    if empty:
+        return empty[0]
+    return min(free, key=lambda c: c.last_used)
+
+
+class GeneratorFailed(AmaliaError):
+    """The decode loop stopped on an error of its own; the server cannot answer."""
 
 
 @dataclass(frozen=True)
@@ -44,47 +106,66 @@ class SequenceRequest:
     stop: tuple[str, ...] = ()
     frequency_penalty: float = 0.0
     presence_penalty: float = 0.0
+    text: str | None = None  # the prompt as text, to pair the answer's tokens with
 
 
 # What a sequence hands its consumer: text chunks, then ``None`` once it has ended.
 Sink = Callable[[str | None], None]
+# Test seam (fault injection): called on the decode thread before each llama_decode with
+# the sequences in the batch; what it raises counts as a failed decode, and a non-zero
+# integer it returns stands for llama_decode's status.
+DecodeHook = Callable[[list["Sequence"]], int | None]
 
 
 class Sequence:
     """A submitted request: its stats, its end, and :meth:`cancel` for any thread."""
 
-    def __init__(self, request: SequenceRequest, sink: Sink, budget: int, wake: Callable[[], None]):
+    def __init__(
+        self,
+        request: SequenceRequest,
+        sink: Sink,
+        budget: int,
+        on_cancel: Callable[[Sequence], None],
+    ):
         self.request = request
         self.budget = budget
         self.stats = ReplyStats()
-        self.error: str | None = None  # set when llama.cpp failed the batch it was in
+        self.error: str | None = None  # set when decoding it failed
         self._sink = sink
-        self._wake = wake
+        self._on_cancel = on_cancel
         self._cancelled = False
+        self._ended = False
         self.submitted = time.perf_counter()
 
     def cancel(self) -> None:
-        """Stop now; the sequence leaves the batch (or the queue) at the next step."""
+        """Stop now: leave the queue at once, or the batch at the next step."""
+        if self._cancelled or self._ended:
+            return
         self._cancelled = True
-        self._wake()
+        self._on_cancel(self)
 
     @property
     def cancelled(self) -> bool:
         return self._cancelled
 
+    def end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._sink(None)
+
 
 @dataclass
 class _Slot:
-    """A sequence being decoded: its id in the KV cache and its decoding state."""
+    """A sequence being decoded: its cells and its decoding state."""
 
-    seq_id: int
+    cache: SeqMemory
     sequence: Sequence
     sampler: ctypes.c_void_p
     pending: list[int]  # prompt tokens not yet decoded
     matcher: StopMatcher
-    n_past: int = 0
     next_token: int | None = None  # sampled, to be decoded at the next step
-    generated: int = 0
+    generated: list[int] = field(default_factory=list)
+    emitted: list[str] = field(default_factory=list)
     sampled: int = 0
     admitted: float = 0.0
     first: float = 0.0
@@ -92,6 +173,19 @@ class _Slot:
     decoder: codecs.IncrementalDecoder = field(
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
     )
+
+    @property
+    def seq_id(self) -> int:
+        return self.cache.seq_id
+
+
+@dataclass
+class _Part:
+    """What one slot puts into a batch: tokens, and whether the last one needs logits."""
+
+    slot: _Slot
+    tokens: list[int]
+    output: bool
 
 
 class BatchGenerator:
@@ -110,12 +204,14 @@ class BatchGenerator:
         *,
         max_queue: int = 64,
         n_batch: int = DEFAULT_BATCH,
+        states: StateCache | None = None,
     ) -> None:
         self.engine = engine
         self.n_parallel = n_parallel
         self.n_ctx_per_seq = n_ctx_per_seq
         self.max_queue = max_queue
         self.n_batch = max(n_batch, n_parallel)
+        self.states = states
         llm = engine._llm  # same package: the engine's loaded model, shared read-only
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx_per_seq * n_parallel
@@ -124,8 +220,8 @@ class BatchGenerator:
         params.n_seq_max = n_parallel
         params.n_threads = engine.options.n_threads
         params.n_threads_batch = engine.options.n_threads
-        # One KV stream per sequence: requests share no prefix, and each keeps its own
-        # n_ctx_per_seq cells, so one long answer cannot starve the others.
+        # One KV stream per sequence: each keeps its own n_ctx_per_seq cells, so one long
+        # answer cannot starve the others, and a slot's history stays until reused.
         params.kv_unified = False
         self._ctx = llama_cpp.llama_init_from_model(llm.model, params)
         if not self._ctx:
@@ -133,19 +229,24 @@ class BatchGenerator:
             raise ModelLoadError(
                 "error.model_load_failed", path=engine.model_file.path, reason=reason
             )
-        self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._vocab = engine._vocab
         # Whether a token ends the answer, asked of llama.cpp once per token id: each
         # ctypes call gives up the GIL, which the HTTP thread may then hold for a while.
         self._ends: dict[int, bool] = {}
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
+        self._caches = [SeqMemory(self._ctx, i, n_ctx_per_seq) for i in range(n_parallel)]
         self._cond = threading.Condition()
         self._waiting: deque[Sequence] = deque()
         self._slots: list[_Slot] = []
-        self._free_ids = list(range(n_parallel))
+        self._free: list[SeqMemory] = list(self._caches)
         self._closing = False
+        self.failure: str | None = None  # why the loop stopped, if it stopped on an error
+        self.before_decode: DecodeHook | None = None
+        self._failed_steps = 0
         self.tokens_generated = 0  # answer tokens since start, all sequences (/health)
-        self._thread = threading.Thread(target=self._loop, name="amalia-batch", daemon=True)
+        self.prompt_tokens_evaluated = 0  # prompt tokens decoded since start (/health)
+        self.prompt_tokens_cached = 0  # prompt tokens reused instead (/health)
+        self._thread = threading.Thread(target=self._run, name="amalia-batch", daemon=True)
         self._thread.start()
 
     # --- what other threads call ----------------------------------------------------------
@@ -158,8 +259,10 @@ class BatchGenerator:
             )
         max_tokens = request.sampling.max_tokens
         budget = min(room, max_tokens) if max_tokens else room
-        sequence = Sequence(request, sink, budget, self._wake)
+        sequence = Sequence(request, sink, budget, self._cancel)
         with self._cond:
+            if self.failure is not None:
+                raise GeneratorFailed("error.generator_failed", reason=self.failure)
             if self._closing:
                 raise QueueFullError("error.server_closing")
             busy = len(self._slots) >= self.n_parallel or self._waiting
@@ -171,80 +274,149 @@ class BatchGenerator:
 
     def load(self) -> tuple[int, int]:
         """(sequences being decoded, requests waiting): for /health and idle checks."""
-        with self._cond:
-            return len(self._slots), len(self._waiting)
+        return len(self._slots), len(self._waiting)
+
+    def memos(self) -> list[tuple[str, list[int]]]:
+        """(text, tokens) of the answers the sequences hold: the model's own tokens for
+        text it produced, so re-tokenising a history cannot split it differently."""
+        return [cache.memo for cache in self._caches if cache.memo is not None]
 
     def close(self) -> None:
-        """Cancel everything, stop the loop, free the context (the engine stays open)."""
+        """Cancel everything, stop the loop, save the sequences' states, free the context."""
         with self._cond:
             self._closing = True
-            for sequence in self._waiting:
-                sequence.cancel()
-            for slot in self._slots:
-                slot.sequence.cancel()
+            waiting = list(self._waiting)
+            self._waiting.clear()
+            slots = list(self._slots)
             self._cond.notify()
+        for sequence in waiting:
+            sequence.stats.stop_reason = StopReason.CANCELLED
+            sequence.end()
+        for slot in slots:
+            slot.sequence.cancel()
         self._thread.join()
         if self._ctx:
+            if self.failure is None:
+                for cache in self._caches:
+                    self._save(cache)
             llama_cpp.llama_batch_free(self._batch)
             llama_cpp.llama_free(self._ctx)
             self._ctx = None
 
-    def _wake(self) -> None:
+    def _cancel(self, sequence: Sequence) -> None:
+        """A cancelled request leaves the queue at once; a decoding one at the next step."""
         with self._cond:
-            self._cond.notify()
+            try:
+                self._waiting.remove(sequence)
+            except ValueError:
+                self._cond.notify()
+                return
+        sequence.stats.stop_reason = StopReason.CANCELLED
+        sequence.end()
 
     # --- the decode loop ------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # a fault outside any one request: nothing can go on
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.error("decode loop stopped: %s", self.failure)
+            with self._cond:
+                waiting = list(self._waiting)
+                self._waiting.clear()
+            for sequence in waiting:
+                sequence.error = "the decode loop stopped"
+                sequence.end()
+            for slot in list(self._slots):
+                slot.sequence.error = "the decode loop stopped"
+                slot.sequence.end()
+            self._slots.clear()
+
     def _loop(self) -> None:
         while True:
             with self._cond:
                 while not self._closing and not self._slots and not self._waiting:
                     self._cond.wait()
-                self._admit()
-                if self._closing and not self._slots and not self._waiting:
+                if self._closing:
                     break
-            self._drop_cancelled()
+                admitted = self._take_waiting()
+            for sequence, cache in admitted:
+                try:
+                    self._start(sequence, cache)
+                except Exception as exc:  # e.g. a saved state that cannot be read
+                    log.error("request failed before decoding: %s: %s", type(exc).__name__, exc)
+                    cache.clear()
+                    if cache not in self._free:
+                        self._release(cache)
+                    sequence.error = f"{type(exc).__name__}: {exc}"
+                    sequence.end()
+            for slot in [s for s in self._slots if s.sequence.cancelled]:
+                self._finish(slot, StopReason.CANCELLED)
             if self._slots:
                 self._step()
         for slot in list(self._slots):
             self._finish(slot, StopReason.CANCELLED)
 
-    def _admit(self) -> None:
-        """Move waiting requests into free sequence ids (called with the lock held)."""
-        while self._waiting and self._free_ids:
+    def _take_waiting(self) -> list[tuple[Sequence, SeqMemory]]:
+        """Pair waiting requests with free sequences (lock held), see :func:`choose`."""
+        taken = []
+        while self._waiting and self._free:
             sequence = self._waiting.popleft()
-            if sequence.cancelled:
-                self._end_unstarted(sequence)
-                continue
-            seq_id = self._free_ids.pop(0)
-            try:
-                sampler = self._sampler(sequence.request)
-            except ValueError as exc:
-                self._free_ids.insert(0, seq_id)
-                sequence.error = str(exc)
-                self._end_unstarted(sequence)
-                continue
-            llama_cpp.llama_memory_seq_rm(self._memory, seq_id, -1, -1)
-            slot = _Slot(
-                seq_id=seq_id,
-                sequence=sequence,
-                sampler=sampler,
-                pending=list(sequence.request.tokens),
-                matcher=StopMatcher(sequence.request.stop),
-                admitted=time.perf_counter(),
-            )
-            stats = sequence.stats
-            stats.context_size = self.n_ctx_per_seq
-            stats.prompt_tokens = stats.prompt_tokens_evaluated = len(slot.pending)
-            stats.stop_reason = StopReason.LENGTH
-            self._slots.append(slot)
+            cache = choose(self._free, sequence.request.tokens)
+            self._free.remove(cache)
+            taken.append((sequence, cache))
+        return taken
 
-    def _end_unstarted(self, sequence: Sequence) -> None:
-        sequence.stats.stop_reason = StopReason.CANCELLED
-        sequence._sink(None)
+    def _start(self, sequence: Sequence, cache: SeqMemory) -> None:
+        """Put as much of the prompt in the cells as can be had for free, then admit it."""
+        tokens = sequence.request.tokens
+        try:
+            sampler = self._sampler(sequence.request)
+        except ValueError as exc:
+            sequence.error = str(exc)
+            self._release(cache)
+            sequence.end()
+            return
+        prefix = cache.common_prefix(tokens)
+        if cache.n - prefix >= MIN_SAVE_TOKENS:
+            self._save(cache)  # another conversation's history: keep it on disk first
+        reuse = prepare(cache, self.states, tokens, self.n_ctx_per_seq)
+        cached = min(reuse.cached, len(tokens) - 1)  # the last token gives the logits
+        cache.keep(cached)
+        cache.last_used = time.monotonic()
+        cache.prompt_n = len(tokens)
+        slot = _Slot(
+            cache=cache,
+            sequence=sequence,
+            sampler=sampler,
+            pending=list(tokens[cached:]),
+            matcher=StopMatcher(sequence.request.stop),
+            admitted=time.perf_counter(),
+        )
+        stats = sequence.stats
+        stats.context_size = self.n_ctx_per_seq
+        stats.prompt_tokens = len(tokens)
+        stats.prompt_tokens_cached = cached
+        stats.prompt_tokens_restored = min(reuse.restored, cached)
+        stats.cache_tokens_cut = reuse.cut
+        stats.prompt_tokens_evaluated = len(tokens) - cached
+        stats.stop_reason = StopReason.LENGTH
+        self.prompt_tokens_cached += cached
+        self._slots.append(slot)
 
-    def _drop_cancelled(self) -> None:
-        for slot in [s for s in self._slots if s.sequence.cancelled]:
-            self._finish(slot, StopReason.CANCELLED)
+    def _save(self, cache: SeqMemory) -> None:
+        """Keep a sequence's history on disk (StateCache) unless it is short or saved."""
+        if self.states is None or cache.n - cache.saved_n < MIN_SAVE_TOKENS:
+            return
+        try:
+            if self.states.save(cache.cached_array().tolist(), cache.snapshot()):
+                cache.saved_n = cache.n
+        except OSError as exc:  # a full disk must not cost anyone their answer
+            log.warning("could not save a KV state: %s", exc)
+
+    def _release(self, cache: SeqMemory) -> None:
+        with self._cond:
+            self._free.append(cache)
 
     def _sampler(self, request: SequenceRequest) -> ctypes.c_void_p:
         """A sampler chain of its own for each sequence, as llama-server's slots have."""
@@ -256,51 +428,94 @@ class BatchGenerator:
             presence_penalty=request.presence_penalty,
         )
 
+    # --- one step -------------------------------------------------------------------------
     def _step(self) -> None:
-        """Decode one batch: a token for each generating slot, then prompt chunks."""
+        """Decode one batch: a token for each generating slot, then prompt chunks.
+
+        If the decode fails, each slot's part is decoded alone to find the ones that
+        fail; those requests fail, the others go on.
+        """
+        parts = self._plan()
+        if not parts:
+            return
+        reason = self._decode(parts)
+        if reason is None:
+            self._failed_steps = 0
+            return
+        failed = 0
+        for part in parts if len(parts) > 1 else []:
+            if self._decode([part]) is not None:
+                self._fail(part.slot, reason)
+                failed += 1
+        if len(parts) == 1:
+            self._fail(parts[0].slot, reason)
+            failed = 1
+        self._failed_steps = self._failed_steps + 1 if failed == len(parts) else 0
+        if self._failed_steps >= MAX_FAILED_STEPS:
+            raise RuntimeError(f"{MAX_FAILED_STEPS} steps failed in a row ({reason})")
+
+    def _plan(self) -> list[_Part]:
+        parts: list[_Part] = []
+        room = self.n_batch
+        for slot in self._slots:
+            if slot.next_token is not None:
+                parts.append(_Part(slot, [slot.next_token], True))
+                room -= 1
+        for slot in self._slots:
+            if not slot.pending or room <= 0:
+                continue
+            chunk = slot.pending[:room]
+            parts.append(_Part(slot, chunk, len(chunk) == len(slot.pending)))
+            room -= len(chunk)
+        return parts
+
+    def _decode(self, parts: list[_Part]) -> str | None:
+        """Decode ``parts`` as one batch and sample from it; why it failed, or None."""
         batch = self._batch
         n = 0
         outputs: list[tuple[_Slot, int]] = []
-        for slot in self._slots:
-            if slot.next_token is not None:
-                self._put(n, slot.next_token, slot.n_past, slot.seq_id, True)
-                outputs.append((slot, n))
-                slot.n_past += 1
-                slot.next_token = None
-                n += 1
-        for slot in self._slots:
-            if not slot.pending or n >= self.n_batch:
-                continue
-            chunk = slot.pending[: self.n_batch - n]
-            del slot.pending[: len(chunk)]
-            for i, token in enumerate(chunk):
-                last = not slot.pending and i == len(chunk) - 1
-                self._put(n, token, slot.n_past, slot.seq_id, last)
+        for part in parts:
+            start = part.slot.cache.n
+            for i, token in enumerate(part.tokens):
+                last = part.output and i == len(part.tokens) - 1
+                batch.token[n] = token
+                batch.pos[n] = start + i
+                batch.n_seq_id[n] = 1
+                batch.seq_id[n][0] = part.slot.seq_id
+                batch.logits[n] = last
                 if last:
-                    outputs.append((slot, n))
-                slot.n_past += 1
+                    outputs.append((part.slot, n))
                 n += 1
-        if n == 0:
-            return
         batch.n_tokens = n
-        status = llama_cpp.llama_decode(self._ctx, batch)
+        try:
+            hook = self.before_decode
+            status = (hook([p.slot.sequence for p in parts]) or 0) if hook is not None else 0
+            if status == 0:
+                status = llama_cpp.llama_decode(self._ctx, batch)
+        except Exception as exc:
+            status, failure = -1, f"{type(exc).__name__}: {exc}"
+        else:
+            failure = f"llama_decode returned {status}"
         if status != 0:
-            for slot, _ in outputs:
-                slot.sequence.error = f"llama_decode returned {status}"
-                self._finish(slot, StopReason.CANCELLED)
-            return
+            for part in parts:  # drop whatever cells the failed batch left behind
+                part.slot.cache.keep(part.slot.cache.n)
+            return failure
+        for part in parts:
+            slot = part.slot
+            slot.cache.append(part.tokens)
+            if slot.next_token is not None:
+                slot.next_token = None
+            else:
+                del slot.pending[: len(part.tokens)]
+                self.prompt_tokens_evaluated += len(part.tokens)
         now = time.perf_counter()
         for slot, index in outputs:
-            token = llama_cpp.llama_sampler_sample(slot.sampler, self._ctx, index)
-            self._accept(slot, token, now)
-
-    def _put(self, i: int, token: int, pos: int, seq_id: int, logits: bool) -> None:
-        batch = self._batch
-        batch.token[i] = token
-        batch.pos[i] = pos
-        batch.n_seq_id[i] = 1
-        batch.seq_id[i][0] = seq_id
-        batch.logits[i] = logits
+            try:
+                token = llama_cpp.llama_sampler_sample(slot.sampler, self._ctx, index)
+                self._accept(slot, token, now)
+            except Exception as exc:  # this request's own failure (a sink, the matcher)
+                self._fail(slot, f"{type(exc).__name__}: {exc}")
+        return None
 
     def _accept(self, slot: _Slot, token: int, now: float) -> None:
         slot.sampled += 1
@@ -314,40 +529,63 @@ class BatchGenerator:
         if ends:
             self._finish(slot, StopReason.END)
             return
-        slot.generated += 1
+        slot.generated.append(token)
         self.tokens_generated += 1
         text = slot.decoder.decode(engine.piece(token))
         if text:
             emit, stopped = slot.matcher.feed(text)
             if emit:
+                slot.emitted.append(emit)
                 slot.sequence._sink(emit)
             if stopped:
                 self._finish(slot, StopReason.END, flush=False)
                 return
-        if slot.generated >= slot.sequence.budget:
+        if len(slot.generated) >= slot.sequence.budget:
             self._finish(slot, StopReason.LENGTH)
             return
         slot.next_token = token
 
+    def _fail(self, slot: _Slot, reason: str) -> None:
+        """End one request on an error; its cells are cleared (their state is unknown)."""
+        log.error("request failed in the decode loop: %s", reason)
+        slot.sequence.error = reason
+        slot.cache.clear()
+        self._finish(slot, StopReason.CANCELLED)
+
     def _finish(self, slot: _Slot, reason: StopReason, *, flush: bool = True) -> None:
         sequence = slot.sequence
-        if flush and reason is not StopReason.CANCELLED:
-            tail = slot.decoder.decode(b"", final=True)
-            emit, stopped = slot.matcher.feed(tail) if tail else ("", False)
-            emit += "" if stopped else slot.matcher.flush()
-            if emit:
-                sequence._sink(emit)
-        llama_cpp.llama_memory_seq_rm(self._memory, slot.seq_id, -1, -1)
-        llama_cpp.llama_sampler_free(slot.sampler)
-        stats = sequence.stats
-        stats.stop_reason = reason
-        stats.generated_tokens = slot.generated
-        stats.sampled_tokens = slot.sampled
-        if slot.sampled:
-            stats.time_to_first_token_s = slot.first - sequence.submitted
-            stats.prompt_seconds = slot.first - slot.admitted
-            stats.generation_seconds = slot.last - slot.first if slot.sampled > 1 else 0.0
-        with self._cond:
+        if slot not in self._slots:
+            return
+        try:
+            if flush and reason is not StopReason.CANCELLED and sequence.error is None:
+                tail = slot.decoder.decode(b"", final=True)
+                emit, stopped = slot.matcher.feed(tail) if tail else ("", False)
+                emit += "" if stopped else slot.matcher.flush()
+                if emit:
+                    slot.emitted.append(emit)
+                    sequence._sink(emit)
+            self._remember(slot, reason)
+        finally:
+            llama_cpp.llama_sampler_free(slot.sampler)
+            stats = sequence.stats
+            stats.stop_reason = reason
+            stats.generated_tokens = len(slot.generated)
+            stats.sampled_tokens = slot.sampled
+            if slot.sampled:
+                stats.time_to_first_token_s = slot.first - sequence.submitted
+                stats.prompt_seconds = slot.first - slot.admitted
+                stats.generation_seconds = slot.last - slot.first if slot.sampled > 1 else 0.0
             self._slots.remove(slot)
-            self._free_ids.append(slot.seq_id)
-        sequence._sink(None)
+            slot.cache.last_used = time.monotonic()
+            self._release(slot.cache)
+            sequence.end()
+
+    def _remember(self, slot: _Slot, reason: StopReason) -> None:
+        """Pair the answer's text with the model's own tokens, when they match exactly."""
+        request = slot.sequence.request
+        slot.cache.memo = None
+        if request.text is None or reason is not StopReason.END or slot.sequence.error:
+            return
+        answer = "".join(slot.emitted)
+        if answer.encode("utf-8") == b"".join(self.engine.piece(t) for t in slot.generated):
+            slot.cache.memo = (request.text + answer, request.tokens + slot.generated)

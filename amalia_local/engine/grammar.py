@@ -3,30 +3,99 @@
 llama.cpp samples only tokens the grammar allows, so the answer parses by construction.
 The schema converter never fetches a remote ``$ref`` (``allow_fetch=False`` inside
 llama-cpp-python's ``json_schema_to_gbnf``): a request cannot make the server go online.
+
+A grammar reaches llama.cpp only after two checks: its nesting depth (llama.cpp's parser
+recurses once per nested group, and 20,000 levels overflow a thread's stack and kill the
+process) and llama.cpp's own parse, done here on the caller's thread so a grammar it
+refuses (left recursion, too many repetitions) is the client's 400, not a failed answer.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llama_cpp import llama_grammar
+if TYPE_CHECKING:
+    from amalia_local.engine.model import Engine
+
+# Nested groups in a grammar. llama.cpp's parser (0.3.36) uses about 0.3-0.5 KB of stack
+# per level: 1,000 levels parse on a 512 KB thread stack but not on 256 KB, and 20,000
+# overflow the usual 8 MB. 1,024 levels stay 4x inside even a 2 MB thread stack.
+MAX_GRAMMAR_DEPTH = 1024
+# The grammar text itself (a bounded schema converts to far less).
+MAX_GRAMMAR_BYTES = 1 << 20
 
 
 class GrammarError(ValueError):
-    """The schema uses something the converter cannot express."""
+    """The schema uses something the converter cannot express, or the grammar is unsafe."""
 
 
 def json_grammar() -> str:
     """Any JSON value (``json_object``)."""
+    from llama_cpp import llama_grammar
+
     return llama_grammar.JSON_GBNF
 
 
 def schema_grammar(schema: dict[str, Any]) -> str:
     """A grammar for JSON that validates against ``schema`` (``json_schema``)."""
+    from llama_cpp import llama_grammar
+
     try:
-        return llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+        gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
     except RecursionError as exc:
         raise GrammarError("schema nests too deeply") from exc
     except Exception as exc:  # the converter raises bare KeyError/ValueError/Exception
         raise GrammarError(str(exc) or type(exc).__name__) from exc
+    check_shape(gbnf)
+    return gbnf
+
+
+def check_shape(gbnf: str) -> None:
+    """Refuse a grammar whose size or nesting could hurt llama.cpp's parser."""
+    if len(gbnf) > MAX_GRAMMAR_BYTES:
+        raise GrammarError(f"the grammar would be larger than {MAX_GRAMMAR_BYTES} bytes")
+    depth = grammar_depth(gbnf)
+    if depth > MAX_GRAMMAR_DEPTH:
+        raise GrammarError(
+            f"the grammar would nest {depth} groups deep; at most {MAX_GRAMMAR_DEPTH}"
+        )
+
+
+def check_parses(engine: Engine, gbnf: str) -> None:
+    """Parse ``gbnf`` with llama.cpp once (its shape already checked); refuse if it fails."""
+    import llama_cpp
+
+    check_shape(gbnf)
+    sampler = llama_cpp.llama_sampler_init_grammar(engine._vocab, gbnf.encode("utf-8"), b"root")
+    if not sampler:
+        raise GrammarError("llama.cpp cannot use this grammar (left recursion or too large)")
+    llama_cpp.llama_sampler_free(sampler)
+
+
+def grammar_depth(gbnf: str) -> int:
+    """The deepest nesting of groups in a GBNF text; quoted literals, character classes
+    and comments are skipped (their brackets are characters)."""
+    depth = deepest = 0
+    i = 0
+    n = len(gbnf)
+    while i < n:
+        c = gbnf[i]
+        if c == '"':
+            i += 1
+            while i < n and gbnf[i] != '"':
+                i += 2 if gbnf[i] == "\\" else 1
+        elif c == "[":
+            i += 1
+            while i < n and gbnf[i] != "]":
+                i += 2 if gbnf[i] == "\\" else 1
+        elif c == "#":
+            while i < n and gbnf[i] != "\n":
+                i += 1
+        elif c == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c == ")":
+            depth -= 1
+        i += 1
+    return deepest

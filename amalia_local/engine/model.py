@@ -215,13 +215,23 @@ class Engine:
     def prompt_tokens(self, text: str) -> list[int]:
         """Tokens for a rendered conversation, reusing the model's own tokens for its past."""
         memo = self._memo
-        if memo.tokens and text.startswith(memo.text):
-            rest = self.tokenize(text[len(memo.text) :], add_special=False)
-            # Splicing is exact only at a special-token boundary (e.g. <|im_end|>): raw text
-            # after a splice could gain a SentencePiece space prefix.
-            if rest and llama_cpp.llama_vocab_is_control(self._vocab, rest[0]):
-                return memo.tokens + rest
+        if memo.tokens:
+            spliced = self.splice_tokens(text, memo.text, memo.tokens)
+            if spliced is not None:
+                return spliced
         return self.chat_tokens(text)
+
+    def splice_tokens(self, text: str, known: str, tokens: list[int]) -> list[int] | None:
+        """``tokens`` (the model's own for ``known``, a prefix of ``text``) plus the rest
+        tokenized, or None where that would not be exact."""
+        if not text.startswith(known):
+            return None
+        rest = self.tokenize(text[len(known) :], add_special=False)
+        # Splicing is exact only at a special-token boundary (e.g. <|im_end|>): raw text
+        # after a splice could gain a SentencePiece space prefix.
+        if rest and llama_cpp.llama_vocab_is_control(self._vocab, rest[0]):
+            return tokens + rest
+        return None
 
     def cached_prefix(self, tokens: list[int]) -> int:
         """How many leading ``tokens`` are already in the KV cache."""

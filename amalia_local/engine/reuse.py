@@ -10,11 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from amalia_local.engine.kv_memory import KvMemory
 from amalia_local.engine.state_cache import StateCache
+
+
+class CacheView(Protocol):
+    """One sequence's KV cells seen as tokens: KvMemory (run, chat) or a serve slot."""
+
+    @property
+    def can_shift(self) -> bool: ...
+
+    def cached_array(self) -> np.ndarray: ...
+
+    def common_prefix(self, tokens: Sequence[int]) -> int: ...
+
+    def keep(self, n: int) -> None: ...
+
+    def cut(self, start: int, end: int) -> None: ...
+
+    def restore(self, data: bytearray, tokens: Sequence[int]) -> bool: ...
+
 
 # A shift keeps the cache after the gap only if the prompt continues with all of it (older
 # turns were dropped), or with a run this long: a short run could be a phrase that merely
@@ -62,7 +80,7 @@ def find_gap(cached: np.ndarray, tokens: Sequence[int], prefix: int) -> _Gap | N
     return best if whole_tail or best.run >= MIN_SHIFT_RUN else None
 
 
-def prepare(kv: KvMemory, states: StateCache | None, tokens: Sequence[int], n_ctx: int) -> Reuse:
+def prepare(kv: CacheView, states: StateCache | None, tokens: Sequence[int], n_ctx: int) -> Reuse:
     """Leave the cache holding the longest reusable prefix of ``tokens``."""
     prefix = kv.common_prefix(tokens)
     gap = find_gap(kv.cached_array(), tokens, prefix) if kv.can_shift else None

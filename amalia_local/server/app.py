@@ -1,9 +1,14 @@
 """The OpenAI-compatible HTTP API over one :class:`ModelHost` (Starlette routes).
 
-Every request is treated as hostile: its body is read up to a limit, its JSON checked
-against the request models, its key compared in constant time; anything wrong becomes an
-OpenAI error object with its status, never a traceback. Streamed answers are server-sent
-events ending with ``data: [DONE]``; a client that goes away cancels its sequence.
+Every request is treated as hostile: its body is read up to a limit and a deadline, its
+JSON parsed and checked against the request models off the event loop, its key compared
+in constant time, a JSON schema bounded (schema_limits.py) and converted off the loop
+within a time budget; anything wrong becomes an OpenAI error object with its status and
+one log line, never a traceback. Streamed answers are server-sent events ending with
+``data: [DONE]``; a client that goes away cancels its sequence, streamed or not.
+
+The event loop never waits on the model: templating, tokenizing and grammar building run
+in worker threads, and /health reads the host's figures without its lock.
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from amalia_local.engine import Engine, SamplingOptions, StopReason
-from amalia_local.engine.batch import Sequence, SequenceRequest
+from amalia_local.engine.batch import GeneratorFailed, Sequence, SequenceRequest
+from amalia_local.engine.grammar import GrammarError
 from amalia_local.errors import AmaliaError, ContextOverflowError, QueueFullError
 from amalia_local.server import errors
 from amalia_local.server.host import ModelHost
-from amalia_local.server.prompts import chat_prompt, tokenize
+from amalia_local.server.prompts import Memos, chat_prompt, tokenize
+from amalia_local.server.schema_limits import SchemaLimitError, check_schema
 from amalia_local.server.schemas import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -46,8 +53,13 @@ DEFAULT_MAX_BODY = 4 * 1024 * 1024
 RETRY_AFTER_S = 2
 # Streamed text reaches clients at most this often (20 times a second reads as live).
 WAKE_INTERVAL_S = 0.05
-# How often a non-streamed request checks that its client is still there.
-DISCONNECT_POLL_S = 0.25
+# A body must keep arriving: at most this long between two chunks, and all of it within
+# BODY_TOTAL_S (a lying Content-Length or a trickling client holds nothing for long).
+BODY_IDLE_S = 10.0
+BODY_TOTAL_S = 60.0
+# A JSON schema must convert to a grammar within this time (bounded schemas take
+# milliseconds); one conversion at a time, so hostile schemas cannot occupy every worker.
+GRAMMAR_BUDGET_S = 5.0
 
 _FINISH = {StopReason.END: "stop", StopReason.LENGTH: "length", StopReason.CANCELLED: "stop"}
 
@@ -56,6 +68,8 @@ _FINISH = {StopReason.END: "stop", StopReason.LENGTH: "length", StopReason.CANCE
 class ServerOptions:
     api_key: str | None = None
     max_body: int = DEFAULT_MAX_BODY
+    body_idle_s: float = BODY_IDLE_S
+    body_total_s: float = BODY_TOTAL_S
 
 
 def build_app(host: ModelHost, options: ServerOptions) -> Starlette:
@@ -82,6 +96,13 @@ async def _not_allowed(_request: Request, _exc: Exception) -> Response:
 async def _unexpected(_request: Request, exc: Exception) -> Response:
     log.error("internal error: %s: %s", type(exc).__name__, exc)
     return errors.internal("Internal server error.").response()
+
+
+def _refuse(exc: errors.APIError) -> Response:
+    """The error object, and one log line saying what was refused (no traceback)."""
+    level = logging.ERROR if exc.status >= 500 and exc.code != "queue_full" else logging.WARNING
+    log.log(level, "%d %s: %s", exc.status, exc.code or exc.type, exc.message)
+    return exc.response()
 
 
 class _Channel:
@@ -140,16 +161,22 @@ class _API:
         self.host = host
         self.options = options
         self._key = options.api_key.encode("utf-8") if options.api_key else None
+        self._grammar_slot = asyncio.Semaphore(1)
 
     # --- endpoints ------------------------------------------------------------------------
     async def health(self, _request: Request) -> Response:
+        failure = self.host.failure
+        if failure is not None:
+            return JSONResponse(
+                {"status": "error", "error": failure, **self.host.status()}, status_code=503
+            )
         return JSONResponse({"status": "ok", **self.host.status()})
 
     async def models(self, request: Request) -> Response:
         try:
             self._authorize(request)
         except errors.APIError as exc:
-            return exc.response()
+            return _refuse(exc)
         created = int(time.time())
         model = {"id": self.host.name, "object": "model", "created": created, "owned_by": "local"}
         return JSONResponse({"object": "list", "data": [model]})
@@ -160,15 +187,18 @@ class _API:
             body = await self._parse(request, ChatCompletionRequest)
             assert isinstance(body, ChatCompletionRequest)
             self._check_model(body.model)
-            grammar = _grammar(body.response_format)
+            grammar = await self._grammar(body.response_format)
             messages = body.messages
 
-            def build(engine: Engine, _n_ctx: int) -> SequenceRequest:
-                return _sequence_request(body, chat_prompt(engine, messages), grammar)
+            def build(engine: Engine, _n_ctx: int, memos: Memos) -> SequenceRequest:
+                if grammar is not None:
+                    _check_grammar(engine, grammar)
+                text, tokens = chat_prompt(engine, messages, memos)
+                return _sequence_request(body, tokens, grammar, text)
 
             return await self._answer(request, body, build, chat=True)
         except errors.APIError as exc:
-            return exc.response()
+            return _refuse(exc)
 
     async def completions(self, request: Request) -> Response:
         try:
@@ -180,12 +210,29 @@ class _API:
             if not prompt:
                 raise errors.bad_request("The prompt is empty.", param="prompt")
 
-            def build(engine: Engine, _n_ctx: int) -> SequenceRequest:
-                return _sequence_request(body, tokenize(engine, prompt), None)
+            def build(engine: Engine, _n_ctx: int, _memos: Memos) -> SequenceRequest:
+                return _sequence_request(body, tokenize(engine, prompt), None, None)
 
             return await self._answer(request, body, build, chat=False)
         except errors.APIError as exc:
-            return exc.response()
+            return _refuse(exc)
+
+    async def _grammar(self, response_format: ResponseFormat | None) -> str | None:
+        """The grammar for ``response_format``, converted in a worker within the budget."""
+        if response_format is None or response_format.type == "text":
+            return None
+        try:
+            async with self._grammar_slot:
+                return await asyncio.wait_for(
+                    run_in_threadpool(_grammar, response_format), GRAMMAR_BUDGET_S
+                )
+        except asyncio.TimeoutError:
+            raise errors.bad_request(
+                f"The JSON schema did not convert to a grammar within {GRAMMAR_BUDGET_S:g} s "
+                "(limit GRAMMAR_BUDGET_S); simplify it.",
+                param="response_format.json_schema",
+                code="schema_too_complex",
+            ) from None
 
     # --- the edge -------------------------------------------------------------------------
     def _authorize(self, request: Request) -> None:
@@ -198,32 +245,32 @@ class _API:
             raise errors.unauthorized()
 
     async def _parse(self, request: Request, model: type[BaseModel]) -> BaseModel:
+        raw = await self._read_body(request)
+        return await run_in_threadpool(_decode, raw, model)
+
+    async def _read_body(self, request: Request) -> bytes:
+        """The body, refused beyond ``max_body`` bytes or when it stops arriving."""
         limit = self.options.max_body
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise errors.too_large(limit)
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
+        deadline = time.monotonic() + self.options.body_total_s
+        stream = request.stream().__aiter__()
+        while True:
+            wait = min(self.options.body_idle_s, deadline - time.monotonic())
+            try:
+                chunk = await asyncio.wait_for(stream.__anext__(), max(0.0, wait))
+            except StopAsyncIteration:
+                break
+            except asyncio.TimeoutError:
+                raise errors.body_timeout(self.options.body_idle_s) from None
             size += len(chunk)
             if size > limit:
                 raise errors.too_large(limit)
             chunks.append(chunk)
-        try:
-            payload = json.loads(b"".join(chunks))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise errors.bad_request(f"The body is not valid JSON: {exc}") from None
-        if not isinstance(payload, dict):
-            raise errors.bad_request("The body must be a JSON object.")
-        try:
-            return model.model_validate(payload)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            param = ".".join(str(p) for p in first["loc"]) or None
-            message = f"{param}: {first['msg']}" if param else first["msg"]
-            if first["type"] == "extra_forbidden":
-                message = f"Unknown field '{param}': this server does not support it."
-            raise errors.bad_request(message, param=param) from None
+        return b"".join(chunks)
 
     def _check_model(self, name: str) -> None:
         if name != self.host.name:
@@ -234,7 +281,7 @@ class _API:
         self,
         request: Request,
         body: ChatCompletionRequest | CompletionRequest,
-        build: Callable[[Engine, int], SequenceRequest],
+        build: Callable[[Engine, int, Memos], SequenceRequest],
         *,
         chat: bool,
     ) -> Response:
@@ -247,6 +294,14 @@ class _API:
             ) from None
         except QueueFullError:
             raise errors.queue_full(RETRY_AFTER_S) from None
+        except GeneratorFailed as exc:
+            raise errors.unavailable(str(exc.params.get("reason", ""))) from None
+        except GrammarError as exc:
+            raise errors.bad_request(
+                f"Unsupported JSON schema: {exc}",
+                param="response_format.json_schema",
+                code="invalid_schema",
+            ) from None
         except AmaliaError as exc:  # a template that refuses these messages, a failed load
             raise errors.bad_request(str(exc)) from None
         reply = _Reply(body, self.host.name, chat)
@@ -276,12 +331,15 @@ class _Reply:
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
+            # OpenAI's name for prompt tokens reused from the cache (not evaluated again).
+            "prompt_tokens_details": {"cached_tokens": stats.prompt_tokens_cached},
         }
 
     def timings(self, sequence: Sequence) -> dict[str, float]:
         """llama-server's ``timings`` (same names): how fast this answer was decoded."""
         stats = sequence.stats
         return {
+            "cache_n": stats.prompt_tokens_cached,
             "prompt_n": stats.prompt_tokens_evaluated,
             "prompt_ms": round(stats.prompt_seconds * 1000, 3),
             "predicted_n": stats.sampled_tokens,
@@ -337,7 +395,11 @@ def _event(payload: dict[str, Any]) -> str:
 async def _stream(
     channel: _Channel, sequence: Sequence, reply: _Reply, include_usage: bool
 ) -> AsyncIterator[str]:
-    """Server-sent events; leaving early (the client went away) cancels the sequence."""
+    """Server-sent events; leaving early (the client went away) cancels the sequence.
+
+    A failure after the first byte cannot change the status any more: it is an error
+    event, then ``[DONE]`` so clients stop reading.
+    """
     try:
         if reply.chat:
             yield _event(reply.chunk(None, first=True))
@@ -348,6 +410,7 @@ async def _stream(
         if sequence.error is not None:
             log.error("generation failed: %s", sequence.error)
             yield _event(errors.internal("Generation failed.").body())
+            yield "data: [DONE]\n\n"
             return
         last = reply.chunk(None, _FINISH[sequence.stats.stop_reason])
         last["usage"] = reply.usage(sequence)  # usage in every reply, streamed or not
@@ -363,24 +426,30 @@ async def _stream(
         sequence.cancel()  # a no-op once it has ended
 
 
+async def _watch_disconnect(request: Request, sequence: Sequence) -> None:
+    """Cancel ``sequence`` as soon as the client goes away (the body is already read, so
+    the next ASGI message is the disconnect)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            sequence.cancel()
+            return
+
+
 async def _collect(
     request: Request, channel: _Channel, sequence: Sequence, reply: _Reply
 ) -> Response:
     parts: list[str] = []
+    watcher = asyncio.create_task(_watch_disconnect(request, sequence))
     try:
-        while True:
-            try:
-                item = await asyncio.wait_for(channel.next(), DISCONNECT_POLL_S)
-            except asyncio.TimeoutError:
-                if await request.is_disconnected():
-                    sequence.cancel()
-                    return Response(status_code=499)
-                continue
-            if item is None:
-                break
+        while (item := await channel.next()) is not None:
             parts.append(item)
     finally:
+        watcher.cancel()
         sequence.cancel()
+    if sequence.stats.stop_reason is StopReason.CANCELLED and sequence.error is None:
+        log.warning("client went away; its request was cancelled")
+        return Response(status_code=499)
     if sequence.error is not None:
         log.error("generation failed: %s", sequence.error)
         return errors.internal("Generation failed.").response()
@@ -388,7 +457,10 @@ async def _collect(
 
 
 def _sequence_request(
-    body: ChatCompletionRequest | CompletionRequest, tokens: list[int], grammar: str | None
+    body: ChatCompletionRequest | CompletionRequest,
+    tokens: list[int],
+    grammar: str | None,
+    text: str | None,
 ) -> SequenceRequest:
     sampling = SamplingOptions(
         temperature=body.temperature,
@@ -406,14 +478,48 @@ def _sequence_request(
         stop=body.stops(),
         frequency_penalty=body.frequency_penalty,
         presence_penalty=body.presence_penalty,
+        text=text,
     )
 
 
-def _grammar(response_format: ResponseFormat | None) -> str | None:
+def _decode(raw: bytes, model: type[BaseModel]) -> BaseModel:
+    """Parse and validate a body (in a worker thread: 4 MB of JSON takes a while)."""
+    try:
+        payload = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise errors.bad_request(f"The body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise errors.bad_request("The body's JSON nests too deeply.", code="too_deep") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise errors.bad_request(f"The body is not acceptable JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise errors.bad_request("The body must be a JSON object.")
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise errors.bad_request(
+            "The body contains a lone surrogate (e.g. \\ud800): not valid Unicode text.",
+            code="invalid_unicode",
+        ) from None
+    except RecursionError:
+        raise errors.bad_request("The body's JSON nests too deeply.", code="too_deep") from None
+    try:
+        return model.model_validate(payload)
+    except RecursionError:
+        raise errors.bad_request("The body's JSON nests too deeply.", code="too_deep") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first["loc"]) or None
+        message = f"{param}: {first['msg']}" if param else first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = f"Unknown field '{param}': this server does not support it."
+        raise errors.bad_request(message, param=param) from None
+
+
+def _grammar(response_format: ResponseFormat) -> str:
+    """Bounded schema to grammar (a worker thread; see schema_limits.py for the limits)."""
     from amalia_local.engine.grammar import GrammarError, json_grammar, schema_grammar
 
-    if response_format is None or response_format.type == "text":
-        return None
     if response_format.type == "json_object":
         return json_grammar()
     if response_format.json_schema is None:
@@ -421,9 +527,26 @@ def _grammar(response_format: ResponseFormat | None) -> str | None:
             "response_format json_schema needs a 'json_schema' object.",
             param="response_format.json_schema",
         )
+    schema = response_format.json_schema.schema_
     try:
-        return schema_grammar(response_format.json_schema.schema_)
+        check_schema(schema)
+    except SchemaLimitError as exc:
+        raise errors.bad_request(
+            f"The JSON schema is beyond this server's limit {exc.limit}: {exc}.",
+            param="response_format.json_schema",
+            code="schema_too_complex",
+        ) from None
+    try:
+        return schema_grammar(schema)
     except GrammarError as exc:
         raise errors.bad_request(
-            f"Unsupported JSON schema: {exc}", param="response_format.json_schema"
+            f"Unsupported JSON schema: {exc}",
+            param="response_format.json_schema",
+            code="invalid_schema",
         ) from None
+
+
+def _check_grammar(engine: Engine, grammar: str) -> None:
+    from amalia_local.engine.grammar import check_parses
+
+    check_parses(engine, grammar)

@@ -90,3 +90,20 @@ def queue_full(retry_after: int) -> APIError:
 
 def internal(message: str) -> APIError:
     return APIError(500, message, type="server_error", code="internal_error")
+
+
+def body_timeout(idle_s: float) -> APIError:
+    return APIError(
+        408,
+        f"The request body stopped arriving (nothing for {idle_s:g} s, or too slow overall).",
+        code="body_timeout",
+    )
+
+
+def unavailable(reason: str) -> APIError:
+    return APIError(
+        503,
+        f"The server cannot answer: its decode loop stopped ({reason}). Restart it.",
+        type="server_error",
+        code="server_unavailable",
+    )

@@ -69,7 +69,8 @@ class _SamplingFields(_Strict):
     presence_penalty: Annotated[float, Field(ge=-2.0, le=2.0)] = 0.0
     max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_LIMIT)] | None = None
     stop: str | list[str] | None = None
-    seed: int | None = None
+    # llama.cpp takes 32 bits of it; a 5,000-digit number is a mistake, not a seed.
+    seed: Annotated[int, Field(ge=-(2**63), le=2**64 - 1)] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: Annotated[int, Field(ge=1, le=1)] = 1

@@ -32,6 +32,7 @@ class ServeRequest:
     idle_unload_minutes: float | None = None
     load: LoadOptions = field(default_factory=LoadOptions)
     force: bool = False
+    state_cache_gb: float = 0.0  # disk for the slots' saved KV states (settings)
 
 
 def is_loopback(host: str) -> bool:
@@ -71,6 +72,8 @@ def serve(request: ServeRequest, runtime: Runtime, out: TextIO) -> int:
 
     from amalia_local.server.app import ServerOptions, build_app
     from amalia_local.server.host import HostSettings, ModelHost
+    from amalia_local.server.protocol import GuardedH11Protocol
+    from amalia_local.services.loading import state_budget_bytes
 
     if not is_loopback(request.host) and not request.api_key:
         raise UsageError("error.serve_needs_key", host=request.host)
@@ -82,6 +85,8 @@ def serve(request: ServeRequest, runtime: Runtime, out: TextIO) -> int:
         max_queue=request.max_queue,
         idle_unload_s=request.idle_unload_minutes * 60 if request.idle_unload_minutes else None,
         force=request.force,
+        state_dir=runtime.locations.kv_state_dir,
+        state_budget=state_budget_bytes(request.state_cache_gb),
     )
     with runtime.open_llama_log() as log:
         host = ModelHost(settings, log, cache_dir=runtime.locations.cache_dir)
@@ -108,6 +113,8 @@ def serve(request: ServeRequest, runtime: Runtime, out: TextIO) -> int:
             sys.setswitchinterval(SWITCH_INTERVAL_S)
             config = uvicorn.Config(
                 app,
+                # h11 with header timeouts, a connection cap and JSON 400s (protocol.py)
+                http=GuardedH11Protocol,
                 log_level="warning",
                 access_log=False,
                 timeout_graceful_shutdown=3,

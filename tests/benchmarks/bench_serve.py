@@ -144,10 +144,18 @@ class Server:
             self.process.kill()
 
 
-def start_amalia(model: Path, parallel: int, threads: int, home: str) -> Server:
+def start_amalia(
+    model: Path,
+    parallel: int,
+    threads: int,
+    home: str,
+    ctx: int = CTX,
+    idle_unload_minutes: float | None = None,
+) -> Server:
+    idle = ["--idle-unload", str(idle_unload_minutes)] if idle_unload_minutes else []
     process = subprocess.Popen(
         [sys.executable, "-m", "amalia_local", "serve", str(model), "--port", "0",
-         "--parallel", str(parallel), "--threads", str(threads), "--ctx", str(CTX)],
+         "--parallel", str(parallel), "--threads", str(threads), "--ctx", str(ctx), *idle],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env={**os.environ, "AMALIA_HOME": home},
     )  # fmt: skip
@@ -159,11 +167,11 @@ def start_amalia(model: Path, parallel: int, threads: int, home: str) -> Server:
     return Server(process, match.group(1), model.stem)
 
 
-def start_llama_cpp_server(model: Path, threads: int) -> Server:
+def start_llama_cpp_server(model: Path, threads: int, ctx: int = CTX) -> Server:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", str(CTX), "--n_threads", str(threads),
+         "--port", str(port), "--n_ctx", str(ctx), "--n_threads", str(threads),
          "--model_alias", "m", "--interrupt_requests", "False"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

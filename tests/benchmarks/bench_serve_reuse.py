@@ -1,0 +1,237 @@
+"""Prefix reuse in ``amalia serve`` against llama-cpp-python's server, and /health latency.
+
+Targets (issue 19):
+1. a 3-turn conversation whose first question is ~1,500 tokens: the later turns' time to
+   first token at most 25% of the first turn's, and no worse than llama-cpp-python's
+   server (same model, context and threads; its server reuses the previous prompt's
+   prefix in its one context);
+2. 4 concurrent conversations of 3 turns each: prompt tokens evaluated at most 1.2x the
+   new tokens (what no earlier turn of that conversation held);
+3. /health's latency (a poller every 20 ms) while the model loads, unloads, and while a
+   ~3.9 MB prompt is parsed, templated and tokenized (target < 50 ms).
+
+Batched generation with the reuse on is bench_serve.py's first table (it uses the same
+server). The servers run one after the other, never together (AMALIA's shape needs ~11
+GB each): wrap a run at that shape in ``flock /tmp/amalia-shape.lock``.
+
+    python tests/benchmarks/bench_serve_reuse.py [MODEL.gguf] [--threads 2] [--only reuse]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx2
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_serve import Server, start_amalia, start_llama_cpp_server
+from fetch_smollm import ensure_smollm
+
+CTX = 4096
+ANSWER_TOKENS = 32
+FOLLOW_UPS = ["Summarise that in one sentence.", "Now give it a short title."]
+
+
+def long_question(words: int = 1100) -> str:
+    """About 1,500 tokens of varied text, then a question about it."""
+    topics = ["river", "harbour", "market", "bridge", "library", "garden", "tram", "tower"]
+    sentences = []
+    i = 0
+    while sum(len(s.split()) for s in sentences) < words:
+        topic = topics[i % len(topics)]
+        sentences.append(
+            f"Note {i}: the old {topic} of district {i * 7 % 31} was rebuilt in {1700 + i * 3}."
+        )
+        i += 1
+    return " ".join(sentences) + "\n\nWhich district had its tower rebuilt first?"
+
+
+def ask(server: Server, messages: list[dict], max_tokens: int = ANSWER_TOKENS) -> dict:
+    """One streamed chat turn: time to first token, the answer, usage and timings."""
+    payload = {
+        "model": server.model,
+        "messages": messages,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    sent = time.perf_counter()
+    first = None
+    parts: list[str] = []
+    usage: dict = {}
+    timings: dict = {}
+    with httpx2.stream("POST", server.base + "/chat/completions", json=payload, timeout=3600) as r:
+        for line in r.iter_lines():
+            if not line.startswith("data:") or line.strip() == "data: [DONE]":
+                continue
+            event = json.loads(line[5:])
+            for choice in event.get("choices") or []:
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    first = first or time.perf_counter()
+                    parts.append(text)
+            usage = event.get("usage") or usage
+            timings = event.get("timings") or timings
+    return {
+        "ttft": (first or time.perf_counter()) - sent,
+        "answer": "".join(parts),
+        "usage": usage,
+        "timings": timings,
+    }
+
+
+def conversation(server: Server, question: str) -> list[dict]:
+    messages = [{"role": "user", "content": question}]
+    turns = []
+    for follow_up in [None, *FOLLOW_UPS]:
+        if follow_up is not None:
+            messages += [
+                {"role": "assistant", "content": turns[-1]["answer"]},
+                {"role": "user", "content": follow_up},
+            ]
+        turns.append(ask(server, list(messages)))
+    return turns
+
+
+def multi_turn(model: Path, threads: int, home: str, servers: list[str]) -> None:
+    print(f"1. 3-turn conversation, first question ~1,500 tokens (ctx {CTX}, {threads} threads)")
+    print("   target: turns 2-3 time to first token <= 25% of turn 1, <= llama_cpp.server's")
+    question = long_question()
+    results = {}
+    for name in servers:
+        server = (
+            start_amalia(model, 1, threads, home, ctx=CTX)
+            if name == "amalia serve"
+            else start_llama_cpp_server(model, threads, ctx=CTX)
+        )
+        try:
+            ask(server, [{"role": "user", "content": "Hi"}], max_tokens=2)  # warm up
+            results[name] = conversation(server, question)
+        finally:
+            server.stop()
+    print(
+        f"   {'server':<18} {'turn':>4} {'prompt':>7} {'cached':>7} {'TTFT s':>8} {'of turn 1':>9}"
+    )
+    for name, turns in results.items():
+        for i, turn in enumerate(turns, 1):
+            usage = turn["usage"]
+            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", "-")
+            share = turn["ttft"] / turns[0]["ttft"]
+            print(
+                f"   {name:<18} {i:>4} {usage.get('prompt_tokens', 0):>7} {cached!s:>7} "
+                f"{turn['ttft']:>8.2f} {share:>9.0%}"
+            )
+
+
+def concurrent_conversations(model: Path, threads: int, home: str, parallel: int) -> None:
+    print(f"\n2. 4 concurrent conversations x 3 turns, --parallel {parallel}")
+    print("   target: prompt tokens evaluated <= 1.2x new tokens")
+    server = start_amalia(model, parallel, threads, home, ctx=CTX)
+    try:
+        questions = [long_question(300 + 50 * i) for i in range(4)]
+        all_turns: list[list[dict]] = [[] for _ in questions]
+
+        def run(i: int) -> None:
+            all_turns[i] = conversation(server, questions[i])
+
+        workers = [threading.Thread(target=run, args=(i,)) for i in range(len(questions))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        server.stop()
+    evaluated = new = 0
+    for turns in all_turns:
+        seen = 0
+        for turn in turns:
+            prompt = turn["usage"]["prompt_tokens"]
+            new += prompt - seen
+            seen = prompt + turn["usage"]["completion_tokens"]
+            evaluated += turn["timings"]["prompt_n"]
+    print(f"   new tokens {new}, evaluated {evaluated}: {evaluated / new:.2f}x")
+
+
+def health_latency(model: Path, threads: int, home: str) -> None:
+    print("\n3. /health latency (polled every 20 ms), target < 50 ms")
+    server = start_amalia(model, 2, threads, home, ctx=CTX, idle_unload_minutes=0.05)
+    samples: dict[str, list[float]] = {}
+    phase = ["idle"]
+    stop = threading.Event()
+
+    def poll() -> None:
+        with httpx2.Client(timeout=60) as client:
+            while not stop.is_set():
+                start = time.perf_counter()
+                loaded = client.get(server.base.removesuffix("/v1") + "/health").json()["loaded"]
+                samples.setdefault(phase[0], []).append(time.perf_counter() - start)
+                phase.append(loaded)
+                time.sleep(0.02)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        phase[0] = "waiting for the idle unload"
+        deadline = time.monotonic() + 120
+        while phase[-1] is not False and time.monotonic() < deadline:
+            time.sleep(0.05)
+        phase[0] = "load (first request after unload)"
+        ask(server, [{"role": "user", "content": "Hi"}], max_tokens=2)
+        phase[0] = "3.9 MB prompt (refused: longer than the context)"
+        huge = "lorem ipsum dolor " * (3_900_000 // 18)
+        httpx2.post(
+            server.base + "/chat/completions",
+            json={"model": server.model, "messages": [{"role": "user", "content": huge}]},
+            timeout=600,
+        )
+        phase[0] = "after"
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        poller.join()
+        server.stop()
+    for name, values in samples.items():
+        if name == "after":
+            continue
+        print(
+            f"   {name:<50} n={len(values):>4} median {statistics.median(values) * 1000:6.1f} ms"
+            f"  max {max(values) * 1000:6.1f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", type=Path)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--only", choices=["reuse", "concurrent", "health"], action="append", default=None
+    )
+    parser.add_argument("--no-reference", action="store_true", help="skip llama_cpp.server")
+    args = parser.parse_args()
+    model = args.model or ensure_smollm()
+    parts = args.only or ["reuse", "concurrent", "health"]
+    home = tempfile.mkdtemp(prefix="bench-reuse-")
+    print(f"model {model.name}; load average at start: {os.getloadavg()[0]:.2f}\n")
+    if "reuse" in parts:
+        servers = ["amalia serve"] + ([] if args.no_reference else ["llama_cpp.server"])
+        multi_turn(model, args.threads, home, servers)
+    if "concurrent" in parts:
+        for parallel in (4, 2):
+            concurrent_conversations(model, args.threads, home, parallel)
+    if "health" in parts:
+        health_latency(model, args.threads, home)
+    print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
