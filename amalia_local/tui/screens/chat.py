@@ -27,9 +27,12 @@ from amalia_local.conversations.store import USER
 from amalia_local.engine import ReplyStats, StopReason
 from amalia_local.errors import AmaliaError
 from amalia_local.services.chat import AnswerStream, ChatService, visible_history
+from amalia_local.services.documents import DocumentsTooLong
 from amalia_local.tui.keys import translate_bindings
 from amalia_local.tui.paint_budget import PaintBudget
+from amalia_local.tui.screens.chat_attachments import ChatAttachments
 from amalia_local.tui.screens.dialogs import ConfirmScreen, TextPromptScreen
+from amalia_local.tui.widgets.attachments import AttachmentBar
 from amalia_local.tui.widgets.messages import AnswerMessage, MessageList
 from amalia_local.tui.widgets.prompt import PromptInput
 from amalia_local.tui.widgets.sidebar import Sidebar
@@ -49,7 +52,7 @@ class AnswerDone(Message):
     error: BaseException | None = None
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(ChatAttachments, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "stop", "key.stop"),
         Binding("ctrl+n", "new_conversation", "key.new"),
@@ -62,6 +65,7 @@ class ChatScreen(Screen[None]):
         Binding("f8", "delete", "key.delete", show=False),
         Binding("ctrl+s", "export", "key.export", show=False),
         Binding("ctrl+o", "settings", "key.settings"),
+        Binding("ctrl+t", "attach", "key.attach", show=False),
     ]
 
     def __init__(self) -> None:
@@ -81,6 +85,7 @@ class ChatScreen(Screen[None]):
             with Vertical(id="conversation"):
                 yield MessageList(id="messages")
                 yield Static("", id="notice", markup=False)
+                yield AttachmentBar(id="attachments")
                 yield PromptInput(t("chat.placeholder"), id="prompt")
         yield StatusBar(id="status", markup=False)
         yield Footer()
@@ -89,6 +94,7 @@ class ChatScreen(Screen[None]):
         translate_bindings(self, self.app.t)  # type: ignore[attr-defined]
         self.query_one("#conversation").border_title = self.app.t("chat.new_title")  # type: ignore[attr-defined]
         self.query_one(PromptInput).focus()
+        self.query_one(PromptInput).paste_files = self.attach_pasted
         await self.refresh_sidebar()
         self.refresh_status()
 
@@ -128,8 +134,13 @@ class ChatScreen(Screen[None]):
         prompt = self.query_one(PromptInput)
         prompt.clear()
         service = self._service()
+        documents = [a.document for a in self.attachment_bar.attached]
         try:
-            answer = service.send(text, self.app.sampling())  # type: ignore[attr-defined]
+            answer = service.send(text, self.app.sampling(), documents)  # type: ignore[attr-defined]
+        except DocumentsTooLong as exc:  # refused before anything was saved
+            prompt.insert(text)
+            self._error(exc)
+            return
         except AmaliaError as exc:
             service.take_back_last_question()
             prompt.insert(text)
@@ -139,7 +150,9 @@ class ChatScreen(Screen[None]):
             self.conversation_id = service.conversation_id
             self._show_title()
             await self.refresh_sidebar()
-        await self.query_one(MessageList).add_user(text, self.app.t("chat.you"))  # type: ignore[attr-defined]
+        await self.attachment_bar.clear()
+        shown = self.question_with_attachments(text, documents)
+        await self.query_one(MessageList).add_user(shown, self.app.t("chat.you"))  # type: ignore[attr-defined]
         await self._start(answer)
 
     def _can_talk(self) -> bool:
@@ -184,6 +197,7 @@ class ChatScreen(Screen[None]):
             [self.app.model_label(), self.app.t("status.generating")]  # type: ignore[attr-defined]
         )
         self.app.generation_started()  # type: ignore[attr-defined]
+        self.start_reading_progress()
         self._generate(answer)
 
     @work(thread=True, group="generation", exit_on_error=False)
@@ -211,6 +225,7 @@ class ChatScreen(Screen[None]):
     async def _answer_done(self, message: AnswerDone) -> None:
         t = self.app.t  # type: ignore[attr-defined]
         view, self._view = self._view, None
+        self.stop_reading_progress()
         if view is not None:
             view.finish()
         self.query_one(PromptInput).cursor_blink = True
@@ -277,6 +292,7 @@ class ChatScreen(Screen[None]):
         if text is None:
             return
         await self.query_one(MessageList).remove_from_last_question()
+        await self.reattach(self._service().taken_back_documents)
         prompt = self.query_one(PromptInput)
         prompt.text = text
         prompt.focus()
@@ -411,7 +427,8 @@ class ChatScreen(Screen[None]):
         you, model = t("chat.you"), self.app.model_label()  # type: ignore[attr-defined]
         for message in visible_history(conversation):
             if message.role == USER:
-                await messages.add_user(message.content, you)
+                shown = self.question_with_attachments(message.content, message.attachments)
+                await messages.add_user(shown, you)
             else:
                 note = (
                     ""
