@@ -16,6 +16,7 @@ from amalia_local.conversations import StoredAttachment
 from amalia_local.documents import Document, DocumentError
 from amalia_local.engine import SamplingOptions
 from amalia_local.engine.chat import ChatSession
+from amalia_local.engine.options import DEFAULT_REPLY_RESERVE
 from amalia_local.errors import AmaliaError
 from amalia_local.formatting import Count
 from amalia_local.i18n import Joined, Phrase
@@ -85,7 +86,7 @@ def _advice(
     sampling: SamplingOptions,
 ) -> Joined:
     engine = session.engine
-    reserve = sampling.max_tokens or 512
+    reserve = sampling.max_tokens or DEFAULT_REPLY_RESERVE
     wanted = math.ceil((needed + reserve) / CTX_STEP) * CTX_STEP
     trained = engine.model_file.context_length or wanted
     parts: list[Phrase] = []

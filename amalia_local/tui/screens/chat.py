@@ -128,6 +128,8 @@ class ChatScreen(ChatAttachments, Screen[None]):
     async def _submitted(self, event: PromptInput.Submitted) -> None:
         text = event.text.strip()
         if not text:
+            if self.attachment_bar.attached:
+                self.notify(self.app.t("attach.need_question"), severity="warning")  # type: ignore[attr-defined]
             return
         if not self._can_talk():
             return
