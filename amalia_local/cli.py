@@ -196,6 +196,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PROMPT",
         help="the question; read from stdin when omitted or '-'",
     )
+    run.add_argument(
+        "--file",
+        dest="files",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a document to ask about (PDF, DOCX, ODT, HTML, text); repeat for more. "
+        "Piped standard input is added too when PROMPT is given",
+    )
+    run.add_argument(
+        "--pages", metavar="RANGE", help="pages of the PDF documents to read, e.g. 3-10 or 1,4,7-"
+    )
     run.add_argument("--system", metavar="TEXT", help="system prompt (default: the settings')")
     run.add_argument(
         "--temperature",
@@ -436,15 +448,21 @@ def _kv_type(args: argparse.Namespace, config=None):
     return from_setting(getattr(args, "kv_type", None) or getattr(config, "kv_type", None))
 
 
-def _read_prompt(args: argparse.Namespace) -> str:
+def _read_prompt(args: argparse.Namespace) -> tuple[str, bytes | None]:
+    """The question, and piped standard input's bytes when the question was given too
+    (``cat notas.txt | amalia run amalia "Resume"``: the input becomes a document)."""
     prompt = args.prompt
+    piped: bytes | None = None
     if prompt is None or prompt == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("error.no_prompt")
         prompt = sys.stdin.read()
+    elif sys.stdin is not None and not sys.stdin.isatty():
+        buffer = getattr(sys.stdin, "buffer", None)
+        piped = buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8")
     if not prompt.strip():
         raise UsageError("error.empty_prompt")
-    return prompt
+    return prompt, piped
 
 
 def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> int:
@@ -469,11 +487,16 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
             raise UsageError("error.usage", message=message, prog="amalia run")
         _positive(args.conversation, "--conversation")
         config = _config(runtime)
+        prompt, piped = _read_prompt(args)
+        from amalia_local.services.documents import read_documents
+
         request = RunRequest(
             model=args.model,
             endpoint=_endpoint(args),
-            prompt=_read_prompt(args),
+            prompt=prompt,
+            documents=read_documents(args.files, args.pages, piped),
             system=system_prompt(config, args.system),
+            system_given=args.system is not None,
             load=_load_options(args, config),
             sampling=sampling_options(
                 config,

@@ -47,6 +47,23 @@ def load_catalogue(lang: str) -> dict[str, str]:
     return json.loads(text)
 
 
+class Phrase:
+    """A message inside another message's parameters, translated along with it (errors
+    are raised far from any reader, so they cannot carry finished sentences)."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.key = key
+        self.params = params
+
+
+class Joined:
+    """Several phrases joined by a translated word (``document.advice.or``: " or ")."""
+
+    def __init__(self, joiner: str, phrases: list[Phrase]) -> None:
+        self.joiner = joiner
+        self.phrases = phrases
+
+
 class Translator:
     """Formats catalogue entries in one language, falling back to English per key."""
 
@@ -67,4 +84,11 @@ class Translator:
         if not params:
             return template
         # sizes and counts that errors carry as Bytes / Count are written here, in this language
-        return template.format(**{k: self.numbers.value(v) for k, v in params.items()})
+        return template.format(**{k: self._value(v) for k, v in params.items()})
+
+    def _value(self, v: object) -> object:
+        if isinstance(v, Phrase):
+            return self.t(v.key, **v.params)
+        if isinstance(v, Joined):
+            return self.t(v.joiner).join(self.t(p.key, **p.params) for p in v.phrases)
+        return self.numbers.value(v)

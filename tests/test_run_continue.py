@@ -109,3 +109,28 @@ def test_ctrl_c_stops_a_long_prompt_evaluation_quickly(smollm, cli_env, tmp_path
     store.close()
     assert last.stop_reason == "cancelled"
     assert last.content == "", "stopped in the prompt: not one token of the answer"
+
+
+def test_continue_without_system_keeps_the_conversations_own(amalia, tiny_model, cli_env):
+    """Before, --continue rendered the default system prompt instead of the one the
+    conversation was held with: the whole history was evaluated again (restored 0)."""
+    model = str(tiny_model)
+    own = "Responde sempre numa frase curta."
+    first = run_json(amalia, model, "Quantos dias tem uma semana?", "--system", own, *GREEDY)
+    seen = first["stats"]["prompt_tokens"] + first["stats"]["generated_tokens"]
+
+    second = run_json(amalia, model, "E um ano?", "--continue", *GREEDY)
+    stats = second["stats"]
+    assert stats["prompt_tokens_restored"] == seen
+    assert stats["prompt_tokens_evaluated"] == stats["prompt_tokens"] - seen
+
+    # --system replaces it, and the replacement is what the next --continue keeps.
+    third = run_json(amalia, model, "E um mês?", "--continue", "--system", "Sê breve.", *GREEDY)
+    assert third["stats"]["prompt_tokens_restored"] < seen
+    store = saved(cli_env)
+    conversation = store.get(first["conversation_id"])
+    store.close()
+    assert conversation.system_prompt == "Sê breve."
+    fourth = run_json(amalia, model, "E um dia?", "--continue", *GREEDY)
+    before = third["stats"]["prompt_tokens"] + third["stats"]["generated_tokens"]
+    assert fourth["stats"]["prompt_tokens_restored"] == before

@@ -9,6 +9,7 @@ from amalia_local.conversations.store import (
     Conversation,
     ConversationStore,
     ConversationSummary,
+    StoredAttachment,
     StoredMessage,
     title_from_question,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "Conversation",
     "ConversationStore",
     "ConversationSummary",
+    "StoredAttachment",
     "StoredMessage",
     "title_from_question",
     "to_markdown",

@@ -10,7 +10,8 @@ def to_markdown(conversation: Conversation, translator: Translator) -> str:
     """Title, model and date, then each turn under a heading naming who spoke.
 
     Answers are Markdown already, so they are copied verbatim; an answer that was cut
-    short says so, because a reader of the file cannot see the stop.
+    short says so, because a reader of the file cannot see the stop. Attached documents
+    come whole (name, SHA-256 and the text the model read) before their question.
     """
     t = translator.t
     lines = [f"# {conversation.title}", ""]
@@ -20,7 +21,13 @@ def to_markdown(conversation: Conversation, translator: Translator) -> str:
     lines.append("")
     for message in conversation.messages:
         who = t("export.user") if message.role == USER else t("export.assistant")
-        lines += [f"## {who}", "", message.content.strip(), ""]
+        lines += [f"## {who}", ""]
+        for a in message.attachments:
+            # The text as the model read it, folded away: a reader sees the question first.
+            summary = t("export.attachment", name=a.name, sha256=a.sha256)
+            lines += ["<details>", f"<summary>{summary}</summary>", "", a.text, "", "</details>"]
+            lines.append("")
+        lines += [message.content.strip(), ""]
         if message.role != USER and (not message.complete or message.stop_reason == "cancelled"):
             lines += [f"*{t('export.incomplete')}*", ""]
     return "\n".join(lines).rstrip() + "\n"

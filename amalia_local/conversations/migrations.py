@@ -42,6 +42,34 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         ALTER TABLE messages ADD COLUMN stop_reason TEXT;
         """,
     ),
+    (
+        3,
+        """
+        -- The system prompt a conversation was held with, so continuing it renders the
+        -- same prompt (and reuses its saved KV state). NULL: unknown (saved before this
+        -- migration); '' : none.
+        ALTER TABLE conversations ADD COLUMN system_prompt TEXT;
+        """,
+    ),
+    (
+        4,
+        """
+        -- Documents attached to a question: their extracted text as the model read it
+        -- (the prompt is rebuilt from it, identical, when the conversation continues),
+        -- the file's name and the SHA-256 of its bytes (which version it was).
+        CREATE TABLE attachments (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            pages INTEGER,
+            content TEXT NOT NULL
+        );
+        CREATE INDEX attachments_by_message ON attachments(message_id, position);
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

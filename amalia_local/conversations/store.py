@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,12 +25,24 @@ ASSISTANT = "assistant"
 
 
 @dataclass(frozen=True)
+class StoredAttachment:
+    """A document attached to a question (see amalia_local.documents.Document)."""
+
+    name: str
+    text: str
+    sha256: str
+    kind: str
+    pages: int | None = None
+
+
+@dataclass(frozen=True)
 class StoredMessage:
     id: int
     role: str
-    content: str
+    content: str  # the question as typed; attached documents are in ``attachments``
     complete: bool = True
     stop_reason: str | None = None
+    attachments: tuple[StoredAttachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,8 @@ class Conversation:
     created_at: str
     updated_at: str
     messages: list[StoredMessage] = field(default_factory=list)
+    # None: not recorded (saved by an older release); "": held without one.
+    system_prompt: str | None = None
 
 
 def title_from_question(question: str) -> str:
@@ -110,13 +124,14 @@ class ConversationStore:
             self._conn.execute("COMMIT")
 
     # --- conversations ----------------------------------------------------------------
-    def create(self, title: str, model: str | None = None) -> int:
+    def create(self, title: str, model: str | None = None, system_prompt: str | None = None) -> int:
+        """``system_prompt``: what the conversation is held with (None or "": none)."""
         now = _now()
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO conversations (title, model, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?)",
-                (title, model, now, now),
+                "INSERT INTO conversations (title, model, created_at, updated_at, system_prompt)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (title, model, now, now, system_prompt or ""),
             )
             return int(cursor.lastrowid or 0)
 
@@ -150,15 +165,30 @@ class ConversationStore:
                 " WHERE conversation_id = ? ORDER BY id",
                 (conversation_id,),
             ).fetchall()
+            attached: dict[int, list[StoredAttachment]] = {}
+            for a in self._conn.execute(
+                "SELECT a.* FROM attachments a JOIN messages m ON m.id = a.message_id"
+                " WHERE m.conversation_id = ? ORDER BY a.message_id, a.position",
+                (conversation_id,),
+            ):
+                attached.setdefault(a["message_id"], []).append(
+                    StoredAttachment(a["name"], a["content"], a["sha256"], a["kind"], a["pages"])
+                )
         return Conversation(
             id=row["id"],
             title=row["title"],
             model=row["model"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            system_prompt=row["system_prompt"],
             messages=[
                 StoredMessage(
-                    m["id"], m["role"], m["content"], bool(m["complete"]), m["stop_reason"]
+                    m["id"],
+                    m["role"],
+                    m["content"],
+                    bool(m["complete"]),
+                    m["stop_reason"],
+                    tuple(attached.get(m["id"], ())),
                 )
                 for m in messages
             ],
@@ -171,14 +201,28 @@ class ConversationStore:
                 (title.strip(), _now(), conversation_id),
             )
 
+    def set_system_prompt(self, conversation_id: int, system_prompt: str | None) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE conversations SET system_prompt = ? WHERE id = ?",
+                (system_prompt or "", conversation_id),
+            )
+
     def delete(self, conversation_id: int) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
     # --- messages ---------------------------------------------------------------------
     def add_message(
-        self, conversation_id: int, role: str, content: str, *, complete: bool = True
+        self,
+        conversation_id: int,
+        role: str,
+        content: str,
+        *,
+        complete: bool = True,
+        attachments: Sequence[StoredAttachment] = (),
     ) -> int:
+        """The message and its attachments in one transaction: all saved, or none."""
         now = _now()
         with self._transaction() as db:
             cursor = db.execute(
@@ -186,6 +230,12 @@ class ConversationStore:
                 " VALUES (?, ?, ?, ?, ?)",
                 (conversation_id, role, content, int(complete), now),
             )
+            for position, a in enumerate(attachments):
+                db.execute(
+                    "INSERT INTO attachments (message_id, position, name, sha256, kind, pages,"
+                    " content) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (cursor.lastrowid, position, a.name, a.sha256, a.kind, a.pages, a.text),
+                )
             db.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
             )

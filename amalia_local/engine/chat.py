@@ -107,6 +107,26 @@ class ChatSession:
             raise ValueError("nothing to regenerate: the conversation has no question")
         return self._reply(sampling or SamplingOptions())
 
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` on its own (a document's size); None for a remote model."""
+        if self.engine is None:
+            return None
+        return len(self.engine.tokenize(text, add_special=False))
+
+    def tokens_alone(self, text: str) -> int | None:
+        """Tokens of the system prompt and ``text`` as the only question: what has to fit
+        however many earlier turns are dropped. None for a remote model (its server
+        decides)."""
+        if self.engine is None:
+            return None
+        head = [Message(SYSTEM, self.system_prompt)] if self.system_prompt else []
+        rendered = self.engine.template.render([*head, Message(USER, text)])
+        return len(self.engine.chat_tokens(rendered))
+
+    def reply_reserve(self, sampling: SamplingOptions) -> int:
+        """Context kept free for the answer."""
+        return min(sampling.max_tokens or DEFAULT_REPLY_RESERVE, self.engine.n_ctx // 4)
+
     def visible_messages(self) -> list[Message]:
         head = [Message(SYSTEM, self.system_prompt)] if self.system_prompt else []
         return head + self.messages[self.window_start :]
@@ -148,7 +168,7 @@ class ChatSession:
         back (no re-evaluation), and doing that once per many turns keeps it rare.
         """
         n_ctx = self.engine.n_ctx
-        reserve = min(sampling.max_tokens or DEFAULT_REPLY_RESERVE, n_ctx // 4)
+        reserve = self.reply_reserve(sampling)
         limit = n_ctx - reserve
         text, tokens = self._render()
         first_kept = self.window_start

@@ -67,6 +67,11 @@ class _CacheMemo:
 class Engine:
     """A loaded GGUF model ready to generate; not thread-safe except :meth:`cancel` paths."""
 
+    # Prompt tokens evaluated between two progress updates (ReplyStats.prompt_tokens_read).
+    # At AMALIA's 15 tokens/s on a laptop CPU that is an update every ~8 s; smaller steps
+    # would cost prompt speed (see tests/benchmarks/bench_documents.py).
+    progress_chunk = 128
+
     def __init__(
         self,
         model_file: ModelFile,
@@ -314,10 +319,19 @@ class Engine:
         stops = [end]
         if self.states is not None and cached < shared_prefix < end:
             stops = [shared_prefix, end]
+        stats.prompt_tokens_read = cached
+        started = time.perf_counter()
+        step = max(1, min(self.progress_chunk, self.options.n_batch))
         try:
             with self._kv.abortable(cancel):
                 for stop in stops:
-                    self._llm.eval(tokens[self._llm.n_tokens : stop])
+                    # In steps, each one batch or less, so a display can say how far the
+                    # reading has got (Llama.eval would split it into batches anyway).
+                    while self._llm.n_tokens < stop:
+                        start = self._llm.n_tokens
+                        self._llm.eval(tokens[start : min(start + step, stop)])
+                        stats.prompt_tokens_read = self._llm.n_tokens
+                        stats.prompt_read_seconds = time.perf_counter() - started
                     if stop == shared_prefix:
                         self._save_state(anchor=True)
         except RuntimeError:

@@ -27,6 +27,11 @@ class ReplyStats:
     stop_reason: StopReason = StopReason.END
     dropped_messages: int = 0  # oldest turns left out so the conversation fits
     context_size: int = 0
+    # Live while the prompt is read, for a progress display polling from another thread:
+    # prompt tokens in the cache so far (cached ones included) and the seconds spent
+    # evaluating. Not part of as_dict(): the final figures above say it all.
+    prompt_tokens_read: int = 0
+    prompt_read_seconds: float = 0.0
 
     @property
     def prompt_tokens_per_second(self) -> float:
@@ -47,6 +52,7 @@ class ReplyStats:
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
+        del data["prompt_tokens_read"], data["prompt_read_seconds"]
         data["stop_reason"] = self.stop_reason.value
         data["prompt_tokens_per_second"] = round(self.prompt_tokens_per_second, 2)
         data["generation_tokens_per_second"] = round(self.generation_tokens_per_second, 2)

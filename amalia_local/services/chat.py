@@ -8,18 +8,21 @@ exactly what the app does, and keeps the widgets free of business logic.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from amalia_local.chat_model import ChatModel
 from amalia_local.conversations import (
     Conversation,
     ConversationStore,
+    StoredAttachment,
     StoredMessage,
     title_from_question,
 )
 from amalia_local.conversations.store import ASSISTANT, USER
+from amalia_local.documents import Document, compose
 from amalia_local.engine import Message, Reply, ReplyStats, SamplingOptions
+from amalia_local.services.documents import ensure_room, stored
 
 # Handing text to the UI five times a second still reads as streaming; the UI may ask
 # for less (tui/paint_budget.py) when painting costs the model too much CPU.
@@ -89,25 +92,59 @@ class ChatService:
         store: ConversationStore,
         system_prompt: str | None,
         conversation: Conversation | None = None,
+        *,
+        override_system: bool = False,
     ) -> None:
+        """``system_prompt`` is for a new conversation; a saved one keeps its own unless
+        ``override_system`` (``run --system``), which then becomes its own."""
         self.model = model
         self.store = store
         self.conversation_id: int | None = conversation.id if conversation else None
+        system_prompt = conversation_system_prompt(conversation, system_prompt, override_system)
+        if override_system and conversation is not None:
+            store.set_system_prompt(conversation.id, system_prompt)
         # Stored ids of the messages in session order, for regenerate and edit.
         self._ids: list[int] = [m.id for m in model_history(conversation)]
-        history = [Message(m.role, m.content) for m in model_history(conversation)]
+        history = model_messages(conversation)
+        # Questions asked with documents, by stored id: the typed text and the documents.
+        self._attached: dict[int, tuple[str, tuple[StoredAttachment, ...]]] = {
+            m.id: (m.content, m.attachments) for m in model_history(conversation) if m.attachments
+        }
         self.session = model.new_session(system_prompt, history)
+        self.taken_back_documents: tuple[StoredAttachment, ...] = ()
 
     @property
     def messages(self) -> list[Message]:
         return self.session.messages
 
-    def send(self, text: str, sampling: SamplingOptions) -> AnswerStream:
+    def send(
+        self,
+        text: str,
+        sampling: SamplingOptions,
+        documents: Sequence[Document | StoredAttachment] = (),
+    ) -> AnswerStream:
+        """Ask ``text`` about ``documents`` (if any); refused before anything is saved or
+        evaluated when they cannot fit the context (:class:`DocumentsTooLong`)."""
+        message = compose(text, documents)
+        if documents:
+            ensure_room(self.session, message, documents, sampling)
         if self.conversation_id is None:
-            self.conversation_id = self.store.create(title_from_question(text), self.model.name)
-        self._ids.append(self.store.add_message(self.conversation_id, USER, text))
-        reply = self.session.send(text, sampling)
+            self.conversation_id = self.store.create(
+                title_from_question(text), self.model.name, self.session.system_prompt
+            )
+        attachments = stored(documents)
+        message_id = self.store.add_message(
+            self.conversation_id, USER, text, attachments=attachments
+        )
+        self._ids.append(message_id)
+        if attachments:
+            self._attached[message_id] = (text, attachments)
+        reply = self.session.send(message, sampling)
         return self._stream(reply)
+
+    def count_tokens(self, text: str) -> int | None:
+        """A document's size in tokens for the model (None for a remote one)."""
+        return self.session.count_tokens(text)
 
     def regenerate(self, sampling: SamplingOptions) -> AnswerStream:
         """Answer the last question again; the old answer is replaced, here and on disk."""
@@ -119,11 +156,15 @@ class ChatService:
         return self._stream(reply)
 
     def take_back_last_question(self) -> str | None:
-        """Remove the last question and its answer so it can be edited and sent again."""
+        """Remove the last question and its answer so it can be edited and sent again.
+
+        Its documents, if any, are left in ``taken_back_documents`` to attach again."""
         last_user = max((i for i, m in enumerate(self.messages) if m.role == USER), default=None)
         if last_user is None or self.conversation_id is None:
             return None
-        text = self.messages[last_user].content
+        text, self.taken_back_documents = self._attached.get(
+            self._ids[last_user], (self.messages[last_user].content, ())
+        )
         self.store.delete_messages_from(self.conversation_id, self._ids[last_user])
         del self.session.messages[last_user:]
         del self._ids[last_user:]
@@ -143,12 +184,32 @@ class ChatService:
         return AnswerStream(reply, self.store, message_id)
 
 
+def conversation_system_prompt(
+    conversation: Conversation | None, chosen: str | None, override: bool = False
+) -> str | None:
+    """The system prompt to continue ``conversation`` with.
+
+    Its own, so the rendered prompt is the one its saved KV state was made from (another
+    one would mean evaluating the whole history again); ``chosen`` for a new conversation,
+    one saved before system prompts were recorded, or when ``override`` says so.
+    """
+    if override or conversation is None or conversation.system_prompt is None:
+        return chosen
+    return conversation.system_prompt or None
+
+
 def model_history(conversation: Conversation | None) -> list[StoredMessage]:
     """The saved messages the model is shown when a conversation continues."""
     if conversation is None:
         return []
     # An answer killed before its first token has nothing to show the model.
     return [m for m in conversation.messages if m.role != ASSISTANT or m.content]
+
+
+def model_messages(conversation: Conversation | None) -> list[Message]:
+    """The saved conversation as the model reads it: documents framed into questions
+    exactly as when they were asked, so the prompt (and its saved state) is the same."""
+    return [Message(m.role, compose(m.content, m.attachments)) for m in model_history(conversation)]
 
 
 def visible_history(conversation: Conversation) -> list[StoredMessage]:

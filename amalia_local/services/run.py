@@ -18,13 +18,16 @@ from typing import TextIO
 
 from amalia_local.chat_model import ChatModel
 from amalia_local.conversations import Conversation, ConversationStore
-from amalia_local.engine import LoadOptions, Message, SamplingOptions
+from amalia_local.documents import Document, compose
+from amalia_local.engine import LoadOptions, SamplingOptions
 from amalia_local.engine.stats import ReplyStats
 from amalia_local.errors import AmaliaError
 from amalia_local.remote.spec import EndpointSpec
 from amalia_local.runtime import Runtime
-from amalia_local.services.chat import ChatService, model_history
+from amalia_local.services.chat import ChatService, conversation_system_prompt, model_messages
+from amalia_local.services.documents import ensure_room
 from amalia_local.services.loading import notice_lines, open_checked, state_budget_bytes
+from amalia_local.services.reading import ReadingLine
 
 # How often the waiting main thread wakes up to notice Ctrl-C.
 _INTERRUPT_POLL_S = 0.05
@@ -36,6 +39,7 @@ class RunRequest:
     prompt: str
     endpoint: EndpointSpec | None = None
     system: str | None = None
+    system_given: bool = False  # --system: replaces a continued conversation's own
     load: LoadOptions = field(default_factory=LoadOptions)
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
     json_output: bool = False
@@ -44,6 +48,7 @@ class RunRequest:
     conversation: int | None = None  # --conversation ID
     save: bool = True  # --no-save turns it off
     state_cache_gb: float = 4.0
+    documents: tuple[Document, ...] = ()  # --file and piped standard input, already read
 
 
 @contextlib.contextmanager
@@ -79,13 +84,17 @@ def open_model(request: RunRequest, runtime: Runtime, err: TextIO | None) -> Ite
 
 
 def run(request: RunRequest, runtime: Runtime, out: TextIO, err: TextIO | None = None) -> int:
+    """``err``: where notices and, on a terminal, the reading progress go."""
     needs_store = request.save or request.continue_last or request.conversation is not None
     store = ConversationStore.in_dir(runtime.locations.data_dir) if needs_store else None
     try:
         # Before loading the model: a wrong id should not cost a minute of loading.
         conversation = _conversation(request, store) if store is not None else None
         with open_model(request, runtime, err) as model:
-            _answer(request, model, store, conversation, out)
+            reading = None
+            if err is not None and not request.json_output and _is_terminal(err):
+                reading = ReadingLine(err, runtime.translator)
+            _answer(request, model, store, conversation, out, reading)
     finally:
         if store is not None:
             store.close()
@@ -112,24 +121,38 @@ def _answer(
     store: ConversationStore | None,
     conversation: Conversation | None,
     out: TextIO,
+    reading: ReadingLine | None = None,
 ) -> None:
     system = request.system
     if system is None:
         system = model.default_system_prompt()
     conversation_id: int | None = conversation.id if conversation else None
     stream = not request.json_output
+    documents = request.documents
+    write = _writer(out, reading) if stream else _ignore
     if request.save and store is not None:
-        service = ChatService(model, store, system, conversation)
-        answer = service.send(request.prompt, request.sampling)
+        service = ChatService(
+            model, store, system, conversation, override_system=request.system_given
+        )
+        session = service.session
+        answer = service.send(request.prompt, request.sampling, documents)
         answer.ui_interval = 0.0  # a pipe wants every chunk as it comes
         conversation_id = service.conversation_id
-        reply, work = answer.reply, lambda: answer.run(_writer(out) if stream else _ignore)
+        reply, work = answer.reply, lambda: answer.run(write)
     else:
-        history = [Message(m.role, m.content) for m in model_history(conversation)]
-        session = model.new_session(system, history)
-        reply = session.send(request.prompt, request.sampling)
-        work = lambda: _stream_reply(reply, out if stream else None)  # noqa: E731
-    stats = _run_interruptible(work, reply.cancel)
+        system = conversation_system_prompt(conversation, system, request.system_given)
+        session = model.new_session(system, model_messages(conversation))
+        message = compose(request.prompt, documents)
+        if documents:
+            ensure_room(session, message, documents, request.sampling)
+        reply = session.send(message, request.sampling)
+        work = lambda: _stream_reply(reply, write)  # noqa: E731
+    tick = (lambda: reading.show(reply.stats)) if reading is not None else None
+    try:
+        stats = _run_interruptible(work, reply.cancel, tick)
+    finally:
+        if reading is not None:
+            reading.clear()
     if request.json_output:
         payload = {
             "model": model.name,
@@ -138,19 +161,38 @@ def _answer(
             "stats": {**stats.as_dict(), "reduced": model.reductions()},
             "settings": model.settings(),
         }
+        if documents:
+            payload["documents"] = [
+                {
+                    "name": d.name,
+                    "kind": d.kind,
+                    "pages": d.pages,
+                    "tokens": session.count_tokens(d.text),
+                    "sha256": d.sha256,
+                }
+                for d in documents
+            ]
         out.write(json.dumps(payload, ensure_ascii=False) + "\n")
     else:
         out.write("\n")
     out.flush()
 
 
-def _run_interruptible(work, cancel) -> ReplyStats:
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _run_interruptible(work, cancel, tick=None) -> ReplyStats:
     """Run ``work`` in a thread so Ctrl-C reaches us while llama.cpp is busy in C.
 
     Python delivers KeyboardInterrupt to the main thread only between bytecodes, which a
     long prompt evaluation would postpone by seconds. Here the main thread only waits:
     Ctrl-C cancels the answer (the engine aborts even a prompt evaluation), the worker
-    ends and saves what there is, and the interrupt goes on to the CLI.
+    ends and saves what there is, and the interrupt goes on to the CLI. ``tick`` is
+    called at each wake-up (the reading progress).
     """
     result: list[ReplyStats] = []
     errors: list[BaseException] = []
@@ -170,7 +212,8 @@ def _run_interruptible(work, cancel) -> ReplyStats:
     threading.Thread(target=target, name="amalia-run", daemon=True).start()
     try:
         while not done.wait(_INTERRUPT_POLL_S):
-            pass
+            if tick is not None:
+                tick()
     except KeyboardInterrupt:
         cancel()
         done.wait()
@@ -180,8 +223,10 @@ def _run_interruptible(work, cancel) -> ReplyStats:
     return result[0]
 
 
-def _writer(out: TextIO):
+def _writer(out: TextIO, reading: ReadingLine | None = None):
     def write(text: str) -> None:
+        if reading is not None:
+            reading.clear()  # the answer starts where the progress line was
         out.write(text)
         out.flush()
 
@@ -192,9 +237,7 @@ def _ignore(_text: str) -> None:
     return None
 
 
-def _stream_reply(reply, out: TextIO | None) -> ReplyStats:
+def _stream_reply(reply, write) -> ReplyStats:
     for chunk in reply:
-        if out is not None:
-            out.write(chunk)
-            out.flush()
+        write(chunk)
     return reply.stats

@@ -400,6 +400,7 @@ class AmaliaApp(App[None]):
                 ("rename", "rename"),
                 ("delete", "delete"),
                 ("export", "export"),
+                ("attach", "attach"),
                 ("settings", "settings"),
             ):
                 yield SystemCommand(t(f"key.{name}"), t(f"command.{name}"), _runner(chat, action))

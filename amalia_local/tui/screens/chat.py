@@ -27,10 +27,12 @@ from amalia_local.conversations.store import USER
 from amalia_local.engine import ReplyStats, StopReason
 from amalia_local.errors import AmaliaError
 from amalia_local.services.chat import AnswerStream, ChatService, visible_history
+from amalia_local.services.documents import DocumentsTooLong
 from amalia_local.tui.keys import translate_bindings
 from amalia_local.tui.paint_budget import PaintBudget
-from amalia_local.tui.screens.base import AmaliaScreen
+from amalia_local.tui.screens.chat_attachments import ChatAttachments
 from amalia_local.tui.screens.dialogs import ConfirmScreen, TextPromptScreen
+from amalia_local.tui.widgets.attachments import AttachmentBar
 from amalia_local.tui.widgets.messages import AnswerMessage, MessageList
 from amalia_local.tui.widgets.prompt import PromptInput
 from amalia_local.tui.widgets.sidebar import Sidebar
@@ -50,7 +52,7 @@ class AnswerDone(Message):
     error: BaseException | None = None
 
 
-class ChatScreen(AmaliaScreen[None]):
+class ChatScreen(ChatAttachments):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "stop", "key.stop"),
         Binding("ctrl+n", "new_conversation", "key.new"),
@@ -63,6 +65,7 @@ class ChatScreen(AmaliaScreen[None]):
         Binding("f8", "delete", "key.delete", show=False),
         Binding("ctrl+s", "export", "key.export", show=False),
         Binding("ctrl+o", "settings", "key.settings"),
+        Binding("ctrl+t", "attach", "key.attach", show=False),
     ]
 
     def __init__(self) -> None:
@@ -82,6 +85,7 @@ class ChatScreen(AmaliaScreen[None]):
             with Vertical(id="conversation"):
                 yield MessageList(id="messages")
                 yield Static("", id="notice", markup=False)
+                yield AttachmentBar(id="attachments")
                 yield PromptInput(t("chat.placeholder"), id="prompt")
         yield StatusBar(id="status", markup=False)
         yield Footer()
@@ -90,6 +94,7 @@ class ChatScreen(AmaliaScreen[None]):
         translate_bindings(self, self.app.t)
         self.query_one("#conversation").border_title = self.app.t("chat.new_title")
         self.query_one(PromptInput).focus()
+        self.query_one(PromptInput).paste_files = self.attach_pasted
         await self.refresh_sidebar()
         self.refresh_status()
 
@@ -123,14 +128,21 @@ class ChatScreen(AmaliaScreen[None]):
     async def _submitted(self, event: PromptInput.Submitted) -> None:
         text = event.text.strip()
         if not text:
+            if self.attachment_bar.attached:
+                self.notify(self.app.t("attach.need_question"), severity="warning")
             return
         if not self._can_talk():
             return
         prompt = self.query_one(PromptInput)
         prompt.clear()
         service = self._service()
+        documents = [a.document for a in self.attachment_bar.attached]
         try:
-            answer = service.send(text, self.app.sampling())
+            answer = service.send(text, self.app.sampling(), documents)
+        except DocumentsTooLong as exc:  # refused before anything was saved
+            prompt.insert(text)
+            self._error(exc)
+            return
         except AmaliaError as exc:
             service.take_back_last_question()
             prompt.insert(text)
@@ -140,7 +152,9 @@ class ChatScreen(AmaliaScreen[None]):
             self.conversation_id = service.conversation_id
             self._show_title()
             await self.refresh_sidebar()
-        await self.query_one(MessageList).add_user(text, self.app.t("chat.you"))
+        await self.attachment_bar.clear()
+        shown = self.question_with_attachments(text, documents)
+        await self.query_one(MessageList).add_user(shown, self.app.t("chat.you"))
         await self._start(answer)
 
     def _can_talk(self) -> bool:
@@ -181,8 +195,11 @@ class ChatScreen(AmaliaScreen[None]):
         # A blinking cursor repaints twice a second, CPU the model would rather have.
         self.query_one(PromptInput).cursor_blink = False
         self.query_one("#notice", Static).remove_class("-visible")
-        self.query_one(StatusBar).show([self.app.model_label(), self.app.t("status.generating")])
+        self.query_one(StatusBar).show(
+            [self.app.model_label(), self.app.t("status.generating")]
+        )
         self.app.generation_started()
+        self.start_reading_progress()
         self._generate(answer)
 
     @work(thread=True, group="generation", exit_on_error=False)
@@ -210,6 +227,7 @@ class ChatScreen(AmaliaScreen[None]):
     async def _answer_done(self, message: AnswerDone) -> None:
         t = self.app.t
         view, self._view = self._view, None
+        self.stop_reading_progress()
         if view is not None:
             view.finish()
         self.query_one(PromptInput).cursor_blink = True
@@ -276,6 +294,7 @@ class ChatScreen(AmaliaScreen[None]):
         if text is None:
             return
         await self.query_one(MessageList).remove_from_last_question()
+        await self.reattach(self._service().taken_back_documents)
         prompt = self.query_one(PromptInput)
         prompt.text = text
         prompt.focus()
@@ -427,7 +446,8 @@ class ChatScreen(AmaliaScreen[None]):
         you, model = t("chat.you"), self.app.model_label()
         for message in visible_history(conversation):
             if message.role == USER:
-                await messages.add_user(message.content, you)
+                shown = self.question_with_attachments(message.content, message.attachments)
+                await messages.add_user(shown, you)
             else:
                 note = (
                     ""

@@ -6,6 +6,7 @@ works everywhere; Shift+Enter also works where the terminal reports it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual import events
@@ -29,6 +30,15 @@ class PromptInput(TextArea):
             compact=True,
             **kwargs,  # type: ignore[arg-type]
         )
+        # Set by the screen: takes a paste that names files (attaching them) and says
+        # so, or leaves it to be pasted as text.
+        self.paste_files: Callable[[str], bool] | None = None
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        # Textual then runs TextArea's own handler (the text pasted) unless prevented.
+        if self.paste_files is not None and self.paste_files(event.text):
+            event.stop()
+            event.prevent_default()
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":

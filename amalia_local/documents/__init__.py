@@ -1,0 +1,20 @@
+"""Documents given to the model: read (PDF, DOCX, ODT, HTML, text), limited, framed.
+
+``read_document`` turns a file into text or one typed error; ``framing`` puts documents
+and a question into one user message the same way every time, so a conversation about
+a document renders the same prompt when continued and its saved KV state is reused.
+"""
+
+from amalia_local.documents.document import Document
+from amalia_local.documents.errors import DocumentError
+from amalia_local.documents.framing import compose
+from amalia_local.documents.read import document_from_bytes, read_document, sniff
+
+__all__ = [
+    "Document",
+    "DocumentError",
+    "compose",
+    "document_from_bytes",
+    "read_document",
+    "sniff",
+]

@@ -1,0 +1,116 @@
+"""From a path (or standard input's bytes) to a :class:`Document`, whatever the format.
+
+The format is the extension's, checked against the first bytes (a ``.pdf`` that is not
+a PDF is corrupt, not text); a file without a known extension is sniffed. Every way
+of failing is a typed :class:`DocumentError` raised before anything is saved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from amalia_local.documents.document import Document, tidy
+from amalia_local.documents.errors import (
+    DocumentCorrupt,
+    DocumentIsFolder,
+    DocumentMissing,
+    DocumentTooLarge,
+    DocumentUnreadable,
+    DocumentUnsupported,
+    DocumentWithoutText,
+)
+from amalia_local.documents.limits import MAX_FILE_BYTES, MAX_TEXT_CHARS
+from amalia_local.formatting import Bytes
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+SUFFIXES = {
+    **dict.fromkeys(TEXT_SUFFIXES, "text"),
+    **dict.fromkeys(HTML_SUFFIXES, "html"),
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".odt": "odt",
+}
+_ODT_MIMETYPE = b"application/vnd.oasis.opendocument.text"
+
+
+def read_document(path: str | os.PathLike[str], pages: str | None = None) -> Document:
+    """Read ``path``; ``pages`` (``3-10``) applies to PDFs only."""
+    file = Path(path).expanduser()
+    try:
+        if file.is_dir():
+            raise DocumentIsFolder(file)
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise DocumentTooLarge(file, Bytes(MAX_FILE_BYTES))
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise DocumentMissing(file) from None
+    except OSError as exc:
+        raise DocumentUnreadable(file, exc.strerror or str(exc)) from None
+    kind = SUFFIXES.get(file.suffix.lower()) or sniff(data)
+    return document_from_bytes(file.name, data, kind, pages, shown=file)
+
+
+def sniff(data: bytes) -> str:
+    """The kind of a file with no telling extension (standard input, ``notas``)."""
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        if _ODT_MIMETYPE in data[:100]:  # ODF stores "mimetype" first, uncompressed
+            return "odt"
+        return "docx" if b"word/" in data else "zip"
+    head = data[:512].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "html"
+    return "text"
+
+
+def document_from_bytes(
+    name: str, data: bytes, kind: str, pages: str | None = None, shown: object = None
+) -> Document:
+    """``shown``: how errors name the source (the path; by default ``name``)."""
+    shown = shown if shown is not None else name
+    page_count: int | None = None
+    if kind == "pdf":
+        from amalia_local.documents.pdf import pdf_text
+
+        if not data.startswith(b"%PDF-") and b"%PDF-" not in data[:1024]:
+            raise DocumentCorrupt(shown, "PDF", "no PDF header")
+        text, page_count = pdf_text(data, shown, pages)
+    elif kind == "docx":
+        from amalia_local.documents.docx import docx_text
+
+        text, page_count = docx_text(data, shown)
+    elif kind == "odt":
+        from amalia_local.documents.odt import odt_text
+
+        text, page_count = odt_text(data, shown)
+    elif kind in ("text", "html"):
+        from amalia_local.documents.plain import decode
+
+        decoded = decode(data)
+        if decoded is None:
+            raise DocumentUnsupported(shown)
+        if kind == "html":
+            from amalia_local.documents.html import html_text
+
+            decoded = html_text(decoded)
+        text = decoded
+    else:
+        raise DocumentUnsupported(shown)
+    if len(text) > MAX_TEXT_CHARS:
+        raise DocumentTooLarge(shown, Bytes(MAX_TEXT_CHARS))
+    text = tidy(text)
+    if not text:
+        raise DocumentWithoutText(shown, "pdf" if kind == "pdf" else "any")
+    return Document(
+        name=name,
+        text=text,
+        sha256=hashlib.sha256(data).hexdigest(),
+        kind=kind,
+        pages=page_count,
+        page_range=pages if kind == "pdf" else None,
+    )
