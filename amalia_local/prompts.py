@@ -7,7 +7,10 @@ European Portuguese whatever the UI language: that is the language the model ser
 
 from __future__ import annotations
 
-from amalia_local.model_file import ModelFile
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the client mode reads the prompt text without gguf and numpy
+    from amalia_local.model_file import ModelFile
 
 AMALIA_SYSTEM_PROMPT = (
     "És o AMALIA, um modelo de linguagem aberto desenvolvido em Portugal para o português "

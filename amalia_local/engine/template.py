@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
 
-from jinja2 import TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
+# jinja2 is imported where a template is compiled, not here: Message is used by the
+# client mode and the converter too, which never render a template in this process.
 from amalia_local.errors import ModelFileError
 
 # AMALIA and EuroLLM are trained on ChatML; files converted without a template still
@@ -37,6 +36,8 @@ class Message:
 
 
 def _raise_exception(message: str) -> NoReturn:
+    from jinja2 import TemplateError
+
     raise TemplateError(message)
 
 
@@ -52,6 +53,9 @@ class ChatTemplate:
         self.source = source or CHATML_TEMPLATE
         self.bos_token = bos_token
         self.eos_token = eos_token
+        from jinja2 import TemplateError
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
         env = ImmutableSandboxedEnvironment(
             trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
         )
@@ -63,6 +67,8 @@ class ChatTemplate:
             raise ModelFileError("error.template_invalid", reason=str(exc)) from exc
 
     def render(self, messages: list[Message], *, add_generation_prompt: bool = True) -> str:
+        from jinja2 import TemplateError  # loaded by __init__ already: a dict lookup
+
         try:
             return self._template.render(
                 messages=[m.as_dict() for m in messages],

@@ -20,7 +20,6 @@ from amalia_local.fit import (
     decide,
     model_facts,
 )
-from amalia_local.model_file import inspect
 from amalia_local.runtime import Runtime
 
 if TYPE_CHECKING:  # the settings helpers serve --endpoint too, which loads no llama.cpp
@@ -89,6 +88,7 @@ def open_checked(
     ``state_dir``/``state_budget``: where and how much KV state to save (0: none).
     """
     from amalia_local.engine.model import Engine, current_machine
+    from amalia_local.model_file import inspect  # gguf and numpy: only to open a file
 
     model_file = inspect(model, cache_dir)
     machine = machine or current_machine()
