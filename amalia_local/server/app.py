@@ -297,11 +297,7 @@ class _API:
         except GeneratorFailed as exc:
             raise errors.unavailable(str(exc.params.get("reason", ""))) from None
         except GrammarError as exc:
-            raise errors.bad_request(
-                f"Unsupported JSON schema: {exc}",
-                param="response_format.json_schema",
-                code="invalid_schema",
-            ) from None
+            raise errors.invalid_schema(exc) from None
         except AmaliaError as exc:  # a template that refuses these messages, a failed load
             raise errors.bad_request(str(exc)) from None
         reply = _Reply(body, self.host.name, chat)
@@ -539,11 +535,7 @@ def _grammar(response_format: ResponseFormat) -> str:
     try:
         return schema_grammar(schema)
     except GrammarError as exc:
-        raise errors.bad_request(
-            f"Unsupported JSON schema: {exc}",
-            param="response_format.json_schema",
-            code="invalid_schema",
-        ) from None
+        raise errors.invalid_schema(exc) from None
 
 
 def _check_grammar(engine: Engine, grammar: str) -> None:
