@@ -119,18 +119,19 @@ def _kv_that_fits(engine, n_ctx: int) -> str | None:
     only at half the KV memory, None if not even then. What the loaded model holds now
     counts as available: it is freed before a new run loads it again."""
     from amalia_local.engine import current_machine
+    from amalia_local.fit import model_facts, ram_needed
     from amalia_local.kv_type import KvType
 
-    model = engine.model_file
+    facts = model_facts(engine.model_file)
     options = engine.options
     machine = current_machine()
     if options.n_gpu_layers and machine.gpu_offload and not machine.unified_memory:
         available = machine.available_ram + (machine.vram_free or 0)
     else:
         available = machine.available_ram
-    available += model.ram_needed(options.n_ctx, options.kv_type)
-    if model.ram_needed(n_ctx, options.kv_type) <= available:
+    available += ram_needed(facts, options.n_ctx, options.kv_type)
+    if ram_needed(facts, n_ctx, options.kv_type) <= available:
         return "same"
-    if options.kv_type != KvType.Q8_0 and model.ram_needed(n_ctx, KvType.Q8_0) <= available:
+    if options.kv_type != KvType.Q8_0 and ram_needed(facts, n_ctx, KvType.Q8_0) <= available:
         return "q8_0"
     return None
