@@ -48,3 +48,6 @@ def test_lowest_constraints_pin_every_floor():
     # requires-python is 3.11 (httpx2 2.16 needs it): tomli is no longer a dependency
     assert "tomli" not in out
     assert pins["jinja2"] == "3.1.6" and pins["packaging"] == "24.2"
+    # httpx2's httpcore2 needs h11 0.16, and openai before 1.55.3 breaks on httpx 0.28:
+    # lower floors cannot be installed or do not work (the floors CI found both)
+    assert pins["h11"] == "0.16" and pins["openai"] == "1.55.3"
