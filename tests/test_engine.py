@@ -216,3 +216,14 @@ def test_engine_refuses_concurrent_generation(tiny_model, open_engine):
     with pytest.raises(RuntimeError):
         ChatSession(engine).send("Olá", GREEDY).consume()
     first.close()
+
+
+def test_a_long_text_keeps_every_token_across_the_copy_slices(smollm, open_engine):
+    """Ids are copied out of llama.cpp in slices (so a server's event loop is not held for
+    a whole 4 MB prompt): none may be lost or doubled at a slice's edge."""
+    engine = open_engine(smollm, n_ctx=512, n_threads=2)
+    text = " ".join(f"Linha {i}: a Câmara publicou o edital n.º {i * 7}." for i in range(9000))
+    ours = engine.tokenize(text, add_special=False)
+    assert len(ours) > 3 * (1 << 15)  # several slices, and a partial last one
+    # llama-cpp-python's own tokenize (one copy) is the reference
+    assert ours == engine._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)

@@ -45,6 +45,8 @@ from amalia_local.errors import ModelLoadError
 # a run starting with either already has its prefix (transformers' Metaspace replaces
 # spaces with "▁" before looking)
 _SPACES = (" ", "\u2581")
+# Token ids copied out of llama.cpp per Python call (see _llama_tokenize).
+_SLICE = 1 << 15
 
 
 def c_kv_overrides(rule: TokenizerRule | None) -> Any:
@@ -172,7 +174,12 @@ class ExactTokenizer:
             n = llama_cpp.llama_tokenize(
                 self._vocab, data, len(data), buf, size, add_special, special
             )
-        return list(buf[:n])
+        # In slices: one list of a million ids built in a single C call holds the GIL for
+        # ~0.1 s, and a server's event loop (its /health) must not wait that long.
+        tokens: list[int] = []
+        for start in range(0, n, _SLICE):
+            tokens += buf[start : min(n, start + _SLICE)]
+        return tokens
 
     def _adds_prefix_itself(self) -> bool:
         """Whether llama.cpp puts ``▁`` in front of raw text for this loaded vocabulary."""

@@ -18,6 +18,7 @@ import contextlib
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -478,6 +479,12 @@ def _sequence_request(
     )
 
 
+# Where a lone surrogate could come from: an escape \uD800-\uDFFF, or the UTF-8 bytes of
+# one (json.loads decodes bytes with "surrogatepass"). Valid pairs match too and only cost
+# the full check; a body with no match cannot hold a lone surrogate.
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
 def _decode(raw: bytes, model: type[BaseModel]) -> BaseModel:
     """Parse and validate a body (in a worker thread: 4 MB of JSON takes a while)."""
     try:
@@ -491,7 +498,8 @@ def _decode(raw: bytes, model: type[BaseModel]) -> BaseModel:
     if not isinstance(payload, dict):
         raise errors.bad_request("The body must be a JSON object.")
     try:
-        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        if _MAYBE_SURROGATE.search(raw):  # the full check re-encodes all: only when needed
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise errors.bad_request(
             "The body contains a lone surrogate (e.g. \\ud800): not valid Unicode text.",

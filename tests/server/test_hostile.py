@@ -156,9 +156,15 @@ def test_huge_seed(server, smollm):
     still_serving(server, smollm.stem, before)
 
 
-@pytest.mark.parametrize("where", ["content", "model", "prompt"])
+@pytest.mark.parametrize("where", ["content", "model", "prompt", "utf-8 bytes"])
 def test_lone_surrogate(server, smollm, where):
     before = rss(server)
+    if where == "utf-8 bytes":  # not escaped: the three bytes UTF-8 would give U+D800
+        url = server.url + "/chat/completions"
+        raw = f'{{"model": "{smollm.stem}", "messages": [{{"role": "user", "content": "a'
+        refused(post(url, raw.encode() + b'\xed\xa0\x80"}]}', JSON), 400, "invalid_unicode")
+        still_serving(server, smollm.stem, before)
+        return
     if where == "prompt":
         url = server.url + "/completions"
         raw = f'{{"model": "{smollm.stem}", "prompt": "a\\ud800b", "max_tokens": 2}}'
