@@ -116,8 +116,15 @@ def _required(cfg: ModelConfig) -> list[tuple[MT, int | None]]:
     if not cfg.tie_embeddings:
         req.append((MT.OUTPUT, None))
     per_layer = (
-        MT.ATTN_NORM, MT.ATTN_Q, MT.ATTN_K, MT.ATTN_V, MT.ATTN_OUT,
-        MT.FFN_NORM, MT.FFN_GATE, MT.FFN_UP, MT.FFN_DOWN,
+        MT.ATTN_NORM,
+        MT.ATTN_Q,
+        MT.ATTN_K,
+        MT.ATTN_V,
+        MT.ATTN_OUT,
+        MT.FFN_NORM,
+        MT.FFN_GATE,
+        MT.FFN_UP,
+        MT.FFN_DOWN,
     )
     req += [(k, b) for b in range(cfg.num_layers) for k in per_layer]
     return req
@@ -245,8 +252,10 @@ def encode_block(plan: TensorPlan, block: np.ndarray) -> tuple[np.ndarray, bool]
         block = undo_rope_permutation(block, plan.head_dim)
     qtype = plan.out_type
     # bit-exact pass-through when the precision does not change
-    if (qtype == Q.BF16 and src == "BF16") or (qtype == Q.F16 and src == "F16") or (
-        qtype == Q.F32 and src == "F32"
+    if (
+        (qtype == Q.BF16 and src == "BF16")
+        or (qtype == Q.F16 and src == "F16")
+        or (qtype == Q.F32 and src == "F32")
     ):
         return np.ascontiguousarray(block), False
     f32 = _to_f32(block, src)
@@ -254,8 +263,10 @@ def encode_block(plan: TensorPlan, block: np.ndarray) -> tuple[np.ndarray, bool]
         return f32, False
     if qtype == Q.F16:
         # max and min rather than abs: no block-sized temporary
-        overflow = src != "F16" and f32.size > 0 and (
-            float(f32.max()) > _F16_MAX or float(f32.min()) < -_F16_MAX
+        overflow = (
+            src != "F16"
+            and f32.size > 0
+            and (float(f32.max()) > _F16_MAX or float(f32.min()) < -_F16_MAX)
         )
         with np.errstate(over="ignore"):  # reported once per tensor by the caller
             return f32.astype(np.float16), overflow

@@ -195,9 +195,7 @@ class ChatScreen(ChatAttachments):
         # A blinking cursor repaints twice a second, CPU the model would rather have.
         self.query_one(PromptInput).cursor_blink = False
         self.query_one("#notice", Static).remove_class("-visible")
-        self.query_one(StatusBar).show(
-            [self.app.model_label(), self.app.t("status.generating")]
-        )
+        self.query_one(StatusBar).show([self.app.model_label(), self.app.t("status.generating")])
         self.app.generation_started()
         self.start_reading_progress()
         self._generate(answer)
