@@ -20,6 +20,7 @@ GB each): wrap a run at that shape in ``flock /tmp/amalia-shape.lock``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx2
@@ -91,7 +93,9 @@ def ask(server: Server, messages: list[dict], max_tokens: int = ANSWER_TOKENS) -
     }
 
 
-def conversation(server: Server, question: str) -> list[dict]:
+def conversation(
+    server: Server, question: str, report: Callable[[list[dict]], None] | None = None
+) -> list[dict]:
     messages = [{"role": "user", "content": question}]
     turns = []
     for follow_up in [None, *FOLLOW_UPS]:
@@ -101,6 +105,8 @@ def conversation(server: Server, question: str) -> list[dict]:
                 {"role": "user", "content": follow_up},
             ]
         turns.append(ask(server, list(messages)))
+        if report is not None:
+            report(turns)
     return turns
 
 
@@ -108,7 +114,10 @@ def multi_turn(model: Path, threads: int, home: str, servers: list[str]) -> None
     print(f"1. 3-turn conversation, first question ~1,500 tokens (ctx {CTX}, {threads} threads)")
     print("   target: turns 2-3 time to first token <= 25% of turn 1, <= llama_cpp.server's")
     question = long_question()
-    results = {}
+    print(
+        f"   {'server':<18} {'turn':>4} {'prompt':>7} {'cached':>7} {'TTFT s':>8} {'of turn 1':>9}",
+        flush=True,
+    )
     for name in servers:
         server = (
             start_amalia(model, 1, threads, home, ctx=CTX)
@@ -117,21 +126,22 @@ def multi_turn(model: Path, threads: int, home: str, servers: list[str]) -> None
         )
         try:
             ask(server, [{"role": "user", "content": "Hi"}], max_tokens=2)  # warm up
-            results[name] = conversation(server, question)
+            # each turn printed as it ends: at AMALIA's shape a side takes many minutes
+            conversation(server, question, report=functools.partial(print_turn, name))
         finally:
             server.stop()
+
+
+def print_turn(name: str, turns: list[dict]) -> None:
+    turn = turns[-1]
+    usage = turn["usage"]
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", "-")
+    share = turn["ttft"] / turns[0]["ttft"]
     print(
-        f"   {'server':<18} {'turn':>4} {'prompt':>7} {'cached':>7} {'TTFT s':>8} {'of turn 1':>9}"
+        f"   {name:<18} {len(turns):>4} {usage.get('prompt_tokens', 0):>7} {cached!s:>7} "
+        f"{turn['ttft']:>8.2f} {share:>9.0%}",
+        flush=True,
     )
-    for name, turns in results.items():
-        for i, turn in enumerate(turns, 1):
-            usage = turn["usage"]
-            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", "-")
-            share = turn["ttft"] / turns[0]["ttft"]
-            print(
-                f"   {name:<18} {i:>4} {usage.get('prompt_tokens', 0):>7} {cached!s:>7} "
-                f"{turn['ttft']:>8.2f} {share:>9.0%}"
-            )
 
 
 def concurrent_conversations(model: Path, threads: int, home: str, parallel: int) -> None:
