@@ -1,0 +1,247 @@
+"""Just enough HTTP/1.1 for an OpenAI-compatible server, on the standard library's sockets.
+
+Why not a library: ``run --endpoint`` is judged by its time to first token counted from
+process start, within 50 ms of the server's own, and Python's start alone is 20-35 ms of
+it. Importing httpx2 costs about 100 ms and even ``http.client`` about 25 ms (it loads
+the ``email`` parser and ``ssl``); ``socket`` costs 2-3 ms.
+
+The subset is what the two calls of :mod:`amalia_local.remote.client` need, and no more:
+one request per connection (``Connection: close``), a body by ``Content-Length``, by
+chunks, or until the server closes; no redirects (an API answers, it does not move), no
+proxies from the environment (a proxy meant for the internet must not see a LAN server),
+no compression. ``ssl`` is imported, and the system's CA store loaded, only for https://.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+# A status line or a header longer than this is not an API server talking.
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+_READ_SIZE = 65536
+
+
+class HTTPError(Exception):
+    """The server could not be reached or did not speak HTTP: one line, for the user."""
+
+
+class Response:
+    """A response whose body is read as it arrives (the answer streams)."""
+
+    def __init__(self, sock: socket.socket, method: str) -> None:
+        self._sock = sock
+        self._file = sock.makefile("rb")
+        self.status, self.reason = _status_line(self._line())
+        self.headers = self._headers()
+        chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+        length = self.headers.get("content-length")
+        self._chunked = chunked
+        self._remaining: int | None = None
+        if method == "HEAD" or self.status in (204, 304):
+            self._remaining = 0
+        elif not chunked and length is not None:
+            try:
+                self._remaining = int(length)
+            except ValueError:
+                raise HTTPError(f"bad Content-Length: {length!r}") from None
+            if self._remaining < 0:
+                raise HTTPError(f"bad Content-Length: {length!r}")
+        self._chunk_left = 0
+        self._done = False
+
+    # --- the body ---------------------------------------------------------------------
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The body in pieces, each as soon as it has arrived."""
+        while not self._done:
+            piece = self._next_piece()
+            if piece:
+                yield piece
+
+    def read(self) -> bytes:
+        return b"".join(self.iter_bytes())
+
+    def iter_lines(self) -> Iterator[str]:
+        """The body's lines (``\\n`` or ``\\r\\n``), without their ends: server-sent events."""
+        pending = b""
+        for piece in self.iter_bytes():
+            pending += piece
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield _text(line)
+        if pending:
+            yield _text(pending)
+
+    def _next_piece(self) -> bytes:
+        if self._chunked:
+            return self._next_chunk()
+        if self._remaining is None:  # until the server closes
+            piece = self._file.read1(_READ_SIZE)
+            if not piece:
+                self._done = True
+            return piece
+        if self._remaining == 0:
+            self._done = True
+            return b""
+        piece = self._file.read1(min(self._remaining, _READ_SIZE))
+        if not piece:
+            raise HTTPError("the server closed the connection in the middle of its answer")
+        self._remaining -= len(piece)
+        return piece
+
+    def _next_chunk(self) -> bytes:
+        if self._chunk_left == 0:
+            size_line = self._line().split(";", 1)[0].strip()
+            try:
+                self._chunk_left = int(size_line, 16)
+            except ValueError:
+                raise HTTPError(f"bad chunk size: {size_line[:40]!r}") from None
+            if self._chunk_left < 0:
+                raise HTTPError(f"bad chunk size: {size_line[:40]!r}")
+            if self._chunk_left == 0:
+                while self._line():  # trailers, up to the empty line
+                    pass
+                self._done = True
+                return b""
+        piece = self._file.read1(min(self._chunk_left, _READ_SIZE))
+        if not piece:
+            raise HTTPError("the server closed the connection in the middle of its answer")
+        self._chunk_left -= len(piece)
+        if self._chunk_left == 0:
+            self._line()  # the CRLF after the chunk's data
+        return piece
+
+    # --- the head ---------------------------------------------------------------------
+    def _line(self) -> str:
+        raw = self._file.readline(_MAX_LINE + 1)
+        if not raw:
+            raise HTTPError("the server closed the connection without answering")
+        if len(raw) > _MAX_LINE:
+            raise HTTPError("a line of the answer is too long")
+        return raw.decode("latin-1").rstrip("\r\n")
+
+    def _headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for _ in range(_MAX_HEADERS):
+            line = self._line()
+            if not line:
+                return headers
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise HTTPError(f"bad header line: {line[:40]!r}")
+            name = name.strip().lower()
+            value = value.strip()
+            # Repeated headers are joined with commas, as RFC 9110 allows.
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        raise HTTPError("too many headers in the answer")
+
+    # --- the connection ---------------------------------------------------------------
+    def abort(self) -> None:
+        """From any thread: end the connection, so a reader blocked on it wakes up and the
+        server learns to stop (that is how every OpenAI-compatible server is cancelled)."""
+        with contextlib.suppress(OSError):  # already closed by either side
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """From the thread that reads: end the connection and free it."""
+        self.abort()
+        self._done = True
+        try:
+            self._file.close()
+        finally:
+            self._sock.close()
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    connect_timeout: float,
+    read_timeout: float,
+) -> Response:
+    """Send one request and read the answer's head; the body is left to read.
+
+    Every failure to connect, to agree on TLS, to send, or to read the head is an
+    :class:`HTTPError` whose text says what happened (refused, timed out, certificate...).
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        host = parts.hostname
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError as exc:  # a port that is not a number
+        raise HTTPError(str(exc)) from None
+    if scheme not in ("http", "https") or not host:
+        raise HTTPError(f"not an http:// or https:// address: {url}")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    sock = None
+    try:
+        sock = socket.create_connection((host, port), timeout=connect_timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if scheme == "https":
+            import ssl  # only here: loading it and the CA store costs tens of ms
+
+            context = ssl.create_default_context()
+            sock = context.wrap_socket(sock, server_hostname=host)
+        sock.settimeout(read_timeout)
+        sock.sendall(_head(method, target, _host_header(host, parts.port), headers, body))
+        if body:
+            sock.sendall(body)
+        return Response(sock, method)
+    except HTTPError:
+        if sock is not None:
+            sock.close()
+        raise
+    except (OSError, UnicodeError) as exc:  # refused, unknown host, timeout, TLS (SSLError)
+        if sock is not None:
+            sock.close()
+        raise HTTPError(_reason(exc)) from None
+
+
+def _head(
+    method: str, target: str, host: str, headers: dict[str, str] | None, body: bytes | None
+) -> bytes:
+    lines = [
+        f"{method} {target} HTTP/1.1",
+        f"Host: {host}",
+        "Connection: close",
+        "Accept-Encoding: identity",
+        "User-Agent: amalia-local",
+    ]
+    for name, value in (headers or {}).items():
+        if "\r" in value or "\n" in value:  # would smuggle in a header of its own
+            raise HTTPError(f"a line break in the {name} header")
+        lines.append(f"{name}: {value}")
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _host_header(host: str, port: int | None) -> str:
+    name = f"[{host}]" if ":" in host else host  # an IPv6 address
+    return f"{name}:{port}" if port else name
+
+
+def _status_line(line: str) -> tuple[int, str]:
+    version, _, rest = line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/") or len(code) != 3 or not code.isdigit():
+        raise HTTPError(f"not an HTTP answer: {line[:40]!r}")
+    return int(code), reason.strip()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
+        return "timed out"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _text(line: bytes) -> str:
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    return line.decode("utf-8", errors="replace")
