@@ -11,8 +11,11 @@ class EndpointSpec:
     api_key: str | None = None
     model: str | None = None  # None: the server's first (often only) model
 
-    def open(self):
-        """Connect, check the model is there: a :class:`~amalia_local.remote.model.RemoteModel`."""
+    def open(self, *, check_now: bool = True):
+        """Connect, check the model is there: a :class:`~amalia_local.remote.model.RemoteModel`.
+
+        ``check_now=False``: a named model is checked beside the first question instead.
+        """
         from amalia_local.remote.model import RemoteModel
 
-        return RemoteModel.open(self.url, self.api_key, self.model)
+        return RemoteModel.open(self.url, self.api_key, self.model, check_now=check_now)
