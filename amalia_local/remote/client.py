@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from amalia_local.engine.stats import ReplyStats, StopReason
 from amalia_local.errors import RemoteError
+from amalia_local.i18n import Phrase
 from amalia_local.remote import http
 
 if TYPE_CHECKING:
@@ -217,9 +218,10 @@ class Endpoint:
         response.close()
 
     def _unreachable(self, exc: BaseException) -> RemoteError:
-        return RemoteError(
-            "error.endpoint_unreachable", url=self.url, reason=str(exc) or type(exc).__name__
-        )
+        if not isinstance(exc, http.HTTPError):
+            exc = http.HTTPError.from_os(exc)
+        reason = Phrase(exc.key, **exc.params)
+        return RemoteError("error.endpoint_unreachable", url=self.url, reason=reason)
 
     def _status_error(self, response: http.Response) -> RemoteError:
         try:

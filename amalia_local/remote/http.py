@@ -19,14 +19,24 @@ import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+from amalia_local.errors import AmaliaError
+
 # A status line or a header longer than this is not an API server talking.
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
 _READ_SIZE = 65536
 
 
-class HTTPError(Exception):
-    """The server could not be reached or did not speak HTTP: one line, for the user."""
+class HTTPError(AmaliaError):
+    """The server could not be reached or did not speak HTTP: a catalogue key (``http.*``)
+    that the client puts inside its own one-line error."""
+
+    @classmethod
+    def from_os(cls, exc: BaseException) -> HTTPError:
+        """Refused, reset, unknown host, TLS: as the system says it; a timeout in words."""
+        if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
+            return cls("http.timed_out")
+        return cls("http.system", reason=" ".join(str(exc).split()) or type(exc).__name__)
 
 
 class Response:
@@ -47,9 +57,9 @@ class Response:
             try:
                 self._remaining = int(length)
             except ValueError:
-                raise HTTPError(f"bad Content-Length: {length!r}") from None
+                raise HTTPError("http.malformed", text=length[:40]) from None
             if self._remaining < 0:
-                raise HTTPError(f"bad Content-Length: {length!r}")
+                raise HTTPError("http.malformed", text=length[:40])
         self._chunk_left = 0
         self._done = False
 
@@ -57,7 +67,10 @@ class Response:
     def iter_bytes(self) -> Iterator[bytes]:
         """The body in pieces, each as soon as it has arrived."""
         while not self._done:
-            piece = self._next_piece()
+            try:
+                piece = self._next_piece()
+            except OSError as exc:  # reset, timed out, or shut down by abort()
+                raise HTTPError.from_os(exc) from None
             if piece:
                 yield piece
 
@@ -88,7 +101,7 @@ class Response:
             return b""
         piece = self._file.read1(min(self._remaining, _READ_SIZE))
         if not piece:
-            raise HTTPError("the server closed the connection in the middle of its answer")
+            raise HTTPError("http.closed_mid_answer")
         self._remaining -= len(piece)
         return piece
 
@@ -98,9 +111,9 @@ class Response:
             try:
                 self._chunk_left = int(size_line, 16)
             except ValueError:
-                raise HTTPError(f"bad chunk size: {size_line[:40]!r}") from None
+                raise HTTPError("http.malformed", text=size_line[:40]) from None
             if self._chunk_left < 0:
-                raise HTTPError(f"bad chunk size: {size_line[:40]!r}")
+                raise HTTPError("http.malformed", text=size_line[:40])
             if self._chunk_left == 0:
                 while self._line():  # trailers, up to the empty line
                     pass
@@ -108,7 +121,7 @@ class Response:
                 return b""
         piece = self._file.read1(min(self._chunk_left, _READ_SIZE))
         if not piece:
-            raise HTTPError("the server closed the connection in the middle of its answer")
+            raise HTTPError("http.closed_mid_answer")
         self._chunk_left -= len(piece)
         if self._chunk_left == 0:
             self._line()  # the CRLF after the chunk's data
@@ -118,9 +131,9 @@ class Response:
     def _line(self) -> str:
         raw = self._file.readline(_MAX_LINE + 1)
         if not raw:
-            raise HTTPError("the server closed the connection without answering")
+            raise HTTPError("http.closed_early")
         if len(raw) > _MAX_LINE:
-            raise HTTPError("a line of the answer is too long")
+            raise HTTPError("http.malformed", text=raw[:40].decode("latin-1"))
         return raw.decode("latin-1").rstrip("\r\n")
 
     def _headers(self) -> dict[str, str]:
@@ -131,12 +144,12 @@ class Response:
                 return headers
             name, sep, value = line.partition(":")
             if not sep:
-                raise HTTPError(f"bad header line: {line[:40]!r}")
+                raise HTTPError("http.malformed", text=line[:40])
             name = name.strip().lower()
             value = value.strip()
             # Repeated headers are joined with commas, as RFC 9110 allows.
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        raise HTTPError("too many headers in the answer")
+        raise HTTPError("http.malformed", text=line[:40])
 
     # --- the connection ---------------------------------------------------------------
     def abort(self) -> None:
@@ -196,7 +209,7 @@ class Sent:
             raise
         except OSError as exc:  # reset, timed out
             self._sock.close()
-            raise HTTPError(_reason(exc)) from None
+            raise HTTPError.from_os(exc) from None
 
     def abort(self) -> None:
         """Give up on the answer: the server sees the connection end and stops."""
@@ -221,10 +234,10 @@ def send(
     try:
         host = parts.hostname
         port = parts.port or (443 if scheme == "https" else 80)
-    except ValueError as exc:  # a port that is not a number
-        raise HTTPError(str(exc)) from None
+    except ValueError:  # a port that is not a number
+        raise HTTPError("http.bad_url", url=url) from None
     if scheme not in ("http", "https") or not host:
-        raise HTTPError(f"not an http:// or https:// address: {url}")
+        raise HTTPError("http.bad_url", url=url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     sock = None
     try:
@@ -249,7 +262,7 @@ def send(
     except (OSError, UnicodeError) as exc:  # refused, unknown host, timeout, TLS (SSLError)
         if sock is not None:
             sock.close()
-        raise HTTPError(_reason(exc)) from None
+        raise HTTPError.from_os(exc) from None
 
 
 def _head(
@@ -264,7 +277,7 @@ def _head(
     ]
     for name, value in (headers or {}).items():
         if "\r" in value or "\n" in value:  # would smuggle in a header of its own
-            raise HTTPError(f"a line break in the {name} header")
+            raise HTTPError("http.header_line_break", name=name)
         lines.append(f"{name}: {value}")
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")
@@ -280,14 +293,8 @@ def _status_line(line: str) -> tuple[int, str]:
     version, _, rest = line.partition(" ")
     code, _, reason = rest.partition(" ")
     if not version.startswith("HTTP/") or len(code) != 3 or not code.isdigit():
-        raise HTTPError(f"not an HTTP answer: {line[:40]!r}")
+        raise HTTPError("http.malformed", text=line[:40])
     return int(code), reason.strip()
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
-        return "timed out"
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _text(line: bytes) -> str:

@@ -175,7 +175,9 @@ def test_a_stream_broken_in_the_middle_is_one_error_not_a_short_answer():
     with scripted_server(script) as server, pytest.raises(RemoteError) as raised:
         _stream(server.url)
     assert raised.value.key == "error.endpoint_unreachable"
-    assert "closed the connection" in _line(raised.value)
+    assert "closed the connection in the middle of its answer" in _line(raised.value)
+    in_pt = Translator("pt").t(raised.value.key, **raised.value.params)
+    assert "o servidor fechou a ligação a meio da resposta" in in_pt  # the reason too
 
 
 def test_nobody_listening_is_unreachable():
