@@ -71,7 +71,7 @@ class AnswerStream:
                     on_text("".join(pending))
                     pending.clear()
                     last_ui = now
-                if self.message_id is None:
+                if self.message_id is None and not pending:  # the first text is out
                     self._begin()
                     last_save = time.monotonic()
                 if now - last_save >= self.save_interval:
