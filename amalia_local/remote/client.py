@@ -68,10 +68,7 @@ class Endpoint:
             response.abort()
 
     def models(self) -> list[str]:
-        return self._models(self._send("GET", "/models"))
-
-    def _models(self, sent: http.Sent) -> list[str]:
-        response = self._answer(sent)
+        response = self._request("GET", "/models")
         try:
             try:
                 body = json.loads(response.read())
@@ -90,15 +87,8 @@ class Endpoint:
         sampling: SamplingOptions,
         stats: ReplyStats,
         cancel: CancelEvent | None = None,
-        *,
-        check_model: bool = False,
     ) -> Iterator[str]:
-        """Text chunks of the answer; fills ``stats`` from the server's ``usage``.
-
-        ``check_model``: ask the server for its models too, in flight beside the
-        question (its answer comes long before the first token), and stop the question
-        if ``model`` is not among them: some servers answer with another model instead.
-        """
+        """Text chunks of the answer; fills ``stats`` from the server's ``usage``."""
         payload: dict[str, Any] = {
             "model": model,
             "messages": messages,
@@ -113,20 +103,7 @@ class Endpoint:
             payload["seed"] = sampling.seed
         start = time.perf_counter()
         stats.stop_reason = StopReason.END
-        listing = self._send("GET", "/models") if check_model else None
-        try:
-            sent = self._send("POST", "/chat/completions", payload)
-        except BaseException:
-            if listing is not None:
-                listing.abort()
-            raise
-        if listing is not None:
-            try:
-                require_model(self._models(listing), model, self.url)
-            except BaseException:
-                sent.abort()
-                raise
-        response = self._answer(sent)
+        response = self._request("POST", "/chat/completions", payload)
         if cancel is not None:
             cancel.on_set = response.abort
             if cancel.is_set():  # cancelled while the request was on its way
@@ -179,14 +156,15 @@ class Endpoint:
                 stats.sampled_tokens = stats.generated_tokens or chunks
 
     # --- requests and their errors --------------------------------------------------------
-    def _send(self, method: str, path: str, payload: object = None) -> http.Sent:
+    def _request(self, method: str, path: str, payload: object = None) -> http.Response:
+        """The answer's head, read; any status but 200 is raised as its error."""
         headers = dict(self._headers)
         body = None
         if payload is not None:
             headers["Content-Type"] = "application/json"
             body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         try:
-            return http.send(
+            response = http.request(
                 method,
                 self.base + path,
                 headers=headers,
@@ -194,13 +172,6 @@ class Endpoint:
                 connect_timeout=CONNECT_TIMEOUT_S,
                 read_timeout=READ_TIMEOUT_S,
             )
-        except http.HTTPError as exc:
-            raise self._unreachable(exc) from None
-
-    def _answer(self, sent: http.Sent) -> http.Response:
-        """The answer's head, read; any status but 200 is raised as its error."""
-        try:
-            response = sent.response()
         except http.HTTPError as exc:
             raise self._unreachable(exc) from None
         if response.status != 200:
@@ -238,18 +209,6 @@ class Endpoint:
         return RemoteError(
             "error.endpoint_status", url=self.url, status=response.status, message=message
         )
-
-
-def require_model(available: list[str], model: str | None, url: str) -> str:
-    """``model`` if the server has it, else its first: one clear error when it has none,
-    or not that one (the list says what to pass to --model instead)."""
-    if not available:
-        raise RemoteError("error.endpoint_no_models", url=url)
-    if model is not None and model not in available:
-        raise RemoteError(
-            "error.endpoint_model_missing", model=model, url=url, available=", ".join(available)
-        )
-    return model or available[0]
 
 
 def _json(data: str, url: str) -> dict[str, Any]:

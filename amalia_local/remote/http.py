@@ -182,53 +182,6 @@ def request(
     Every failure to connect, to agree on TLS, to send, or to read the head is an
     :class:`HTTPError` whose text says what happened (refused, timed out, certificate...).
     """
-    return send(
-        method,
-        url,
-        headers=headers,
-        body=body,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-    ).response()
-
-
-class Sent:
-    """A request on its way, whose answer is read later: two requests to one server can
-    then be in flight together (``run --model``: the model check beside the question)."""
-
-    def __init__(self, sock: socket.socket, method: str) -> None:
-        self._sock = sock
-        self._method = method
-
-    def response(self) -> Response:
-        """The answer's head, read (waiting for it); the body is left to read."""
-        try:
-            return Response(self._sock, self._method)
-        except HTTPError:
-            self._sock.close()
-            raise
-        except OSError as exc:  # reset, timed out
-            self._sock.close()
-            raise HTTPError.from_os(exc) from None
-
-    def abort(self) -> None:
-        """Give up on the answer: the server sees the connection end and stops."""
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
-
-
-def send(
-    method: str,
-    url: str,
-    *,
-    headers: dict[str, str] | None = None,
-    body: bytes | None = None,
-    connect_timeout: float,
-    read_timeout: float,
-) -> Sent:
-    """Connect and send one request, without waiting for the answer; errors as
-    :func:`request`'s."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     try:
@@ -254,7 +207,7 @@ def send(
         sock.sendall(_head(method, target, _host_header(host, parts.port), headers, body))
         if body:
             sock.sendall(body)
-        return Sent(sock, method)
+        return Response(sock, method)
     except HTTPError:
         if sock is not None:
             sock.close()

@@ -13,8 +13,9 @@ from amalia_local.engine.chat import ChatSession, Reply
 from amalia_local.engine.options import SamplingOptions
 from amalia_local.engine.stats import ReplyStats
 from amalia_local.engine.template import Message
+from amalia_local.errors import RemoteError
 from amalia_local.prompts import AMALIA_SYSTEM_PROMPT
-from amalia_local.remote.client import CancelEvent, Endpoint, require_model
+from amalia_local.remote.client import CancelEvent, Endpoint
 
 if TYPE_CHECKING:
     from amalia_local.chat_model import Placement
@@ -23,35 +24,29 @@ if TYPE_CHECKING:
 class RemoteModel:
     """``--endpoint URL [--model NAME]``: one model of one server, checked at open."""
 
-    def __init__(self, endpoint: Endpoint, name: str, *, checked: bool = True) -> None:
+    def __init__(self, endpoint: Endpoint, name: str) -> None:
         self.endpoint = endpoint
         self.name = name
-        # False: the server's list of models is asked for beside the first question
-        # (``run --model NAME``: one round trip less before the first token).
-        self.checked = checked
 
     @classmethod
-    def open(
-        cls,
-        url: str,
-        api_key: str | None = None,
-        model: str | None = None,
-        *,
-        check_now: bool = True,
-    ) -> RemoteModel:
-        """Ask the server which models it has; pick ``model``, or its only/first one.
-
-        ``check_now=False`` with a ``model``: nothing is asked here, the first answer
-        checks (and fails with the same error) instead."""
+    def open(cls, url: str, api_key: str | None = None, model: str | None = None) -> RemoteModel:
+        """Ask the server which models it has; pick ``model``, or its only/first one."""
         endpoint = Endpoint(url, api_key)
-        if model is not None and not check_now:
-            return cls(endpoint, model, checked=False)
         try:
-            name = require_model(endpoint.models(), model, url)
+            available = endpoint.models()
+            if not available:
+                raise RemoteError("error.endpoint_no_models", url=url)
+            if model is not None and model not in available:
+                raise RemoteError(
+                    "error.endpoint_model_missing",
+                    model=model,
+                    url=url,
+                    available=", ".join(available),
+                )
         except BaseException:
             endpoint.close()
             raise
-        return cls(endpoint, name)
+        return cls(endpoint, model or available[0])
 
     @property
     def location(self) -> str:
@@ -96,10 +91,5 @@ class RemoteSession(ChatSession):
         stats = ReplyStats()
         cancel = CancelEvent()
         messages = [m.as_dict() for m in self.visible_messages()]
-        chunks = self.model.endpoint.stream_chat(
-            self.model.name, messages, sampling, stats, cancel, check_model=not self.model.checked
-        )
-        # A failed check raises from the first answer, which ends ``run``, the one
-        # command that defers it.
-        self.model.checked = True
+        chunks = self.model.endpoint.stream_chat(self.model.name, messages, sampling, stats, cancel)
         return Reply(self, chunks, stats, cancel)

@@ -11,11 +11,8 @@ class EndpointSpec:
     api_key: str | None = None
     model: str | None = None  # None: the server's first (often only) model
 
-    def open(self, *, check_now: bool = True):
-        """Connect, check the model is there: a :class:`~amalia_local.remote.model.RemoteModel`.
-
-        ``check_now=False``: a named model is checked beside the first question instead.
-        """
+    def open(self):
+        """Connect, check the model is there: a :class:`~amalia_local.remote.model.RemoteModel`."""
         from amalia_local.remote.model import RemoteModel
 
-        return RemoteModel.open(self.url, self.api_key, self.model, check_now=check_now)
+        return RemoteModel.open(self.url, self.api_key, self.model)

@@ -61,8 +61,7 @@ def open_model(request: RunRequest, runtime: Runtime, err: TextIO | None) -> Ite
     """The chosen model (the one place that tells a server from a file here); its reduced
     settings are said on ``err`` in one line each."""
     if request.endpoint is not None:
-        # A named model is checked beside the question, not one round trip before it.
-        remote = request.endpoint.open(check_now=False)
+        remote = request.endpoint.open()
         try:
             yield remote
         finally:

@@ -288,62 +288,17 @@ def test_run_against_an_unsigned_certificate_is_one_line(amalia, self_signed):
     assert "certificate" in result.stderr.lower()
 
 
-# --- run --model NAME: the model check goes beside the question --------------------------
-class ListsAfterTheQuestion:
-    """Answers /models only once the chat request has arrived (or after 10 s): a client
-    that waits for the list before asking takes the 10 s, one that sends both does not."""
-
-    def __init__(self, *names: str) -> None:
-        self.names = names
-        self.asked = threading.Event()
-        self.question_came_first: list[bool] = []
-        self.server_saw: list[str] = []
-
-    def __call__(self, handler: Handler) -> None:
-        if handler.path.endswith("/models"):
-            self.question_came_first.append(self.asked.wait(10))
-            models(*self.names)(handler)
-            return
-        self.asked.set()
-        send_head(handler, 200, CHUNKED)
-        try:
-            for word in ("Lisboa", ".", "", "", "", "", "", "", "", ""):
-                send_chunk(handler, event(word or " "))
-                time.sleep(0.2)
-            send_chunk(handler, b"data: [DONE]\n\n")
-            send_chunk(handler, b"")
-        except OSError as exc:
-            self.server_saw.append(type(exc).__name__)
-            return
-        self.server_saw.append("finished")
-
-
-def test_a_named_model_is_checked_in_flight_beside_the_question():
-    from amalia_local.remote.model import RemoteModel
-
-    script = ListsAfterTheQuestion("amalia", "eurollm")
-    with scripted_server(script) as server:
-        model = RemoteModel.open(server.url, model="eurollm", check_now=False)
-        assert server.requests == []  # nothing asked before the question
-        reply = model.new_session().send("Capital?", SAMPLING)
-        assert reply.consume().startswith("Lisboa.")
-    assert script.question_came_first == [True]
-    assert [(r[0], r[1]) for r in server.requests] == [
-        ("GET", "/v1/models"),
-        ("POST", "/v1/chat/completions"),
-    ]
-
-
-def test_run_with_a_model_the_server_lacks_is_one_line_and_stops_the_question(amalia):
-    script = ListsAfterTheQuestion("amalia", "eurollm")
-    with scripted_server(script) as server:
+def test_run_with_a_model_the_server_lacks_asks_nothing_of_it(amalia):
+    """The model list comes before the question, not beside it: some servers (llama-cpp-
+    python's) answer any name with their own model, and one asked a question for a wrong
+    name generates for it, holding its only model busy, however soon the client leaves
+    (tried: it held that server for over 30 s in the test suite)."""
+    with scripted_server(models("amalia", "eurollm")) as server:
         result = amalia("run", "--endpoint", server.url, "--model", "gpt-4", "Olá")
-        deadline = time.monotonic() + 30
-        while not script.server_saw and time.monotonic() < deadline:
-            time.sleep(0.05)
+        asked = [(r[0], r[1]) for r in server.requests]
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr == (
         f"amalia: the server at {server.url} has no model 'gpt-4'; it has: amalia, eurollm\n"
     )
-    assert script.server_saw and script.server_saw[0] != "finished"
+    assert asked == [("GET", "/v1/models")]
