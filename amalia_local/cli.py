@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from amalia_local import __version__
 from amalia_local.errors import AmaliaError, UsageError
@@ -32,6 +33,7 @@ class _Parser(argparse.ArgumentParser):
     """
 
     def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
         self._intermixing = False
         self._takes_commands = False
@@ -55,9 +57,36 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError("error.usage", message=message, prog=self.prog)
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, with the terminal's width asked once per process.
+
+    argparse makes a formatter for every argument added (to check its metavar), and
+    each asked ``shutil`` for the terminal's size: shutil's import (bz2, lzma) and a
+    system call per argument, milliseconds of every start for help rarely printed.
+    """
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None, **kwargs: Any) -> None:  # fmt: skip
+        width = _terminal_columns() - 2 if width is None else width
+        super().__init__(prog, indent_increment, max_help_position, width, **kwargs)
+
+
+@functools.cache
+def _terminal_columns() -> int:
+    """What ``shutil.get_terminal_size().columns`` says: $COLUMNS, the terminal, or 80."""
+    with contextlib.suppress(KeyError, ValueError):
+        columns = int(os.environ["COLUMNS"])
+        if columns > 0:
+            return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 def _common_flags() -> argparse.ArgumentParser:
     # SUPPRESS lets the same flags appear before or after the sub-command.
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
     common.add_argument(
         "--verbose",
         action="store_true",
@@ -126,54 +155,16 @@ def _endpoint_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _serve_command(commands, common: argparse.ArgumentParser) -> None:
-    serve = commands.add_parser(
-        "serve",
-        parents=[common],
-        help="serve a model over an OpenAI-compatible HTTP API",
-        description="Serve one model at /v1/chat/completions, /v1/completions and /v1/models "
-        "for editors, scripts and colleagues; several requests are decoded together.",
-    )
-    serve.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)"
-    )
-    serve.add_argument("--port", type=int, default=8080, metavar="N", help="default 8080")
-    serve.add_argument(
-        "--api-key",
-        metavar="KEY",
-        help="clients must send it as a Bearer token (default: $AMALIA_API_KEY); "
-        "required to listen beyond this machine",
-    )
-    serve.add_argument(
-        "--parallel",
-        type=int,
-        metavar="N",
-        help="requests decoded together (default: from cores and RAM)",
-    )
-    serve.add_argument(
-        "--max-queue",
-        type=int,
-        default=64,
-        metavar="N",
-        help="requests that may wait for a free slot before the server answers 503",
-    )
-    serve.add_argument(
-        "--idle-unload",
-        type=float,
-        metavar="MINUTES",
-        help="free the model's memory after this long without requests; it reloads on the next",
-    )
-    serve.add_argument(
-        "--force", action="store_true", help="serve even if the model does not fit in available RAM"
-    )
-    _engine_flags(serve)
-
-
 _MODEL_HELP = "a .gguf file or an installed model name (amalia, amalia:q8_0, hf:OWNER/REPO:QUANT)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line or, given ``command``, the top level and that command only.
+
+    argparse spends a few hundred microseconds on each parser (gettext looks for its
+    catalogue files, every argument asks for the terminal's width), about 5 ms for all
+    of them: a twelfth of what ``run --endpoint`` may take to its first token.
+    """
     common = _common_flags()
     parser = _Parser(
         prog="amalia",
@@ -182,7 +173,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"amalia-local {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, add in _COMMANDS.items():
+        if command is None or name == command:
+            add(commands, common)
+    return parser
 
+
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names when parsing it needs no other command's parser: its
+    first word that is not an option (nor the value of --lang), unless help is asked
+    for before it (``amalia --help run`` lists every command)."""
+    after_lang = False
+    for arg in argv:
+        if after_lang:
+            after_lang = False
+        elif arg in ("-h", "--help", "--"):
+            return None
+        elif arg == "--lang":
+            after_lang = True
+        elif not arg.startswith("-"):
+            return arg if arg in _COMMANDS else None
+    return None
+
+
+def _add_run(commands, common: argparse.ArgumentParser) -> None:
     run = commands.add_parser(
         "run",
         parents=[common],
@@ -239,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_flags(run)
     _endpoint_flags(run)
 
+
+def _add_info(commands, common: argparse.ArgumentParser) -> None:
     info = commands.add_parser(
         "info",
         parents=[common],
@@ -250,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     _kv_type_flag(info)
     info.add_argument("--json", action="store_true", help="print JSON")
 
+
+def _add_tokenize(commands, common: argparse.ArgumentParser) -> None:
     tok = commands.add_parser(
         "tokenize",
         parents=[common],
@@ -269,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--no-bos", action="store_true", help="do not add BOS (or EOS)")
     tok.add_argument("--json", action="store_true", help='print {"ids": [...], "pieces": [...]}')
 
+
+def _add_chat(commands, common: argparse.ArgumentParser) -> None:
     chat = commands.add_parser(
         "chat",
         parents=[common],
@@ -286,8 +306,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _engine_flags(chat)
     _endpoint_flags(chat)
-    _serve_command(commands, common)
 
+
+def _add_serve(commands, common: argparse.ArgumentParser) -> None:
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="serve a model over an OpenAI-compatible HTTP API",
+        description="Serve one model at /v1/chat/completions, /v1/completions and /v1/models "
+        "for editors, scripts and colleagues; several requests are decoded together.",
+    )
+    serve.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)"
+    )
+    serve.add_argument("--port", type=int, default=8080, metavar="N", help="default 8080")
+    serve.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="clients must send it as a Bearer token (default: $AMALIA_API_KEY); "
+        "required to listen beyond this machine",
+    )
+    serve.add_argument(
+        "--parallel",
+        type=int,
+        metavar="N",
+        help="requests decoded together (default: from cores and RAM)",
+    )
+    serve.add_argument(
+        "--max-queue",
+        type=int,
+        default=64,
+        metavar="N",
+        help="requests that may wait for a free slot before the server answers 503",
+    )
+    serve.add_argument(
+        "--idle-unload",
+        type=float,
+        metavar="MINUTES",
+        help="free the model's memory after this long without requests; it reloads on the next",
+    )
+    serve.add_argument(
+        "--force", action="store_true", help="serve even if the model does not fit in available RAM"
+    )
+    _engine_flags(serve)
+
+
+def _add_bench(commands, common: argparse.ArgumentParser) -> None:
     bench = commands.add_parser(
         "bench",
         parents=[common],
@@ -300,12 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("-r", "--repetitions", type=int, default=5, metavar="N")
     bench.add_argument("--json", action="store_true", help="print JSON")
     _engine_flags(bench)
-    _store_commands(commands, common)
-    return parser
 
 
-def _store_commands(commands, common: argparse.ArgumentParser) -> None:
-    """pull / list / rm / import / show / doctor: the model store (amalia_local.store)."""
+def _add_pull(commands, common: argparse.ArgumentParser) -> None:
+    """The model store (amalia_local.store): pull, list, rm, import, show, doctor."""
     pull = commands.add_parser(
         "pull",
         parents=[common],
@@ -314,6 +377,8 @@ def _store_commands(commands, common: argparse.ArgumentParser) -> None:
     )
     pull.add_argument("name", metavar="NAME", help="amalia, amalia:q8_0, hf:OWNER/REPO:QUANT ...")
 
+
+def _add_list(commands, common: argparse.ArgumentParser) -> None:
     listing = commands.add_parser(
         "list",
         parents=[common],
@@ -323,12 +388,16 @@ def _store_commands(commands, common: argparse.ArgumentParser) -> None:
     listing.add_argument("--available", action="store_true", help="show the catalogue")
     listing.add_argument("--json", action="store_true", help="print JSON")
 
+
+def _add_rm(commands, common: argparse.ArgumentParser) -> None:
     rm = commands.add_parser(
         "rm", parents=[common], help="remove a model", description="Remove an installed model."
     )
     rm.add_argument("name", metavar="NAME")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
 
+
+def _add_import(commands, common: argparse.ArgumentParser) -> None:
     imp = commands.add_parser(
         "import",
         parents=[common],
@@ -339,6 +408,8 @@ def _store_commands(commands, common: argparse.ArgumentParser) -> None:
     imp.add_argument("path", metavar="PATH", help="a .gguf file or a bundle folder")
     imp.add_argument("--name", metavar="NAME", help="store name (default: from the file name)")
 
+
+def _add_show(commands, common: argparse.ArgumentParser) -> None:
     show = commands.add_parser(
         "show",
         parents=[common],
@@ -349,6 +420,8 @@ def _store_commands(commands, common: argparse.ArgumentParser) -> None:
     show.add_argument("--ctx", type=int, metavar="N", help="context length for the RAM estimate")
     show.add_argument("--json", action="store_true", help="print JSON")
 
+
+def _add_doctor(commands, common: argparse.ArgumentParser) -> None:
     doctor = commands.add_parser(
         "doctor",
         parents=[common],
@@ -356,10 +429,9 @@ def _store_commands(commands, common: argparse.ArgumentParser) -> None:
         description="System, llama.cpp build, store and which catalogue models fit.",
     )
     doctor.add_argument("--json", action="store_true", help="print JSON")
-    _bundle_commands(commands, common)
 
 
-def _bundle_commands(commands, common: argparse.ArgumentParser) -> None:
+def _add_bundle(commands, common: argparse.ArgumentParser) -> None:
     """bundle create / verify: air-gapped installs (amalia_local.bundle)."""
     bundle = commands.add_parser(
         "bundle",
@@ -404,7 +476,7 @@ def _bundle_commands(commands, common: argparse.ArgumentParser) -> None:
         "(default; built once, about 10 minutes, then cached); native: this machine's own "
         "build, which may crash on older CPUs",
     )
-    from amalia_local.bundle.llama_build import GPU_CHOICES  # stdlib only: cheap
+    from amalia_local.bundle.gpu import GPU_CHOICES  # not llama_build: 10-17 ms of imports
 
     create.add_argument(
         "--gpu",
@@ -419,6 +491,24 @@ def _bundle_commands(commands, common: argparse.ArgumentParser) -> None:
         description="Check every file's size and sha256; exit 0 only when all is intact.",
     )
     verify.add_argument("path", metavar="DIR")
+
+
+# In the order ``amalia --help`` lists them.
+_COMMANDS = {
+    "run": _add_run,
+    "info": _add_info,
+    "tokenize": _add_tokenize,
+    "chat": _add_chat,
+    "serve": _add_serve,
+    "bench": _add_bench,
+    "pull": _add_pull,
+    "list": _add_list,
+    "rm": _add_rm,
+    "import": _add_import,
+    "show": _add_show,
+    "doctor": _add_doctor,
+    "bundle": _add_bundle,
+}
 
 
 def _positive(value: int | None, flag: str) -> None:
@@ -439,6 +529,16 @@ def _load_options(args: argparse.Namespace, config):
         n_gpu_layers=args.gpu_layers,
         kv_type=getattr(args, "kv_type", None),
     )
+
+
+def _run_load_options(args: argparse.Namespace, config):
+    """``run``'s load settings; None with --endpoint, where the server has its own (the
+    flags are still checked, and the fit rules not imported before the first token)."""
+    if not args.endpoint:
+        return _load_options(args, config)
+    _positive(args.ctx, "--ctx")
+    _positive(args.threads, "--threads")
+    return None
 
 
 def _kv_type(args: argparse.Namespace, config=None):
@@ -488,16 +588,19 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
         _positive(args.conversation, "--conversation")
         config = _config(runtime)
         prompt, piped = _read_prompt(args)
-        from amalia_local.services.documents import read_documents
+        documents = ()
+        if args.files or args.pages or piped:
+            from amalia_local.services.documents import read_documents
 
+            documents = read_documents(args.files, args.pages, piped)
         request = RunRequest(
             model=args.model,
             endpoint=_endpoint(args),
             prompt=prompt,
-            documents=read_documents(args.files, args.pages, piped),
+            documents=documents,
             system=system_prompt(config, args.system),
             system_given=args.system is not None,
-            load=_load_options(args, config),
+            load=_run_load_options(args, config),
             sampling=sampling_options(
                 config,
                 temperature=args.temperature,
@@ -707,7 +810,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     translator = Translator(_early_language(argv))
     debug = "--debug" in argv
-    parser = build_parser()
+    parser = build_parser(command_in(argv))
     try:
         args = parser.parse_args(argv)
         if args.command is None:

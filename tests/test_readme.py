@@ -45,7 +45,7 @@ def test_lowest_constraints_pin_every_floor():
     assert pins["llama-cpp-python"] == "0.3.36"
     assert pins["huggingface-hub"] == "1.4.1"
     assert pins["textual"] == "8.2.7"
-    # requires-python is 3.11 (httpx2 2.16 needs it): tomli is no longer a dependency
+    # requires-python is 3.11 (tomllib; httpx2 2.16, the tests' client, needs it too): no tomli
     assert "tomli" not in out
     assert pins["jinja2"] == "3.1.6" and pins["packaging"] == "24.2"
     # httpx2's httpcore2 needs h11 0.16, and openai before 1.55.3 breaks on httpx 0.28:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amalia_local.bundle.errors import WheelhouseError
+from amalia_local.bundle.gpu import GPU_FLAGS
 from amalia_local.cpu_variants import variant_of
 
 PROJECT = "llama-cpp-python"
@@ -39,13 +40,6 @@ PORTABLE_FLAGS = (
     "-DGGML_CPU_ALL_VARIANTS=ON",
     "-DCMAKE_INSTALL_BINDIR=llama_cpp/lib",
 )
-# GPU backends are off unless asked: the target may have no driver for them, and
-# llama.cpp built with Metal or CUDA refuses to start without one.
-GPU_FLAGS = {
-    "none": ("-DGGML_CUDA=OFF", "-DGGML_METAL=OFF", "-DGGML_VULKAN=OFF", "-DGGML_HIP=OFF"),
-    "cuda": ("-DGGML_CUDA=ON", "-DGGML_METAL=OFF", "-DGGML_VULKAN=OFF", "-DGGML_HIP=OFF"),
-}
-GPU_CHOICES = tuple(GPU_FLAGS)
 _NINJA_STEP = re.compile(r"^\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
 
 

@@ -7,8 +7,10 @@ Load settings (context, KV type, threads, GPU layers) are decided with the fit c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from amalia_local.fit.settings import LoadOptions
+if TYPE_CHECKING:
+    from amalia_local.fit.settings import LoadOptions
 
 # When the user sets no --max-tokens, keep this much room for the reply when trimming.
 DEFAULT_REPLY_RESERVE = 512
@@ -26,3 +28,13 @@ class SamplingOptions:
 
 
 __all__ = ["DEFAULT_REPLY_RESERVE", "LoadOptions", "SamplingOptions"]
+
+
+def __getattr__(name: str) -> Any:
+    """``LoadOptions`` from :mod:`amalia_local.fit` when asked for: the client mode needs
+    ``SamplingOptions`` only, and not the fit rules' imports with it."""
+    if name == "LoadOptions":
+        from amalia_local.fit.settings import LoadOptions
+
+        return LoadOptions
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,7 +7,6 @@ run in Jinja's immutable sandbox: they can format text but not touch Python obje
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import NoReturn
 
 # jinja2 is imported where a template is compiled, not here: Message is used by the
@@ -42,6 +41,8 @@ def _raise_exception(message: str) -> NoReturn:
 
 
 def _strftime_now(fmt: str) -> str:
+    from datetime import datetime  # only templates that print today's date ask
+
     return datetime.now().strftime(fmt)
 
 

@@ -12,35 +12,80 @@ so every decision can be tested for machines we do not own.
 * ``estimate(model, n_ctx, kv_type) -> RamEstimate`` — the one memory formula.
 """
 
-from amalia_local.fit.catalogue import Fit, assess, recommend
-from amalia_local.fit.check import (
-    FIT_RAM,
-    FIT_UNCHECKED,
-    FIT_UNIFIED,
-    FIT_VRAM,
-    check_fit,
-    ensure_fits,
-    fit_mode,
-)
-from amalia_local.fit.decide import decide, decide_serving
-from amalia_local.fit.errors import DoesNotFitError
-from amalia_local.fit.facts import (
-    Machine,
-    ModelFacts,
-    catalogue_facts,
-    model_facts,
-    ram_only_machine,
-)
-from amalia_local.fit.memory import RAM_HEADROOM, RamEstimate, estimate, ram_needed
-from amalia_local.fit.serving import SERVE_CONTEXT_CAP, ServePlan, plan_serving
-from amalia_local.fit.settings import (
-    DEFAULT_CONTEXT_CAP,
-    MIN_CONTEXT,
-    LoadOptions,
-    Reduction,
-    ResolvedOptions,
-    resolve,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from amalia_local.fit.catalogue import Fit, assess, recommend
+    from amalia_local.fit.check import (
+        FIT_RAM,
+        FIT_UNCHECKED,
+        FIT_UNIFIED,
+        FIT_VRAM,
+        check_fit,
+        ensure_fits,
+        fit_mode,
+    )
+    from amalia_local.fit.decisions import decide, decide_serving
+    from amalia_local.fit.errors import DoesNotFitError
+    from amalia_local.fit.facts import (
+        Machine,
+        ModelFacts,
+        catalogue_facts,
+        model_facts,
+        ram_only_machine,
+    )
+    from amalia_local.fit.memory import RAM_HEADROOM, RamEstimate, estimate, ram_needed
+    from amalia_local.fit.serving import SERVE_CONTEXT_CAP, ServePlan, plan_serving
+    from amalia_local.fit.settings import (
+        DEFAULT_CONTEXT_CAP,
+        MIN_CONTEXT,
+        LoadOptions,
+        Reduction,
+        ResolvedOptions,
+        resolve,
+    )
+
+# Each name is imported from its module when first asked for: ``engine.options`` needs
+# only ``LoadOptions``, and the client mode none of this (the catalogue alone is 9 ms).
+# No module may be named like one of these names: importing ``fit.X`` sets the package's
+# attribute ``X`` to the module, and a lazy name would then never be looked up again.
+_HOMES = {
+    "Fit": "catalogue",
+    "assess": "catalogue",
+    "recommend": "catalogue",
+    "FIT_RAM": "check",
+    "FIT_UNCHECKED": "check",
+    "FIT_UNIFIED": "check",
+    "FIT_VRAM": "check",
+    "check_fit": "check",
+    "ensure_fits": "check",
+    "fit_mode": "check",
+    "decide": "decisions",
+    "decide_serving": "decisions",
+    "DoesNotFitError": "errors",
+    "Machine": "facts",
+    "ModelFacts": "facts",
+    "catalogue_facts": "facts",
+    "model_facts": "facts",
+    "ram_only_machine": "facts",
+    "RAM_HEADROOM": "memory",
+    "RamEstimate": "memory",
+    "estimate": "memory",
+    "ram_needed": "memory",
+    "SERVE_CONTEXT_CAP": "serving",
+    "ServePlan": "serving",
+    "plan_serving": "serving",
+    "DEFAULT_CONTEXT_CAP": "settings",
+    "MIN_CONTEXT": "settings",
+    "LoadOptions": "settings",
+    "Reduction": "settings",
+    "ResolvedOptions": "settings",
+    "resolve": "settings",
+}
+
 
 __all__ = [
     "DEFAULT_CONTEXT_CAP",
@@ -75,3 +120,12 @@ __all__ = [
     "recommend",
     "resolve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{home}")
+    globals().update({n: getattr(module, n) for n, h in _HOMES.items() if h == home})
+    return globals()[name]

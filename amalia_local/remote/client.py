@@ -11,13 +11,15 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx2
-
-from amalia_local.engine.options import SamplingOptions
 from amalia_local.engine.stats import ReplyStats, StopReason
 from amalia_local.errors import RemoteError
+from amalia_local.i18n import Phrase
+from amalia_local.remote import http
+
+if TYPE_CHECKING:
+    from amalia_local.engine.options import SamplingOptions
 
 CONNECT_TIMEOUT_S = 10.0
 # A big model on a busy server may think for a while before its first token.
@@ -47,31 +49,36 @@ class CancelEvent(threading.Event):
 
 
 class Endpoint:
+    """One server's API. Each call is its own connection (the chat asks seldom, and a
+    connection to a LAN server costs less than a millisecond), so nothing is held open
+    between answers and a cancelled answer leaves no half-read connection behind."""
+
     def __init__(self, url: str, api_key: str | None = None) -> None:
         self.url = url
         self.base = api_base(url)
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        timeout = httpx2.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
-        # trust_env=False: a proxy meant for the internet must not see a LAN server.
-        # Certificates are loaded only for an https:// server: for plain http:// (amalia
-        # serve on the office network) no TLS is ever spoken, redirects are not followed,
-        # and loading the system's CA store costs 70-130 ms of every start.
-        self._http = httpx2.Client(
-            headers=headers,
-            timeout=timeout,
-            trust_env=False,
-            verify=self.base.lower().startswith("https://"),
-        )
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._lock = threading.Lock()
+        self._open: set[http.Response] = set()
 
     def close(self) -> None:
-        self._http.close()
+        """Ends any answer still streaming (the chat closing in the middle of one)."""
+        with self._lock:
+            open_now = list(self._open)
+        for response in open_now:
+            response.abort()
 
     def models(self) -> list[str]:
         response = self._request("GET", "/models")
         try:
-            return [str(m["id"]) for m in response.json()["data"]]
+            try:
+                body = json.loads(response.read())
+            except http.HTTPError as exc:
+                raise self._unreachable(exc) from None
+            return [str(m["id"]) for m in body["data"]]
         except (ValueError, KeyError, TypeError) as exc:
             raise RemoteError("error.endpoint_bad_answer", url=self.url, reason=str(exc)) from None
+        finally:
+            self._done(response)
 
     def stream_chat(
         self,
@@ -96,19 +103,14 @@ class Endpoint:
             payload["seed"] = sampling.seed
         start = time.perf_counter()
         stats.stop_reason = StopReason.END
-        request = self._http.build_request("POST", self.base + "/chat/completions", json=payload)
-        try:
-            response = self._http.send(request, stream=True)
-        except httpx2.HTTPError as exc:
-            raise self._unreachable(exc) from None
+        response = self._request("POST", "/chat/completions", payload)
         if cancel is not None:
-            cancel.on_set = response.close
+            cancel.on_set = response.abort
+            if cancel.is_set():  # cancelled while the request was on its way
+                response.abort()
         first = last = start
         chunks = 0
         try:
-            if response.status_code != 200:
-                response.read()
-                raise self._status_error(response)
             for line in response.iter_lines():
                 if cancel is not None and cancel.is_set():
                     stats.stop_reason = StopReason.CANCELLED
@@ -138,7 +140,7 @@ class Endpoint:
                         if chunks == 1:
                             first = last
                         yield text
-        except httpx2.HTTPError as exc:
+        except (http.HTTPError, OSError) as exc:
             if cancel is not None and cancel.is_set():
                 stats.stop_reason = StopReason.CANCELLED
             else:
@@ -147,40 +149,65 @@ class Endpoint:
             stats.stop_reason = StopReason.CANCELLED
             raise
         finally:
-            response.close()
+            self._done(response)
             stats.time_to_first_token_s = stats.prompt_seconds = first - start if chunks else 0.0
             stats.generation_seconds = last - first
             if not stats.sampled_tokens:
                 stats.sampled_tokens = stats.generated_tokens or chunks
 
-    # --- errors ---------------------------------------------------------------------------
-    def _request(self, method: str, path: str) -> httpx2.Response:
+    # --- requests and their errors --------------------------------------------------------
+    def _request(self, method: str, path: str, payload: object = None) -> http.Response:
+        """The answer's head, read; any status but 200 is raised as its error."""
+        headers = dict(self._headers)
+        body = None
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         try:
-            response = self._http.request(method, self.base + path)
-        except httpx2.HTTPError as exc:
+            response = http.request(
+                method,
+                self.base + path,
+                headers=headers,
+                body=body,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                read_timeout=READ_TIMEOUT_S,
+            )
+        except http.HTTPError as exc:
             raise self._unreachable(exc) from None
-        if response.status_code != 200:
-            raise self._status_error(response)
+        if response.status != 200:
+            try:
+                raise self._status_error(response)
+            finally:
+                response.close()
+        with self._lock:
+            self._open.add(response)
         return response
 
-    def _unreachable(self, exc: httpx2.HTTPError) -> RemoteError:
-        return RemoteError(
-            "error.endpoint_unreachable", url=self.url, reason=str(exc) or type(exc).__name__
-        )
+    def _done(self, response: http.Response) -> None:
+        with self._lock:
+            self._open.discard(response)
+        response.close()
 
-    def _status_error(self, response: httpx2.Response) -> RemoteError:
+    def _unreachable(self, exc: BaseException) -> RemoteError:
+        if not isinstance(exc, http.HTTPError):
+            exc = http.HTTPError.from_os(exc)
+        reason = Phrase(exc.key, **exc.params)
+        return RemoteError("error.endpoint_unreachable", url=self.url, reason=reason)
+
+    def _status_error(self, response: http.Response) -> RemoteError:
         try:
-            body = response.json()
-        except ValueError:
+            body = json.loads(response.read())
+        except (ValueError, http.HTTPError, OSError):
             body = {}
-        message = _message(body) or response.reason_phrase
-        code = (body.get("error") or {}).get("code") if isinstance(body, dict) else None
-        if response.status_code == 401:
+        message = _message(body) or response.reason
+        error = body.get("error") if isinstance(body, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        if response.status == 401:
             return RemoteError("error.endpoint_auth", url=self.url)
         if code == "context_length_exceeded":
             return RemoteError("error.endpoint_context", url=self.url, message=message)
         return RemoteError(
-            "error.endpoint_status", url=self.url, status=response.status_code, message=message
+            "error.endpoint_status", url=self.url, status=response.status, message=message
         )
 
 

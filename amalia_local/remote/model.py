@@ -7,9 +7,8 @@ conversation goes to the server, which renders its own template and trims nothin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from amalia_local.chat_model import Placement
 from amalia_local.engine.chat import ChatSession, Reply
 from amalia_local.engine.options import SamplingOptions
 from amalia_local.engine.stats import ReplyStats
@@ -17,6 +16,9 @@ from amalia_local.engine.template import Message
 from amalia_local.errors import RemoteError
 from amalia_local.prompts import AMALIA_SYSTEM_PROMPT
 from amalia_local.remote.client import CancelEvent, Endpoint
+
+if TYPE_CHECKING:
+    from amalia_local.chat_model import Placement
 
 
 class RemoteModel:
@@ -52,6 +54,8 @@ class RemoteModel:
 
     def placement(self) -> Placement:
         """A server does not say how it runs the model: only where it is."""
+        from amalia_local.chat_model import Placement  # not before the first token
+
         return Placement(endpoint=self.endpoint.url)
 
     def settings(self) -> dict[str, Any]:

@@ -10,19 +10,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from amalia_local.chat_model import ChatModel
-from amalia_local.conversations import (
-    Conversation,
-    ConversationStore,
-    StoredAttachment,
-    StoredMessage,
-    title_from_question,
-)
-from amalia_local.conversations.store import ASSISTANT, USER
-from amalia_local.documents import Document, compose
-from amalia_local.engine import Message, Reply, ReplyStats, SamplingOptions
-from amalia_local.services.documents import ensure_room, stored
+from amalia_local.documents import compose
+from amalia_local.engine.chat import ASSISTANT, USER
+from amalia_local.engine.template import Message
+
+if TYPE_CHECKING:
+    # The database and the documents' helpers are imported where used: ``run`` reaches
+    # its first token before it opens (or imports) anything to save the answer in.
+    from amalia_local.chat_model import ChatModel
+    from amalia_local.conversations import (
+        Conversation,
+        ConversationStore,
+        StoredAttachment,
+        StoredMessage,
+    )
+    from amalia_local.documents import Document
+    from amalia_local.engine import Reply, ReplyStats, SamplingOptions
 
 # Handing text to the UI five times a second still reads as streaming; the UI may ask
 # for less (tui/paint_budget.py) when painting costs the model too much CPU.
@@ -36,21 +41,27 @@ class AnswerStream:
     """One answer being generated and saved; iterate it with :meth:`run` in a worker."""
 
     reply: Reply
-    store: ConversationStore
-    message_id: int
+    store: ConversationStore | None
+    message_id: int | None
     save_interval: float = SAVE_INTERVAL_S
     # Read at every token, so the UI thread may change it while the answer streams.
     ui_interval: float = UI_INTERVAL_S
+    # Saves the question and an empty answer, returning where the answer goes: given when
+    # nothing is saved yet (``run``), and called once the first text is out.
+    begin: Callable[[], tuple[ConversationStore, int]] | None = None
 
     def run(self, on_text: Callable[[str], object]) -> ReplyStats:
         """Stream the answer, passing new text to ``on_text`` at most every ``ui_interval`` s.
 
         The partial text is written to the database every ``save_interval`` seconds and
-        the final text once more at the end, whether it finished or was stopped.
+        the final text once more at the end, whether it finished or was stopped. With
+        ``begin``, the rows are made just after the first text went out; an answer that
+        failed before any text saves nothing (the error says it all).
         """
         pending: list[str] = []
         parts: list[str] = []
         last_ui = last_save = time.monotonic()
+        failed = True
         try:
             for chunk in self.reply:
                 pending.append(chunk)
@@ -60,23 +71,35 @@ class AnswerStream:
                     on_text("".join(pending))
                     pending.clear()
                     last_ui = now
+                if self.message_id is None and not pending:  # the first text is out
+                    self._begin()
+                    last_save = time.monotonic()
                 if now - last_save >= self.save_interval:
-                    self.store.update_message(self.message_id, "".join(parts))
+                    self._save("".join(parts))
                     last_save = now
+            failed = False
         finally:
             if pending:
                 on_text("".join(pending))
-            self.store.update_message(
-                self.message_id,
-                self.reply.text,
-                complete=True,
-                stop_reason=self.reply.stats.stop_reason.value,
-            )
+            if self.message_id is None and not failed:
+                self._begin()
+            if self.message_id is not None:
+                self._save(
+                    self.reply.text, complete=True, stop_reason=self.reply.stats.stop_reason.value
+                )
         return self.reply.stats
 
     def cancel(self) -> None:
         """Thread-safe; generation stops within one token and the text so far is kept."""
         self.reply.cancel()
+
+    def _begin(self) -> None:
+        assert self.begin is not None
+        self.store, self.message_id = self.begin()
+
+    def _save(self, text: str, *, complete: bool = False, stop_reason: str | None = None) -> None:
+        assert self.store is not None and self.message_id is not None
+        self.store.update_message(self.message_id, text, complete=complete, stop_reason=stop_reason)
 
 
 class ChatService:
@@ -89,20 +112,22 @@ class ChatService:
     def __init__(
         self,
         model: ChatModel,
-        store: ConversationStore,
+        store: ConversationStore | Callable[[], ConversationStore],
         system_prompt: str | None,
         conversation: Conversation | None = None,
         *,
         override_system: bool = False,
     ) -> None:
         """``system_prompt`` is for a new conversation; a saved one keeps its own unless
-        ``override_system`` (``run --system``), which then becomes its own."""
+        ``override_system`` (``run --system``), which then becomes its own. ``store`` may
+        be a function that opens it, called when something is first saved."""
         self.model = model
-        self.store = store
+        self._store = None if callable(store) else store
+        self._open_store = store if callable(store) else None
         self.conversation_id: int | None = conversation.id if conversation else None
         system_prompt = conversation_system_prompt(conversation, system_prompt, override_system)
         if override_system and conversation is not None:
-            store.set_system_prompt(conversation.id, system_prompt)
+            self.store.set_system_prompt(conversation.id, system_prompt)
         # Stored ids of the messages in session order, for regenerate and edit.
         self._ids: list[int] = [m.id for m in model_history(conversation)]
         history = model_messages(conversation)
@@ -114,6 +139,13 @@ class ChatService:
         self.taken_back_documents: tuple[StoredAttachment, ...] = ()
 
     @property
+    def store(self) -> ConversationStore:
+        if self._store is None:
+            assert self._open_store is not None
+            self._store = self._open_store()
+        return self._store
+
+    @property
     def messages(self) -> list[Message]:
         return self.session.messages
 
@@ -122,12 +154,36 @@ class ChatService:
         text: str,
         sampling: SamplingOptions,
         documents: Sequence[Document | StoredAttachment] = (),
+        *,
+        answer_first: bool = False,
     ) -> AnswerStream:
         """Ask ``text`` about ``documents`` (if any); refused before anything is saved or
-        evaluated when they cannot fit the context (:class:`DocumentsTooLong`)."""
+        evaluated when they cannot fit the context (:class:`DocumentsTooLong`).
+
+        ``answer_first``: save the question once the answer's first text is out, not
+        before asking (``run``: a script waits for the answer, not for the database).
+        """
         message = compose(text, documents)
         if documents:
+            from amalia_local.services.documents import ensure_room
+
             ensure_room(self.session, message, documents, sampling)
+        if not answer_first:
+            self._save_question(text, documents)
+            reply = self.session.send(message, sampling)
+            return self._stream(reply)
+        reply = self.session.send(message, sampling)
+
+        def begin() -> tuple[ConversationStore, int]:
+            self._save_question(text, documents)
+            return self.store, self._answer_row()
+
+        return AnswerStream(reply, None, None, begin=begin)
+
+    def _save_question(self, text: str, documents: Sequence[Document | StoredAttachment]) -> None:
+        from amalia_local.conversations import title_from_question
+        from amalia_local.services.documents import stored
+
         if self.conversation_id is None:
             self.conversation_id = self.store.create(
                 title_from_question(text), self.model.name, self.session.system_prompt
@@ -139,8 +195,6 @@ class ChatService:
         self._ids.append(message_id)
         if attachments:
             self._attached[message_id] = (text, attachments)
-        reply = self.session.send(message, sampling)
-        return self._stream(reply)
 
     def count_tokens(self, text: str) -> int | None:
         """A document's size in tokens for the model (None for a remote one)."""
@@ -178,10 +232,14 @@ class ChatService:
         return None
 
     def _stream(self, reply: Reply) -> AnswerStream:
+        return AnswerStream(reply, self.store, self._answer_row())
+
+    def _answer_row(self) -> int:
+        """An empty answer in the database, filled as the answer streams."""
         assert self.conversation_id is not None
         message_id = self.store.add_message(self.conversation_id, ASSISTANT, "", complete=False)
         self._ids.append(message_id)
-        return AnswerStream(reply, self.store, message_id)
+        return message_id
 
 
 def conversation_system_prompt(

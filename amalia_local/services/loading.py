@@ -7,24 +7,20 @@ command-line flags winning), the same refusal of a model that would not fit, the
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from amalia_local.config import Config
 from amalia_local.engine.options import SamplingOptions
-from amalia_local.fit import (
-    FIT_UNCHECKED,
-    LoadOptions,
-    Machine,
-    ResolvedOptions,
-    decide,
-    model_facts,
-)
-from amalia_local.runtime import Runtime
 
-if TYPE_CHECKING:  # the settings helpers serve --endpoint too, which loads no llama.cpp
+if TYPE_CHECKING:
+    # The settings helpers serve --endpoint too, which loads no llama.cpp and, to reach
+    # its first token soon, not the fit rules either: those are imported where used.
+    from pathlib import Path
+
+    from amalia_local.config import Config
     from amalia_local.engine.llama_log import LlamaLogSink
     from amalia_local.engine.model import Engine
+    from amalia_local.fit import LoadOptions, Machine, ResolvedOptions
+    from amalia_local.runtime import Runtime
 
 
 def load_options(
@@ -36,6 +32,7 @@ def load_options(
     kv_type: str | None = None,
 ) -> LoadOptions:
     """Flags (not None) over the settings file; None left means "pick for me"."""
+    from amalia_local.fit import LoadOptions
     from amalia_local.kv_type import from_setting
 
     return LoadOptions(
@@ -88,6 +85,7 @@ def open_checked(
     ``state_dir``/``state_budget``: where and how much KV state to save (0: none).
     """
     from amalia_local.engine.model import Engine, current_machine
+    from amalia_local.fit import decide, model_facts
     from amalia_local.model_file import inspect  # gguf and numpy: only to open a file
 
     model_file = inspect(model, cache_dir)
@@ -98,6 +96,8 @@ def open_checked(
 
 def notice_lines(options: ResolvedOptions, runtime: Runtime) -> list[str]:
     """One translated line per reduced setting, and one if the fit could not be checked."""
+    from amalia_local.fit import FIT_UNCHECKED
+
     lines = [
         runtime.t(
             f"notice.{r.setting}.{r.reason}",

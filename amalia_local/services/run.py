@@ -14,20 +14,25 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from amalia_local.chat_model import ChatModel
-from amalia_local.conversations import Conversation, ConversationStore
-from amalia_local.documents import Document, compose
-from amalia_local.engine import LoadOptions, SamplingOptions
-from amalia_local.engine.stats import ReplyStats
+from amalia_local.engine.options import SamplingOptions
 from amalia_local.errors import AmaliaError
-from amalia_local.remote.spec import EndpointSpec
-from amalia_local.runtime import Runtime
-from amalia_local.services.chat import ChatService, conversation_system_prompt, model_messages
-from amalia_local.services.documents import ensure_room
-from amalia_local.services.loading import notice_lines, open_checked, state_budget_bytes
-from amalia_local.services.reading import ReadingLine
+
+if TYPE_CHECKING:
+    # Imported where used: ``run --endpoint`` is judged by its first token counted from
+    # the process's start, so it loads neither the database nor the local engine's
+    # helpers before that token (the conversation is saved from it on).
+    from pathlib import Path
+
+    from amalia_local.chat_model import ChatModel
+    from amalia_local.conversations import Conversation, ConversationStore
+    from amalia_local.documents import Document
+    from amalia_local.engine.stats import ReplyStats
+    from amalia_local.fit import LoadOptions
+    from amalia_local.remote.spec import EndpointSpec
+    from amalia_local.runtime import Runtime
+    from amalia_local.services.reading import ReadingLine
 
 # How often the waiting main thread wakes up to notice Ctrl-C.
 _INTERRUPT_POLL_S = 0.05
@@ -40,7 +45,7 @@ class RunRequest:
     endpoint: EndpointSpec | None = None
     system: str | None = None
     system_given: bool = False  # --system: replaces a continued conversation's own
-    load: LoadOptions = field(default_factory=LoadOptions)
+    load: LoadOptions | None = None  # None: all picked for this machine (and --endpoint)
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
     json_output: bool = False
     force: bool = False  # load even when the model will not fit in available RAM
@@ -63,13 +68,15 @@ def open_model(request: RunRequest, runtime: Runtime, err: TextIO | None) -> Ite
             remote.close()
         return
     from amalia_local.engine.local import LocalModel
+    from amalia_local.fit import LoadOptions
+    from amalia_local.services.loading import notice_lines, open_checked, state_budget_bytes
 
     assert request.model is not None
     with (
         runtime.open_llama_log() as log,
         open_checked(
             request.model,
-            request.load,
+            request.load or LoadOptions(),
             log,
             force=request.force,
             cache_dir=runtime.locations.cache_dir,
@@ -85,20 +92,41 @@ def open_model(request: RunRequest, runtime: Runtime, err: TextIO | None) -> Ite
 
 def run(request: RunRequest, runtime: Runtime, out: TextIO, err: TextIO | None = None) -> int:
     """``err``: where notices and, on a terminal, the reading progress go."""
-    needs_store = request.save or request.continue_last or request.conversation is not None
-    store = ConversationStore.in_dir(runtime.locations.data_dir) if needs_store else None
+    database = _Database(runtime.locations.data_dir)
     try:
-        # Before loading the model: a wrong id should not cost a minute of loading.
-        conversation = _conversation(request, store) if store is not None else None
+        # Before loading the model: a wrong id should not cost a minute of loading. A new
+        # conversation opens the database only once its answer has started.
+        continued = request.continue_last or request.conversation is not None
+        conversation = _conversation(request, database.open()) if continued else None
         with open_model(request, runtime, err) as model:
             reading = None
             if err is not None and not request.json_output and _is_terminal(err):
+                from amalia_local.services.reading import ReadingLine
+
                 reading = ReadingLine(err, runtime.translator)
-            _answer(request, model, store, conversation, out, reading)
+            _answer(request, model, database, conversation, out, reading)
     finally:
-        if store is not None:
-            store.close()
+        database.close()
     return 0
+
+
+class _Database:
+    """The conversations' database, opened (and its module imported) on first use."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self.store: ConversationStore | None = None
+
+    def open(self) -> ConversationStore:
+        if self.store is None:
+            from amalia_local.conversations import ConversationStore
+
+            self.store = ConversationStore.in_dir(self._data_dir)
+        return self.store
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
 
 
 def _conversation(request: RunRequest, store: ConversationStore) -> Conversation | None:
@@ -118,7 +146,7 @@ def _conversation(request: RunRequest, store: ConversationStore) -> Conversation
 def _answer(
     request: RunRequest,
     model: ChatModel,
-    store: ConversationStore | None,
+    database: _Database,
     conversation: Conversation | None,
     out: TextIO,
     reading: ReadingLine | None = None,
@@ -130,20 +158,28 @@ def _answer(
     stream = not request.json_output
     documents = request.documents
     write = _writer(out, reading) if stream else _ignore
-    if request.save and store is not None:
+    if request.save:
+        from amalia_local.services.chat import ChatService
+
         service = ChatService(
-            model, store, system, conversation, override_system=request.system_given
+            model, database.open, system, conversation, override_system=request.system_given
         )
         session = service.session
-        answer = service.send(request.prompt, request.sampling, documents)
+        answer = service.send(
+            request.prompt, request.sampling, documents, answer_first=conversation is None
+        )
         answer.ui_interval = 0.0  # a pipe wants every chunk as it comes
-        conversation_id = service.conversation_id
         reply, work = answer.reply, lambda: answer.run(write)
     else:
+        from amalia_local.documents import compose
+        from amalia_local.services.chat import conversation_system_prompt, model_messages
+
         system = conversation_system_prompt(conversation, system, request.system_given)
         session = model.new_session(system, model_messages(conversation))
         message = compose(request.prompt, documents)
         if documents:
+            from amalia_local.services.documents import ensure_room
+
             ensure_room(session, message, documents, request.sampling)
         reply = session.send(message, request.sampling)
         work = lambda: _stream_reply(reply, write)  # noqa: E731
@@ -153,6 +189,8 @@ def _answer(
     finally:
         if reading is not None:
             reading.clear()
+    if request.save:
+        conversation_id = service.conversation_id
     if request.json_output:
         payload = {
             "model": model.name,
