@@ -94,7 +94,8 @@ def test_bad_requests_get_status_and_error_object(smollm_server, smollm):
 
 def test_full_queue_gets_503_with_retry_after(one_slot_server, smollm):
     url = one_slot_server.url + "/chat/completions"
-    long = chat(smollm.stem, max_tokens=300, temperature=0)
+    # long enough to still be running when the third request comes on a loaded machine
+    long = chat(smollm.stem, max_tokens=800, temperature=0)
     long["messages"] = [{"role": "user", "content": "Count from 1 to 1000."}]
     results: list[tuple[int, dict, dict]] = []
 
