@@ -99,9 +99,7 @@ class Response:
         if self._remaining == 0:
             self._done = True
             return b""
-        piece = self._file.read1(min(self._remaining, _READ_SIZE))
-        if not piece:
-            raise HTTPError("http.closed_mid_answer")
+        piece = self._read_owed(self._remaining)
         self._remaining -= len(piece)
         return piece
 
@@ -119,12 +117,18 @@ class Response:
                     pass
                 self._done = True
                 return b""
-        piece = self._file.read1(min(self._chunk_left, _READ_SIZE))
-        if not piece:
-            raise HTTPError("http.closed_mid_answer")
+        piece = self._read_owed(self._chunk_left)
         self._chunk_left -= len(piece)
         if self._chunk_left == 0:
             self._line()  # the CRLF after the chunk's data
+        return piece
+
+    def _read_owed(self, owed: int) -> bytes:
+        """Up to ``owed`` bytes the server announced (a length or a chunk): whatever has
+        arrived, but never nothing, since a close before them cuts the answer short."""
+        piece = self._file.read1(min(owed, _READ_SIZE))
+        if not piece:
+            raise HTTPError("http.closed_mid_answer")
         return piece
 
     # --- the head ---------------------------------------------------------------------
