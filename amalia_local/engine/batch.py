@@ -240,6 +240,7 @@ class BatchGenerator:
         self._slots: list[_Slot] = []
         self._free: list[SeqMemory] = list(self._caches)
         self._closing = False
+        self._saved = False  # the states are saved once, by the first stop()
         self.failure: str | None = None  # why the loop stopped, if it stopped on an error
         self.before_decode: DecodeHook | None = None
         self._failed_steps = 0
@@ -281,8 +282,9 @@ class BatchGenerator:
         text it produced, so re-tokenising a history cannot split it differently."""
         return [cache.memo for cache in self._caches if cache.memo is not None]
 
-    def close(self) -> None:
-        """Cancel everything, stop the loop, save the sequences' states, free the context."""
+    def stop(self) -> None:
+        """Cancel everything, stop the loop and save the sequences' states: after this nothing
+        reads the context, so its memory may be released before :meth:`close` frees it."""
         with self._cond:
             self._closing = True
             waiting = list(self._waiting)
@@ -295,10 +297,15 @@ class BatchGenerator:
         for slot in slots:
             slot.sequence.cancel()
         self._thread.join()
+        if self._ctx and self.failure is None and not self._saved:
+            self._saved = True
+            for cache in self._caches:
+                self._save(cache)
+
+    def close(self) -> None:
+        """Stop (saving the states) if not stopped yet, then free the context."""
+        self.stop()
         if self._ctx:
-            if self.failure is None:
-                for cache in self._caches:
-                    self._save(cache)
             llama_cpp.llama_batch_free(self._batch)
             llama_cpp.llama_free(self._ctx)
             self._ctx = None

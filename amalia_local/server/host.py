@@ -25,6 +25,7 @@ from amalia_local.engine.batch import (
     Sink,
     slot_states,
 )
+from amalia_local.engine.large_buffers import Chunk, large_chunks, release
 from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.fit import (
     MIN_CONTEXT,
@@ -73,6 +74,7 @@ class ModelHost:
         self._figures = threading.Lock()
         self._engine: Engine | None = None
         self._generator: BatchGenerator | None = None
+        self._buffers: frozenset[Chunk] = frozenset()  # the loaded model's, released at unload
         self._loading = False
         self._last_used = time.monotonic()
         self._stop = threading.Event()
@@ -129,6 +131,7 @@ class ModelHost:
             n_gpu_layers=self.plan.n_gpu_layers,
         )
         options = decide(model_facts(model_file), engine_load, machine, check=False)
+        before = large_chunks()
         engine = Engine(model_file, options, self._log)
         try:
             generator = BatchGenerator(
@@ -141,6 +144,7 @@ class ModelHost:
         except BaseException:
             engine.close()
             raise
+        self._buffers = large_chunks() - before
         self._engine = engine
         self._generator = generator
         self.loads += 1
@@ -196,13 +200,18 @@ class ModelHost:
     def _unload(self) -> None:
         generator, engine = self._generator, self._engine
         if generator is not None:
-            generator.close()  # saves the sequences' states: may take a while
+            generator.stop()  # saves the sequences' states: may take a while
+            # Nothing reads the weights or the cells any more: give their pages back a
+            # slice at a time, so that freeing them does not stall every thread (and /health).
+            release(self._buffers)
+            generator.close()
             with self._figures:  # the counters move to the totals and the generator goes
                 self._tokens_before += generator.tokens_generated
                 self._evaluated_before += generator.prompt_tokens_evaluated
                 self._cached_before += generator.prompt_tokens_cached
                 self._generator = None
         self._generator = self._engine = None
+        self._buffers = frozenset()
         if engine is not None:
             engine.close()
 

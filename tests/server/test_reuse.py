@@ -6,12 +6,15 @@ Checked by the API's ``usage.prompt_tokens_details.cached_tokens``, llama-server
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import pytest
 from server_helpers import Server, serve_env, start_server, stop_server, wait_for
+
+from amalia_local.engine.large_buffers import LARGE
 
 pytestmark = pytest.mark.smollm
 
@@ -106,3 +109,58 @@ def test_history_comes_back_from_disk_after_an_idle_unload(server):
     assert wait_for(lambda: not server.health()["loaded"], timeout=60)
     current = talk.turn(server)  # the model is loaded again, with empty cells
     assert_only_new_tokens(talk.turns[0], current)
+
+
+@pytest.fixture(scope="module")
+def large_server(smollm: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One sequence of 16k cells: a KV cache over 128 MiB, which the unload releases in
+    slices before freeing it (engine/large_buffers.py)."""
+    home = tmp_path_factory.mktemp("serve-large")
+    args = [str(smollm), "--port", "0", "--parallel", "1", "--ctx", "16384", "--threads", "2"]
+    server = start_server([*args, "--idle-unload", "0.1"], serve_env(home), home / "err.log")
+    yield server
+    stop_server(server)
+    assert "Traceback" not in server.stderr()
+
+
+def largest_anonymous_mapping(pid: int) -> int:
+    sizes = [0]
+    with open(f"/proc/{pid}/maps") as maps:
+        for line in maps:
+            fields = line.split()
+            if len(fields) == 5 and fields[1] == "rw-p":
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                sizes.append(end - start)
+    return max(sizes)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_state_saved_at_unload_is_the_cells_not_the_released_pages(large_server):
+    """The unload saves the states, then releases the pages, then frees them: in the other
+    order the saved state would be zeroes, and a question only the history answers could
+    not be answered after reloading."""
+    client, model = client_for(large_server)
+
+    def answer(messages: list[dict]) -> tuple[str, int]:
+        reply = client.chat.completions.create(
+            model=model, messages=messages, temperature=0, max_tokens=12
+        )
+        return reply.choices[0].message.content, reply.usage.prompt_tokens_details.cached_tokens
+
+    history = [
+        {"role": "system", "content": SYSTEM},  # long enough to be worth restoring
+        {"role": "user", "content": "The secret word is pomegranate. Just reply OK."},
+    ]
+    first, _ = answer(history)
+    history += [
+        {"role": "assistant", "content": first},
+        {"role": "user", "content": "What is the secret word?"},
+    ]
+    live, _ = answer(history)  # the cells as they were computed
+    assert "pomegranate" in live.lower()
+    assert largest_anonymous_mapping(large_server.process.pid) >= LARGE
+    answer(history[:2])  # the cells hold turn one again, then are saved
+    assert wait_for(lambda: not large_server.health()["loaded"], timeout=60)
+    restored, cached = answer(history)  # the cells as saved, read back from disk
+    assert cached >= 300
+    assert "pomegranate" in restored.lower()
