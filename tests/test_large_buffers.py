@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ctypes
 import mmap
+import os
 import sys
 
 import pytest
 
-from amalia_local.engine.large_buffers import LARGE, large_chunks, release
+from amalia_local.engine.large_buffers import LARGE, large_chunks, release, release_file
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads /proc/self/maps; a no-op elsewhere"
@@ -103,3 +104,38 @@ def test_a_chunk_freed_since_it_was_found_is_not_touched(libc):
     libc.free(pointer)
     assert release(found) == 0
     assert release(frozenset()) == 0
+
+
+def resident_in_mappings(path: str, perms: str) -> int:
+    """Rss of this process's mappings of ``path`` with ``perms``, from /proc/self/smaps."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if not fields[0].endswith(":"):  # a mapping's first line
+                inside = fields[1] == perms and fields[-1] == path
+            elif inside and fields[0] == "Rss:":
+                total += int(fields[1]) * 1024
+    return total
+
+
+def test_a_read_only_file_mapping_leaves_the_page_tables_and_stays_readable(tmp_path):
+    model = tmp_path / "model.gguf"
+    size = 64 * MIB
+    model.write_bytes(bytes(range(256)) * (size // 256))
+    path = os.path.realpath(model)
+    with open(model, "rb") as file:
+        weights = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    with open(model, "r+b") as file:
+        edited = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_COPY)  # private, written
+    try:
+        assert all(weights[i + 7] == 7 for i in range(0, size, mmap.PAGESIZE))  # all pages in
+        edited[:4] = b"edit"
+        assert resident_in_mappings(path, "r--s") >= size - MIB
+        assert release_file(str(model)) == size
+        assert resident_in_mappings(path, "r--s") == 0
+        assert weights[size - 1] == 255  # read back from the page cache
+        assert edited[:4] == b"edit"  # a writable mapping is not touched
+    finally:
+        weights.close()
+        edited.close()

@@ -25,7 +25,7 @@ from amalia_local.engine.batch import (
     Sink,
     slot_states,
 )
-from amalia_local.engine.large_buffers import Chunk, large_chunks, release
+from amalia_local.engine.large_buffers import Chunk, large_chunks, release, release_file
 from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.fit import (
     MIN_CONTEXT,
@@ -213,6 +213,7 @@ class ModelHost:
         self._generator = self._engine = None
         self._buffers = frozenset()
         if engine is not None:
+            release_file(self.settings.model_path)  # the same, for the weights' mapping
             engine.close()
 
     def close(self) -> None:
