@@ -81,9 +81,22 @@ def build_app(host: ModelHost, options: ServerOptions) -> Starlette:
         Route("/v1/chat/completions", api.chat_completions, methods=["POST"]),
         Route("/v1/completions", api.completions, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={404: _not_found, 405: _not_allowed},
+        lifespan=_warm_thread_pool,
+    )
     app.add_exception_handler(Exception, _unexpected)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _warm_thread_pool(_app: Starlette) -> AsyncIterator[None]:
+    """The thread pool imports its machinery on first use, on the event loop: 50 ms in
+    which /health waits, paid by the first request (found with a faulthandler watchdog
+    on the loop). Paid here instead, before the port answers anything."""
+    await run_in_threadpool(lambda: None)
+    yield
 
 
 async def _not_found(_request: Request, _exc: Exception) -> Response:
