@@ -498,6 +498,13 @@ def _sequence_request(
 _MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
+def _may_hold_surrogate(raw: bytes) -> bool:
+    """The regex holds the GIL for 40 ms over 4 MB; a substring test (memchr speed) first
+    lets the common body, with none of these prefixes, skip it."""
+    prefixes = (b"\\ud", b"\\uD", b"\xed")
+    return any(prefix in raw for prefix in prefixes) and bool(_MAYBE_SURROGATE.search(raw))
+
+
 def _decode(raw: bytes, model: type[BaseModel]) -> BaseModel:
     """Parse and validate a body (in a worker thread: 4 MB of JSON takes a while)."""
     try:
@@ -511,7 +518,7 @@ def _decode(raw: bytes, model: type[BaseModel]) -> BaseModel:
     if not isinstance(payload, dict):
         raise errors.bad_request("The body must be a JSON object.")
     try:
-        if _MAYBE_SURROGATE.search(raw):  # the full check re-encodes all: only when needed
+        if _may_hold_surrogate(raw):  # the full check re-encodes all: only when needed
             json.dumps(payload, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise errors.bad_request(
