@@ -223,13 +223,15 @@ def health_latency(model: Path, threads: int, home: str) -> None:
         server.stop()
     samples += [json.loads(line) for line in poller.stdout.read().splitlines() if line.strip()]
     for name, begin, end in phases:
-        values = [latency for at, latency, _ in samples if begin <= at <= end]
-        if not values:
+        inside = [(latency, at - begin) for at, latency, _ in samples if begin <= at <= end]
+        if not inside:
             print(f"   {name:<50} no sample")
             continue
+        values = [latency for latency, _ in inside]
+        worst, offset = max(inside)
         print(
             f"   {name:<50} n={len(values):>4} median {statistics.median(values) * 1000:6.1f} ms"
-            f"  max {max(values) * 1000:6.1f} ms"
+            f"  max {worst * 1000:6.1f} ms (at +{offset:.2f} s of {end - begin:.2f} s)"
         )
 
 
