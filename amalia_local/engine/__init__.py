@@ -7,8 +7,9 @@ client, the converter) does not load libllama (0.3 s, and nothing a client needs
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from amalia_local.lazy_names import lazy_getattr
 
 if TYPE_CHECKING:
     from amalia_local.engine.chat import ChatSession, Reply
@@ -42,8 +43,4 @@ __all__ = [  # noqa: RUF022 - as _HOMES lists them
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+__getattr__ = lazy_getattr(__name__, _HOMES)

@@ -14,8 +14,9 @@ so every decision can be tested for machines we do not own.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from amalia_local.lazy_names import lazy_getattr
 
 if TYPE_CHECKING:
     from amalia_local.fit.catalogue import Fit, assess, recommend
@@ -50,8 +51,7 @@ if TYPE_CHECKING:
 
 # Each name is imported from its module when first asked for: ``engine.options`` needs
 # only ``LoadOptions``, and the client mode none of this (the catalogue alone is 9 ms).
-# No module may be named like one of these names: importing ``fit.X`` sets the package's
-# attribute ``X`` to the module, and a lazy name would then never be looked up again.
+# No module may be named like one of these names (see lazy_names).
 _HOMES = {
     "Fit": "catalogue",
     "assess": "catalogue",
@@ -122,10 +122,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{home}")
-    globals().update({n: getattr(module, n) for n, h in _HOMES.items() if h == home})
-    return globals()[name]
+__getattr__ = lazy_getattr(__name__, _HOMES)
