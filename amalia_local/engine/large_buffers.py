@@ -14,9 +14,10 @@ Which buffers: llama.cpp's own, found without touching its internals. A buffer c
 a glibc mmapped chunk (its header at the start of its mapping says so, size included) of at
 least 128 MiB that appeared while the model loaded. Nothing else in the server allocates that
 much in one piece (request bodies are at most a few MiB; glibc's per-thread heaps are at most
-64 MiB, and Python's arenas are 1 MiB), and a mapping the kernel merged with a neighbour fails
-the header check and is left alone. Memory is read through ``/proc/self/mem``, which answers a
-vanished mapping with an error rather than a crash. Where any of this is missing (not Linux,
+64 MiB, and Python's arenas are 1 MiB). The kernel merges neighbouring anonymous mappings,
+so the chunks of one mapping are walked end to end, and the walk stops at anything that is
+not a chunk. Memory is read through ``/proc/self/mem``, which answers a vanished mapping with
+an error rather than a crash. Where any of this is missing (not Linux,
 not glibc) nothing is found and nothing changes.
 
 Releasing zeroes the buffers: the caller does it only once nothing will read them again (the
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import re
 import struct
 import sys
 from collections.abc import Callable
@@ -39,7 +39,6 @@ _IS_MMAPPED = 0x2  # glibc's chunk flag; its other two flags are never set on mm
 _FLAGS = 0x7
 _KEEP = 64 * 1024  # past glibc's header, even behind an aligned allocation's lead
 _MADV_DONTNEED = 4  # the same on every architecture Linux wheels are built for
-_ANONYMOUS = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) rw-p 00000000 00:00 0\s*$")
 
 
 class Chunk(NamedTuple):
@@ -47,20 +46,30 @@ class Chunk(NamedTuple):
     size: int
 
 
+class _Mapping(NamedTuple):
+    start: int
+    end: int
+    perms: str  # "rw-p", "r--s"...
+    path: str  # empty for anonymous memory
+
+
 def large_chunks() -> frozenset[Chunk]:
     """The glibc mmapped chunks of at least LARGE bytes this process has now."""
     if not sys.platform.startswith("linux") or ctypes.sizeof(ctypes.c_size_t) != 8:
         return frozenset()
+    spans = [
+        (m.start, m.end)
+        for m in _mappings()
+        if m.perms == "rw-p" and not m.path and m.end - m.start >= LARGE
+    ]
     try:
-        with open("/proc/self/maps", encoding="ascii") as maps:
-            spans = [_anonymous_span(line) for line in maps]
         fd = os.open("/proc/self/mem", os.O_RDONLY)
     except OSError:
         return frozenset()
     try:
         return frozenset(
             chunk
-            for start, end in filter(None, spans)
+            for start, end in spans
             for chunk in _chunks_in(fd, start, end)
             if chunk.size >= LARGE
         )
@@ -92,27 +101,35 @@ def release(chunks: frozenset[Chunk]) -> int:
 def release_file(path: str) -> int:
     """Drop this process's read-only mappings of ``path`` from its page tables, in steps.
 
-    The model file's own mapping (4.9 GB at AMALIA's shape) costs its munmap 30-100 ms of
+    The model file's own mapping (4.9 GB at AMALIA's shape) costs its munmap 20-100 ms of
     page-table work under the same lock. Dropping the entries of a read-only file mapping
     loses nothing: a later read, if any, faults the page back in from the page cache.
     """
     madvise = _madvise()
     if madvise is None:
         return 0
+    real = os.path.realpath(path)
+    return sum(
+        _drop(madvise, m.start, m.end - m.start)
+        for m in _mappings()
+        if "w" not in m.perms and m.path in (real, f"{real} (deleted)")
+    )
+
+
+def _mappings() -> list[_Mapping]:
+    """This process's mappings, from /proc/self/maps (none where it cannot be read)."""
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
             lines = maps.read().splitlines()
     except OSError:
-        return 0
-    real = os.path.realpath(path)
-    dropped = 0
+        return []
+    found = []
     for line in lines:
         fields = line.split(maxsplit=5)
-        if len(fields) < 6 or "w" in fields[1] or fields[5] not in (real, f"{real} (deleted)"):
-            continue
-        start, end = (int(edge, 16) for edge in fields[0].split("-"))
-        dropped += _drop(madvise, start, end - start)
-    return dropped
+        if len(fields) >= 5:
+            start, end = (int(edge, 16) for edge in fields[0].split("-"))
+            found.append(_Mapping(start, end, fields[1], fields[5] if len(fields) == 6 else ""))
+    return found
 
 
 def _madvise() -> Callable[[int, int, int], int] | None:
@@ -136,14 +153,6 @@ def _drop(madvise: Callable[[int, int, int], int], start: int, size: int) -> int
             break
         done += step
     return done
-
-
-def _anonymous_span(line: str) -> tuple[int, int] | None:
-    match = _ANONYMOUS.match(line)
-    if match is None:
-        return None
-    start, end = int(match.group(1), 16), int(match.group(2), 16)
-    return (start, end) if end - start >= LARGE else None  # too small to hold a large chunk
 
 
 def _chunks_in(fd: int, start: int, end: int) -> list[Chunk]:
