@@ -6,6 +6,7 @@ loaded; fixtures read that line, and stop the server with SIGINT as Ctrl+C would
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -81,6 +82,18 @@ def stop_server(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+
+
+@contextlib.contextmanager
+def serving(home: Path, args: list[str]) -> Iterator[Server]:
+    """A server for a module's tests, in ``home``: stopped after them, its log then free
+    of tracebacks."""
+    server = start_server(args, serve_env(home), home / "err.log")
+    try:
+        yield server
+    finally:
+        stop_server(server)
+    assert "Traceback" not in server.stderr()
 
 
 def serve_env(home: Path) -> dict[str, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openai
 import pytest
-from server_helpers import Server, serve_env, start_server, stop_server, wait_for
+from server_helpers import Server, serving, wait_for
 
 from amalia_local.engine.large_buffers import LARGE
 
@@ -29,12 +29,9 @@ TURNS = {
 
 @pytest.fixture(scope="module")
 def server(smollm: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("serve-reuse")
     args = [str(smollm), "--port", "0", "--parallel", "2", "--ctx", "2048", "--threads", "2"]
-    server = start_server([*args, "--idle-unload", "0.1"], serve_env(home), home / "err.log")
-    yield server
-    stop_server(server)
-    assert "Traceback" not in server.stderr()
+    with serving(tmp_path_factory.mktemp("serve-reuse"), [*args, "--idle-unload", "0.1"]) as s:
+        yield s
 
 
 class Conversation:
@@ -115,12 +112,9 @@ def test_history_comes_back_from_disk_after_an_idle_unload(server):
 def large_server(smollm: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One sequence of 16k cells: a KV cache over 128 MiB, which the unload releases in
     slices before freeing it (engine/large_buffers.py)."""
-    home = tmp_path_factory.mktemp("serve-large")
     args = [str(smollm), "--port", "0", "--parallel", "1", "--ctx", "16384", "--threads", "2"]
-    server = start_server([*args, "--idle-unload", "0.1"], serve_env(home), home / "err.log")
-    yield server
-    stop_server(server)
-    assert "Traceback" not in server.stderr()
+    with serving(tmp_path_factory.mktemp("serve-large"), [*args, "--idle-unload", "0.1"]) as s:
+        yield s
 
 
 def largest_anonymous_mapping(pid: int) -> int:
