@@ -46,12 +46,18 @@ _LOCALES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locales")
 def load_catalogue(lang: str) -> dict[str, str]:
     """Read one language's catalogue from the package data (cached: it never changes).
 
-    Beside this file, read with ``open``: ``importlib.resources`` costs 10-15 ms of every
-    start (``amalia run --endpoint`` has 50 ms for all it does), and the package is always
-    installed as files (setuptools' package-data; the bundles install wheels).
+    Through this module's own loader: a file beside it when the package is installed, a
+    member of the wheel when ``install.sh``'s preflight imports the package straight from
+    the zipped wheel (``open`` fails there: the "folder" is a zip file). The loader is
+    already imported; ``importlib.resources`` would cost 10-15 ms of every start, and
+    ``amalia run --endpoint`` has 50 ms for all it does.
     """
-    with open(os.path.join(_LOCALES, f"{lang}.json"), encoding="utf-8") as f:
-        return json.load(f)
+    path = os.path.join(_LOCALES, f"{lang}.json")
+    loader = __spec__.loader if __spec__ is not None else None
+    if loader is None or not hasattr(loader, "get_data"):
+        with open(path, "rb") as f:
+            return json.loads(f.read().decode("utf-8"))
+    return json.loads(loader.get_data(path).decode("utf-8"))
 
 
 class Phrase:

@@ -55,13 +55,15 @@ if [ "$HAVE" != "$WANT" ]; then
     exit 1
 fi
 
+# Every Python here starts with -P: a folder the user started this from (a source
+# checkout, say) must not shadow the package being installed and checked.
 echo "amalia: 1/5 a verificar os pacotes / verifying the packages"
 PYTHONPATH="$HERE/wheels/{info.amalia_wheel}${{PYTHONPATH:+:$PYTHONPATH}}" \\
-    "$PYTHON" -m amalia_local.bundle.preflight "$HERE"
+    "$PYTHON" -P -m amalia_local.bundle.preflight "$HERE"
 echo "amalia: 2/5 a criar o ambiente / creating the environment: $VENV"
-"$PYTHON" -m venv "$VENV"
+"$PYTHON" -P -m venv "$VENV"
 echo "amalia: 3/5 a instalar / installing amalia-local {info.amalia_version} (--no-index)"
-"$VENV/bin/python" -m pip install --no-index --find-links "$HERE/wheels" \\
+"$VENV/bin/python" -P -m pip install --no-index --find-links "$HERE/wheels" \\
     "amalia-local=={info.amalia_version}"
 echo "amalia: 4/5 a verificar e importar os modelos / verifying and importing the models"
 "$VENV/bin/amalia" import "$HERE"
@@ -70,10 +72,10 @@ echo "amalia: 4/5 a verificar e importar os modelos / verifying and importing th
 # AMALIA_RUN_PREFIX runs the program under another command (an emulator, for tests).
 echo "amalia: 5/5 a experimentar o modelo / trying the model: {info.first_model}"
 STATUS=0
-$AMALIA_RUN_PREFIX "$VENV/bin/python" -m amalia_local run "{info.first_model}" "Olá" \\
+$AMALIA_RUN_PREFIX "$VENV/bin/python" -P -m amalia_local run "{info.first_model}" "Olá" \\
     --system "" --max-tokens 1 --temperature 0 --ctx 256 --force >/dev/null || STATUS=$?
 if [ "$STATUS" -ne 0 ]; then
-    $AMALIA_RUN_PREFIX "$VENV/bin/python" -m amalia_local.bundle.smoke "$HERE" "$STATUS" || true
+    $AMALIA_RUN_PREFIX "$VENV/bin/python" -P -m amalia_local.bundle.smoke "$HERE" "$STATUS" || true
     exit 1
 fi
 echo "amalia: pronto / done:  $VENV/bin/amalia run {info.first_model} \\"Olá\\""
@@ -114,15 +116,15 @@ if ($Have.Trim() -ne $Want) {{
 Write-Host "amalia: 1/5 a verificar os pacotes / verifying the packages"
 $OldPythonPath = $env:PYTHONPATH
 $env:PYTHONPATH = (Join-Path $Here "wheels\\{info.amalia_wheel}") + [IO.Path]::PathSeparator + $OldPythonPath
-& $Python @PyArgs -m amalia_local.bundle.preflight $Here
+& $Python @PyArgs -P -m amalia_local.bundle.preflight $Here
 $Status = $LASTEXITCODE
 $env:PYTHONPATH = $OldPythonPath
 if ($Status -ne 0) {{ exit $Status }}
 Write-Host "amalia: 2/5 a criar o ambiente / creating the environment: $Venv"
-& $Python @PyArgs -m venv $Venv
+& $Python @PyArgs -P -m venv $Venv
 if ($LASTEXITCODE -ne 0) {{ exit $LASTEXITCODE }}
 Write-Host "amalia: 3/5 a instalar / installing amalia-local {info.amalia_version} (--no-index)"
-& (Join-Path $Venv "Scripts\\python.exe") -m pip install --no-index --find-links (Join-Path $Here "wheels") "amalia-local=={info.amalia_version}"
+& (Join-Path $Venv "Scripts\\python.exe") -P -m pip install --no-index --find-links (Join-Path $Here "wheels") "amalia-local=={info.amalia_version}"
 if ($LASTEXITCODE -ne 0) {{ exit $LASTEXITCODE }}
 Write-Host "amalia: 4/5 a verificar e importar os modelos / verifying and importing the models"
 & (Join-Path $Venv "Scripts\\amalia.exe") import $Here
@@ -131,10 +133,10 @@ if ($LASTEXITCODE -ne 0) {{ exit $LASTEXITCODE }}
 # instructions this llama.cpp uses) must stop the install, not the first question.
 Write-Host "amalia: 5/5 a experimentar o modelo / trying the model: {info.first_model}"
 $VenvPython = Join-Path $Venv "Scripts\\python.exe"
-& $VenvPython -m amalia_local run "{info.first_model}" "Olá" --system "" --max-tokens 1 --temperature 0 --ctx 256 --force | Out-Null
+& $VenvPython -P -m amalia_local run "{info.first_model}" "Olá" --system "" --max-tokens 1 --temperature 0 --ctx 256 --force | Out-Null
 $Status = $LASTEXITCODE
 if ($Status -ne 0) {{
-    & $VenvPython -m amalia_local.bundle.smoke $Here $Status
+    & $VenvPython -P -m amalia_local.bundle.smoke $Here $Status
     exit 1
 }}
 Write-Host "amalia: pronto / done:  $(Join-Path $Venv 'Scripts\\amalia.exe') run {info.first_model} `"Olá`""
