@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fetch_smollm import ensure_smollm
 from tiny_gguf import TinySpec, write_tiny_gguf
+from user_process import run_as_user, user_env
 
 from amalia_local.engine import Engine, LoadOptions
 from amalia_local.engine.llama_log import LlamaLogSink
@@ -67,14 +67,13 @@ def open_engine(llama_log: LlamaLogSink) -> Iterator[Callable[..., Engine]]:
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "AMALIA"))}
-    env.update(LANG="C.UTF-8", AMALIA_HOME=str(tmp_path / "home"), PYTHONIOENCODING="utf-8")
-    return env
+    return user_env(tmp_path / "user", AMALIA_HOME=str(tmp_path / "home"))
 
 
 @pytest.fixture
 def amalia(cli_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run the real CLI in a subprocess, as a user would (``python -m amalia_local``)."""
+    """Run the real CLI in a subprocess, as a user would (``python -m amalia_local``),
+    from the user's folder, so the package imported is the installed one."""
 
     def _run(
         *args: str,
@@ -82,13 +81,10 @@ def amalia(cli_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess
         env: dict[str, str] | None = None,
         timeout: float = 300,
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        return run_as_user(
             [sys.executable, "-m", "amalia_local", *args],
-            input=stdin if stdin is not None else "",
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            env={**cli_env, **(env or {})},
+            {**cli_env, **(env or {})},
+            stdin=stdin,
             timeout=timeout,
         )
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from user_process import user_cwd
 
 from amalia_local.conversations import ConversationStore
 
@@ -84,6 +85,7 @@ def test_ctrl_c_stops_a_long_prompt_evaluation_quickly(smollm, cli_env, tmp_path
         stderr=subprocess.PIPE,
         text=True,
         env=cli_env,
+        cwd=user_cwd(cli_env),
     )
     process.stdin.write(question)
     process.stdin.close()

@@ -13,6 +13,7 @@ import time
 
 import pytest
 from document_files import write_docx
+from user_process import run_as_user, user_cwd
 
 from amalia_local.engine.stats import ReplyStats
 from amalia_local.i18n import Translator
@@ -70,7 +71,12 @@ def test_run_draws_progress_on_a_terminal_only(smollm, cli_env, tmp_path) -> Non
     controller, terminal = pty.openpty()
     started = time.monotonic()
     process = subprocess.Popen(
-        args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=terminal, env=cli_env
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env=cli_env,
+        cwd=user_cwd(cli_env),
     )
     os.close(terminal)
     stderr = b""
@@ -90,6 +96,6 @@ def test_run_draws_progress_on_a_terminal_only(smollm, cli_env, tmp_path) -> Non
     assert text.endswith("\r\x1b[K")  # erased before the answer
     assert "reading" not in answer and answer.strip()
     # The same run with stderr a pipe (and with --json): not a trace of it.
-    piped = subprocess.run([*args, "--json"], capture_output=True, text=True, env=cli_env)
+    piped = run_as_user([*args, "--json"], cli_env, timeout=300)
     assert piped.returncode == 0 and piped.stderr == ""
     assert json.loads(piped.stdout)["documents"][0]["name"] == "rules.docx"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import signal
 import socket
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.pipes import read_line
+from tests.user_process import user_cwd, user_env
 
 SYSTEM = "You are a helpful AI assistant."
 KEY = "s3cret-test-key"
@@ -60,6 +60,7 @@ def start_server(
             text=True,
             encoding="utf-8",
             env=env,
+            cwd=user_cwd(env),
         )
     assert process.stdout is not None
     # printed once the model is loaded and the port bound
@@ -97,9 +98,8 @@ def serving(home: Path, args: list[str]) -> Iterator[Server]:
 
 
 def serve_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "AMALIA"))}
-    env.update(LANG="C.UTF-8", AMALIA_HOME=str(home), PYTHONIOENCODING="utf-8")
-    return env
+    """A user's environment whose amalia folder is ``home`` (their HOME beside it)."""
+    return user_env(home.parent / f"{home.name}-user", AMALIA_HOME=str(home))
 
 
 def free_port() -> int:

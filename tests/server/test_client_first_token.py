@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 from scripted_server import Handler, event, scripted_server, send_chunk, send_head, send_json
+from user_process import user_cwd
 
 from amalia_local.conversations import ConversationStore
 
@@ -77,7 +78,7 @@ def _start(cli_env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-c", PROBE, *args],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=cli_env,
+        env=cli_env, cwd=user_cwd(cli_env),
     )  # fmt: skip
 
 

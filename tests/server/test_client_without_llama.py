@@ -74,7 +74,7 @@ def test_run_with_an_endpoint_answers_without_loading_llama(tiny_server, tmp_pat
         [sys.executable, "-c", RUN_PROBE, "run", "--endpoint", tiny_server.url, "Olá",
          "--temperature", "0", "--no-save"],
         capture_output=True, text=True, encoding="utf-8", timeout=120,
-        env=serve_env(tmp_path / "desk"),
+        env=serve_env(tmp_path / "desk"), cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout == ANSWER_TEXT + "\n"
@@ -86,7 +86,7 @@ def test_chat_with_an_endpoint_answers_without_loading_llama(tiny_server, tmp_pa
         [sys.executable, "-c", CHAT_PROBE, tiny_server.url, str(tmp_path / "desk"),
          str(ROOT / "tests" / "tui")],
         capture_output=True, text=True, encoding="utf-8", timeout=180,
-        env=serve_env(tmp_path / "desk"), cwd=ROOT,
+        env=serve_env(tmp_path / "desk"), cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from store_helpers import index_models, sha256
 from tiny_gguf import ANSWER_TEXT
+from user_process import user_cwd
 
 from amalia_local.store import catalogue
 from amalia_local.store.errors import BadNameError, UnknownModelError
@@ -163,7 +164,9 @@ for i in range(int(sys.argv[3])):
 
 def test_index_lock_keeps_every_concurrent_write(tmp_path):
     procs = [
-        subprocess.Popen([sys.executable, "-c", _APPEND_MANY, str(tmp_path), str(w), "15"])
+        subprocess.Popen(
+            [sys.executable, "-c", _APPEND_MANY, str(tmp_path), str(w), "15"], cwd=tmp_path
+        )
         for w in range(4)
     ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
@@ -189,7 +192,8 @@ def test_rm_asks_on_a_terminal(run_amalia, hub_env, tiny_model):
         command = shlex.join([sys.executable, "-m", "amalia_local", *lang, "rm", "mini"])
         return subprocess.run(
             ["script", "-qec", command, os.devnull],
-            input=answer + "\n", env=hub_env, capture_output=True, text=True, timeout=120,
+            input=answer + "\n", env=hub_env, cwd=user_cwd(hub_env), capture_output=True,
+            text=True, timeout=120,
         )  # fmt: skip
 
     kept = rm_answering("n")

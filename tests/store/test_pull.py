@@ -13,6 +13,7 @@ import pytest
 from fake_hub import SilentServer
 from store_helpers import AMALIA_FILE, AMALIA_REPO, index_models, sha256
 from tiny_gguf import ANSWER_TEXT
+from user_process import user_cwd
 
 from amalia_local.store import ModelStore
 from amalia_local.store.errors import ChecksumError, DownloadError, HubNotFoundError
@@ -197,7 +198,13 @@ def test_two_concurrent_pulls_share_one_download(hub_env, fake_hub, model_bytes)
     fake_hub.state.throttle = 0.01  # ~0.7 s per download: the two runs overlap
     command = [sys.executable, "-m", "amalia_local", "pull", "amalia"]
     procs = [
-        subprocess.Popen(command, env=hub_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            command,
+            env=hub_env,
+            cwd=user_cwd(hub_env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for _ in range(2)
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
@@ -301,7 +308,8 @@ def test_full_disk_is_refused_before_downloading(hub_env, fake_hub, tmp_path):
     result = subprocess.run(
         ["unshare", "-m", "sh", "-c", script, "sh", str(small),
          sys.executable, "-m", "amalia_local", "pull", "amalia"],
-        env={**hub_env, "HF_HOME": str(small)}, capture_output=True, text=True,
+        env={**hub_env, "HF_HOME": str(small)}, cwd=user_cwd(hub_env), capture_output=True,
+        text=True,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
     [line] = result.stderr.splitlines()

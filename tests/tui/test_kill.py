@@ -14,18 +14,20 @@ from tui_helpers import SIZE, click_conversation, wait_ready
 from amalia_local.conversations import ConversationStore
 from amalia_local.tui.widgets.messages import AnswerMessage
 from tests.pipes import read_line
+from tests.user_process import user_cwd, user_env
 
 CHILD = Path(__file__).with_name("kill_child.py")
 
 
 async def test_sigkill_mid_answer_keeps_the_partial_answer(make_app, smollm, home: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "AMALIA"))}
+    env = user_env(home.parent / "user")
     child = subprocess.Popen(
         [sys.executable, str(CHILD), str(smollm), str(home)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        cwd=user_cwd(env),
     )
     try:
         line = read_line(child.stdout, timeout=300)
