@@ -111,9 +111,10 @@ class SequenceRequest:
 
 # What a sequence hands its consumer: text chunks, then ``None`` once it has ended.
 Sink = Callable[[str | None], None]
-# Test seam (fault injection): called on the decode thread before each llama_decode with
-# the sequences in the batch; what it raises counts as a failed decode, and a non-zero
-# integer it returns stands for llama_decode's status.
+# Test seam (fault injection): called on the decode thread after each llama_decode that
+# succeeded, with the sequences in the batch; what it raises counts as a failed decode, a
+# non-zero integer it returns stands for llama_decode's status. After, so that the failed
+# batch's cells really are in the KV cache, as after a decode that failed part-way.
 DecodeHook = Callable[[list["Sequence"]], int | None]
 
 
@@ -242,7 +243,7 @@ class BatchGenerator:
         self._closing = False
         self._saved = False  # the states are saved once, by the first stop()
         self.failure: str | None = None  # why the loop stopped, if it stopped on an error
-        self.before_decode: DecodeHook | None = None
+        self.after_decode: DecodeHook | None = None
         self._failed_steps = 0
         self.tokens_generated = 0  # answer tokens since start, all sequences (/health)
         self.prompt_tokens_evaluated = 0  # prompt tokens decoded since start (/health)
@@ -495,10 +496,10 @@ class BatchGenerator:
                 n += 1
         batch.n_tokens = n
         try:
-            hook = self.before_decode
-            status = (hook([p.slot.sequence for p in parts]) or 0) if hook is not None else 0
-            if status == 0:
-                status = llama_cpp.llama_decode(self._ctx, batch)
+            status = llama_cpp.llama_decode(self._ctx, batch)
+            hook = self.after_decode
+            if status == 0 and hook is not None:
+                status = hook([p.slot.sequence for p in parts]) or 0
         except Exception as exc:
             status, failure = -1, f"{type(exc).__name__}: {exc}"
         else:

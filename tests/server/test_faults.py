@@ -1,8 +1,11 @@
 """Faults injected into the decode loop: the failing requests get errors, the others finish.
 
 In-process, over the real SmolLM2 model and the real app; the fault enters through
-BatchGenerator.before_decode, the seam the loop calls before every llama_decode: what the
-hook returns stands for llama_decode's status, what it raises for an exception there.
+BatchGenerator.after_decode, the seam the loop calls after every llama_decode that
+succeeded: what the hook returns stands for llama_decode's status, what it raises for an
+exception there. After, not instead: the batch's cells are then really in the KV cache,
+as after a decode that failed part-way, and the loop must drop them (a survivor whose
+cells were left twice would answer differently from when it is alone).
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ async def health(host: ModelHost) -> httpx.Response:
 def test_failed_decode_fails_only_its_request(host, seed):
     (alone,) = asyncio.run(ask_all(host, [body()]))
     assert alone.status_code == 200
-    host.load().before_decode = marked_fault
+    host.load().after_decode = marked_fault
     good, bad, streamed_bad = asyncio.run(
         ask_all(host, [body(max_tokens=48), body(seed), body(seed, stream=True)])
     )
@@ -96,7 +99,7 @@ def test_failed_decode_fails_only_its_request(host, seed):
 
 
 def test_a_loop_that_cannot_go_on_says_so(host):
-    host.load().before_decode = lambda _sequences: -1  # every decode fails: a broken context
+    host.load().after_decode = lambda _sequences: -1  # every decode fails: a broken context
     responses = [asyncio.run(ask_all(host, [body()]))[0] for _ in range(3)]
     assert [r.status_code for r in responses] == [500, 500, 500]
     status = asyncio.run(health(host))
