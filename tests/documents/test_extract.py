@@ -232,6 +232,17 @@ def test_binary_file(tmp_path: Path) -> None:
 def test_folder_missing_and_unreadable(tmp_path: Path) -> None:
     refused(tmp_path, e.DocumentIsFolder, "document.folder")
     refused(tmp_path / "nada.pdf", e.DocumentMissing, "document.missing")
+    # A file that opens and then fails to read, as on a damaged disk, for root too (CI
+    # runs as root, where a chmod 0 file stays readable): reading /proc/self/mem from
+    # offset 0 fails with EIO.
+    if not Path("/proc/self/mem").exists():
+        pytest.skip("needs Linux's /proc/self/mem for a read error")
+    damaged = tmp_path / "danificado.txt"
+    damaged.symlink_to("/proc/self/mem")
+    refused(damaged, e.DocumentUnreadable, "document.unreadable")
+
+
+def test_a_file_without_read_permission(tmp_path: Path) -> None:
     locked = tmp_path / "fechado.txt"
     locked.write_text("x")
     locked.chmod(0)
