@@ -14,17 +14,21 @@ import termios
 import time
 from pathlib import Path
 
+from user_process import user_env
+
 ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]|\x1b\][^\x07]*\x07")
 
 
 def run_in_pty(args: list[str], home: Path, wait_for: bytes, then_wait: float = 1.0):
-    """Start ``python -m amalia_local ARGS``; returns (screen text, exit status)."""
+    """Start the installed ``amalia ARGS`` (the console script pip wrote beside this
+    Python) as a user does: their environment, from their folder, in a terminal.
+    Returns (screen text, exit status)."""
+    env = user_env(home.parent / "user", AMALIA_HOME=str(home), TERM="xterm-256color")
+    program = str(Path(sys.executable).parent / "amalia")
     pid, fd = pty.fork()
     if pid == 0:
-        os.environ.update(AMALIA_HOME=str(home), TERM="xterm-256color", LANG="C.UTF-8")
-        for name in ("LC_ALL", "LC_MESSAGES", "AMALIA_LANG"):
-            os.environ.pop(name, None)
-        os.execv(sys.executable, [sys.executable, "-m", "amalia_local", *args])
+        os.chdir(env["HOME"])
+        os.execve(program, [program, *args], env)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 32, 100, 0, 0))
     raw = b""
     status = None
