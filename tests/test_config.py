@@ -167,3 +167,66 @@ def test_good_values_are_kept_with_their_types(tmp_path):
     assert config.language == "pt" and config.offline is False and config.system_prompt == ""
     assert not math.isnan(config.state_cache_gb)
 
+
+def test_wrong_value_ends_run_with_one_line(amalia, cli_env, tiny_model):
+    from pathlib import Path
+
+    config_dir = Path(cli_env["AMALIA_HOME"]) / "config"
+    config_dir.mkdir(parents=True)
+    (config_dir / "config.toml").write_text('state_cache_gb = "4"\n', encoding="utf-8")
+    result = amalia("run", str(tiny_model), "Olá")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f'amalia: the settings file {config_dir / "config.toml"}: state_cache_gb = "4"'
+        " is not valid; expected a number, at least 0 (without quotes)\n"
+    )
+
+
+def test_unknown_key_is_a_warning_not_an_error(amalia, cli_env):
+    from pathlib import Path
+
+    config_dir = Path(cli_env["AMALIA_HOME"]) / "config"
+    config_dir.mkdir(parents=True)
+    (config_dir / "config.toml").write_text("temprature = 0.2\n", encoding="utf-8")
+    result = amalia("list")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        f"amalia: warning: the settings file {config_dir / 'config.toml'} has a setting"
+        " this version does not know, ignored: temprature\n"
+    )
+
+
+# Counts the opens of config.toml with an audit hook (the interpreter's own record of
+# every open), then runs the real CLI: what is observed is the file being opened.
+_COUNT_OPENS = """
+import sys
+opened = []
+def hook(event, args):
+    if event == "open" and str(args[0]).endswith("config.toml"):
+        opened.append(args[0])
+sys.addaudithook(hook)
+from amalia_local.cli import main
+code = main(sys.argv[1:])
+print("config.toml opened", len(opened), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_run_reads_the_settings_once(cli_env, tiny_model):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    Config(temperature=0.0, max_tokens=2).save(Path(cli_env["AMALIA_HOME"]) / "config")
+    result = subprocess.run(
+        [sys.executable, "-c", _COUNT_OPENS, "run", str(tiny_model), "Olá", "--no-save"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=cli_env,
+        input="",
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "config.toml opened 1"
