@@ -82,3 +82,15 @@ def test_a_broken_template_never_raises():
     assert fill("aberto {", {}) == "aberto {"
     assert str(AmaliaError("error.config_invalid", path="c.toml")).startswith("cannot read")
 
+
+def test_the_user_is_not_addressed_as_voce():
+    """pt-PT interfaces avoid "você"; the user's turn is "Eu"."""
+    pt = load_catalogue("pt")
+    assert pt["chat.you"] == "Eu"
+    assert not [k for k, v in pt.items() if re.search(r"\bvocê\b", v, re.IGNORECASE)]
+
+
+def test_the_status_line_counts_threads_in_portuguese():
+    pt = Translator("pt")
+    assert "threads" not in pt.t("status.threads", n="2")
+    assert pt.t("status.threads", n=pt.number(2)) == "2 fios de execução"
