@@ -19,7 +19,6 @@ from amalia_local.errors import ConfigError
 from amalia_local.formatting import Count
 from amalia_local.i18n import LANGUAGES, Phrase
 from amalia_local.kv_type import KV_TYPE_CHOICES
-from amalia_local.toml_text import quoted, toml_value
 
 CONFIG_NAME = "config.toml"
 
@@ -77,6 +76,8 @@ def _one_of(choices: tuple[str, ...]) -> Check:
     def check(value: Any) -> str:
         text = value.strip().lower() if isinstance(value, str) else None
         if text not in choices:
+            from amalia_local.toml_text import toml_value
+
             raise _Wrong(
                 Phrase("config.expect.one_of", choices=", ".join(map(toml_value, choices)))
             )
@@ -145,6 +146,7 @@ class Config:
 
     def save(self, config_dir: Path) -> Path:
         from amalia_local.filecopy import write_text_atomic  # hashlib, tempfile: not at start
+        from amalia_local.toml_text import toml_value  # writing and errors only: not at start
 
         config_dir.mkdir(parents=True, exist_ok=True)
         path = config_dir / CONFIG_NAME
@@ -157,6 +159,8 @@ def _checked(path: Path, key: str, value: Any, check: Check) -> Any:
     try:
         return check(value)
     except _Wrong as wrong:
+        from amalia_local.toml_text import quoted
+
         raise ConfigError(
             "error.config_value",
             path=path,
