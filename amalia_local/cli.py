@@ -586,7 +586,7 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
             message = "the following arguments are required: MODEL"
             raise UsageError("error.usage", message=message, prog="amalia run")
         _positive(args.conversation, "--conversation")
-        config = _config(runtime)
+        config = runtime.config
         prompt, piped = _read_prompt(args)
         documents = ()
         if args.files or args.pages or piped:
@@ -664,7 +664,7 @@ def _dispatch(args: argparse.Namespace, runtime, argv: Sequence[str] = ()) -> in
             prompt_tokens=args.prompt_tokens,
             gen_tokens=args.gen_tokens,
             repetitions=args.repetitions,
-            load=_load_options(args, _config(runtime)),
+            load=_load_options(args, runtime.config),
             json_output=args.json,
         )
         return bench(request, runtime, sys.stdout, sys.stderr)
@@ -700,7 +700,7 @@ def _serve(args: argparse.Namespace, runtime) -> int:
     if not 0 <= args.port <= 65535:
         raise UsageError("error.usage", message=f"invalid port {args.port}", prog="amalia serve")
     path = _open_store(args, runtime).resolve_path(args.model)
-    config = _config(runtime)
+    config = runtime.config
     name = Path(args.model).stem if args.model.lower().endswith(".gguf") else args.model
     request = ServeRequest(
         model=path,
@@ -721,20 +721,13 @@ def _serve(args: argparse.Namespace, runtime) -> int:
 _STORE_COMMANDS = ("pull", "list", "rm", "import", "show", "doctor", "bundle")
 
 
-def _config(runtime):
-    from amalia_local.config import Config
-
-    return Config.load(runtime.locations.config_dir)
-
-
 def _open_store(args: argparse.Namespace, runtime):
     from amalia_local.store import ModelStore
 
-    config = _config(runtime)
     return ModelStore.open(
         runtime.locations,
         offline=getattr(args, "offline", False),
-        config_offline=config.offline,
+        config_offline=runtime.config.offline,
     )
 
 

@@ -54,3 +54,7 @@ class ServeError(AmaliaError):
 
 class RemoteError(AmaliaError):
     """An OpenAI-compatible endpoint could not be reached or refused the request."""
+
+
+class ConfigError(AmaliaError):
+    """``config.toml`` cannot be read, or a value in it is not one the setting takes."""

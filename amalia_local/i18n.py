@@ -77,6 +77,27 @@ class Joined:
         self.phrases = phrases
 
 
+class _KeepMissing(dict[str, Any]):
+    """Parameters for ``format_map``: a missing one stays as its placeholder."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: str, values: dict[str, Any]) -> str:
+    """``template`` with ``values`` put in; never raises.
+
+    Error messages are written by the error handler itself, so a parameter a message
+    lacks (or a translator's slip: a format spec on text, a positional field) must give
+    a readable line, not a second exception in place of the first: a missing name stays
+    as its placeholder, a template that cannot be filled is returned as written.
+    """
+    try:
+        return template.format_map(_KeepMissing(values))
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+        return template
+
+
 class Translator:
     """Formats catalogue entries in one language, falling back to English per key."""
 
@@ -105,7 +126,7 @@ class Translator:
         if not params:
             return template
         # sizes and counts that errors carry as Bytes / Count are written here, in this language
-        return template.format(**{k: self._value(v) for k, v in params.items()})
+        return fill(template, {k: self._value(v) for k, v in params.items()})
 
     def _value(self, v: object) -> object:
         if isinstance(v, Phrase):

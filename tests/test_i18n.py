@@ -54,3 +54,43 @@ def test_numbers_are_written_as_each_language_writes_them():
     assert Translator("en").number(16384) == "16,384"
     assert Translator("pt").number(8192) == "8192"
     assert Translator("pt").number(16384) == "16\u202f384"
+
+
+def test_a_missing_parameter_leaves_the_placeholder_and_never_raises():
+    """The error handler formats messages: a KeyError there was a traceback where one
+    line was due."""
+    en = Translator("en")
+    assert en.t("error.model_not_found") == "model file not found: {path}"  # no params at all
+    assert en.t("error.config_invalid", path="c.toml") == (
+        "cannot read the settings file c.toml: {reason}"
+    )
+    assert en.t("error.model_not_found", path="x.gguf", extra=1) == "model file not found: x.gguf"
+    assert Translator("pt").t("status.context", used="1") == "contexto 1/{size}"
+
+
+def test_a_broken_template_never_raises():
+    """A translator's slip (a format spec on text, a positional or attribute field) falls
+    back to the template as written, never to an exception."""
+    from amalia_local.errors import AmaliaError
+    from amalia_local.i18n import fill
+
+    assert fill("{n:,} tokens", {"n": "many"}) == "{n:,} tokens"
+    assert fill("{n:,} tokens", {}) == "{n:,} tokens"
+    assert fill("{0} e {name}", {"name": "x"}) == "{0} e {name}"
+    assert fill("{name.attr}", {}) == "{name.attr}"
+    assert fill("{name} {{literal}}", {"name": "x"}) == "x {literal}"
+    assert fill("aberto {", {}) == "aberto {"
+    assert str(AmaliaError("error.config_invalid", path="c.toml")).startswith("cannot read")
+
+
+def test_the_user_is_not_addressed_as_voce():
+    """pt-PT interfaces avoid "você"; the user's turn is "Eu"."""
+    pt = load_catalogue("pt")
+    assert pt["chat.you"] == "Eu"
+    assert not [k for k, v in pt.items() if re.search(r"\bvocê\b", v, re.IGNORECASE)]
+
+
+def test_the_status_line_counts_threads_in_portuguese():
+    pt = Translator("pt")
+    assert "threads" not in pt.t("status.threads", n="2")
+    assert pt.t("status.threads", n=pt.number(2)) == "2 fios de execução"

@@ -280,9 +280,9 @@ class AmaliaApp(App[None]):
         placement = self.model.placement()
         parts = [self.model.name, *self._where(placement)]
         if placement.n_threads:
-            parts.append(t("status.threads", n=placement.n_threads))
+            parts.append(t("status.threads", n=numbers.count(placement.n_threads)))
         if placement.n_gpu_layers:
-            parts.append(t("status.gpu_layers", n=placement.n_gpu_layers))
+            parts.append(t("status.gpu_layers", n=numbers.count(placement.n_gpu_layers)))
         if stats is not None and stats.generation_tokens_per_second:
             parts.append(t("status.speed", tps=numbers.decimal(stats.generation_tokens_per_second)))
         if placement.n_ctx:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amalia_local.config import Config
 from amalia_local.i18n import Translator
 from amalia_local.remote.spec import EndpointSpec
 from amalia_local.runtime import Runtime
@@ -31,7 +30,7 @@ def build_app(request: ChatRequest, runtime: Runtime):
     """The app for a request, not yet running (tests and benchmarks drive it headless)."""
     from amalia_local.tui.app import AmaliaApp, LoadOverrides
 
-    config = Config.load(runtime.locations.config_dir)
+    config = runtime.config
     if config.language and not request.language_forced:
         runtime.translator = Translator(config.language)
     overrides = LoadOverrides(
