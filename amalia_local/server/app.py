@@ -71,6 +71,7 @@ class ServerOptions:
     max_body: int = DEFAULT_MAX_BODY
     body_idle_s: float = BODY_IDLE_S
     body_total_s: float = BODY_TOTAL_S
+    grammar_budget_s: float = GRAMMAR_BUDGET_S
 
 
 def build_app(host: ModelHost, options: ServerOptions) -> Starlette:
@@ -235,18 +236,30 @@ class _API:
         """The grammar for ``response_format``, converted in a worker within the budget."""
         if response_format is None or response_format.type == "text":
             return None
+        budget = self.options.grammar_budget_s
         try:
-            async with self._grammar_slot:
-                return await asyncio.wait_for(
-                    run_in_threadpool(_grammar, response_format), GRAMMAR_BUDGET_S
-                )
+            await asyncio.wait_for(self._grammar_slot.acquire(), budget)
+        except asyncio.TimeoutError:
+            raise errors.grammar_busy(budget) from None
+        # The slot is given back when the conversion ends, not when the request stops
+        # waiting for it: a thread cannot be stopped, and one that ran past its budget
+        # still holds a worker and a core, so the next schema waits for it.
+        conversion = asyncio.ensure_future(run_in_threadpool(_grammar, response_format))
+        conversion.add_done_callback(self._conversion_ended)
+        try:
+            return await asyncio.wait_for(asyncio.shield(conversion), budget)
         except asyncio.TimeoutError:
             raise errors.bad_request(
-                f"The JSON schema did not convert to a grammar within {GRAMMAR_BUDGET_S:g} s "
+                f"The JSON schema did not convert to a grammar within {budget:g} s "
                 "(limit GRAMMAR_BUDGET_S); simplify it.",
                 param="response_format.json_schema",
                 code="schema_too_complex",
             ) from None
+
+    def _conversion_ended(self, conversion: asyncio.Future[str]) -> None:
+        self._grammar_slot.release()
+        if not conversion.cancelled():
+            conversion.exception()  # read, so that an abandoned one is not logged as lost
 
     # --- the edge -------------------------------------------------------------------------
     def _authorize(self, request: Request) -> None:

@@ -99,6 +99,16 @@ def queue_full(retry_after: int) -> APIError:
     )
 
 
+def grammar_busy(wait_s: float) -> APIError:
+    return APIError(
+        503,
+        f"The server is busy converting another JSON schema (waited {wait_s:g} s). Retry later.",
+        type="server_error",
+        code="grammar_busy",
+        headers={"Retry-After": str(max(1, round(wait_s)))},
+    )
+
+
 def internal(message: str) -> APIError:
     return APIError(500, message, type="server_error", code="internal_error")
 
