@@ -385,10 +385,14 @@ class BatchGenerator:
             self._release(cache)
             sequence.end()
             return
-        prefix = cache.common_prefix(tokens)
-        if cache.n - prefix >= MIN_SAVE_TOKENS:
-            self._save(cache)  # another conversation's history: keep it on disk first
-        reuse = prepare(cache, self.states, tokens, self.n_ctx_per_seq)
+        try:
+            prefix = cache.common_prefix(tokens)
+            if cache.n - prefix >= MIN_SAVE_TOKENS:
+                self._save(cache)  # another conversation's history: keep it on disk first
+            reuse = prepare(cache, self.states, tokens, self.n_ctx_per_seq)
+        except BaseException:
+            llama_cpp.llama_sampler_free(sampler)  # the slot that would have freed it is not made
+            raise
         cached = min(reuse.cached, len(tokens) - 1)  # the last token gives the logits
         cache.keep(cached)
         cache.last_used = time.monotonic()

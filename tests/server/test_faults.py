@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx  # what the openai client (test extras) brings
+import llama_cpp
 import pytest
 
+from amalia_local.engine import batch as batch_module
 from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.engine.options import LoadOptions
 from amalia_local.server.app import ServerOptions, build_app
@@ -94,6 +96,29 @@ def test_failed_decode_fails_only_its_request(host, seed):
     # Their sequences were freed and the loop goes on.
     assert host.status()["slots_processing"] == 0
     assert asyncio.run(health(host)).status_code == 200
+    (after,) = asyncio.run(ask_all(host, [body()]))
+    assert after.status_code == 200
+
+
+def test_a_request_that_fails_before_decoding_frees_its_sampler(host, monkeypatch):
+    """A saved state that cannot be read fails the request before its slot exists; the
+    sampler chain made for it (a grammar's can hold megabytes) is freed all the same."""
+    freed: list[object] = []
+    free = llama_cpp.llama_sampler_free
+
+    def counted_free(sampler):
+        freed.append(sampler)
+        free(sampler)
+
+    def unreadable_state(*_args):
+        raise OSError("injected: a saved state that cannot be read")
+
+    monkeypatch.setattr(llama_cpp, "llama_sampler_free", counted_free)
+    monkeypatch.setattr(batch_module, "prepare", unreadable_state)
+    (failed,) = asyncio.run(ask_all(host, [body()]))
+    assert failed.status_code == 500
+    assert len(freed) == 1
+    monkeypatch.undo()
     (after,) = asyncio.run(ask_all(host, [body()]))
     assert after.status_code == 200
 
