@@ -241,21 +241,19 @@ class _Target:
         self.host_header = name if default_port else f"{name}:{port}"
 
     @classmethod
-    def parse(cls, url: str, *, error: str = "http.bad_url") -> _Target:
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
+    def parse(cls, url: str) -> _Target:
         try:
+            parts = urlsplit(url)
             host = parts.hostname
             port = parts.port
-        except ValueError:  # a port that is not a number or out of range
-            raise HTTPError(error, url=url) from None
-        if scheme not in ("http", "https") or not host:
-            raise HTTPError(error, url=url)
-        try:
             # "idna" is IDNA 2003, which is what Python's sockets and ssl use too.
-            host = host if host.isascii() else host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise HTTPError(error, url=url) from None
+            if host and not host.isascii():
+                host = host.encode("idna").decode("ascii")
+        except ValueError:  # a port not a number, a bracket unclosed, a label too long
+            raise HTTPError("http.bad_url", url=url) from None
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not host:
+            raise HTTPError("http.bad_url", url=url)
         path = quote(parts.path or "/", safe=_PATH_SAFE)
         if parts.query:
             path += "?" + quote(parts.query, safe=_QUERY_SAFE)
@@ -278,12 +276,17 @@ def _proxy_for(target: _Target) -> _Target | None:
         proxy = "http://" + proxy
     if not proxy.lower().startswith("http://"):  # socks5://, https://: not ours to speak
         raise HTTPError("http.proxy_unsupported", url=_without_credentials(proxy))
-    return _Target.parse(proxy, error="http.bad_proxy")
+    try:
+        return _Target.parse(proxy)
+    except HTTPError:
+        raise HTTPError("http.bad_proxy", url=_without_credentials(proxy)) from None
 
 
 def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    """The address to show in a message: a proxy's password is not for the screen."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    return scheme + sep + netloc.rpartition("@")[2] + slash + path
 
 
 # --- TLS --------------------------------------------------------------------------------
@@ -324,8 +327,11 @@ def _store_is_empty(context: ssl.SSLContext) -> bool:
     directory = ssl.get_default_verify_paths().capath
     if not directory:
         return True
-    with os.scandir(directory) as entries:
-        return not any(entries)
+    try:
+        with os.scandir(directory) as entries:
+            return not any(entries)
+    except OSError:  # unreadable: OpenSSL's to judge, not ours
+        return False
 
 
 # --- http.client's classes, with what it leaves to its callers -------------------------
