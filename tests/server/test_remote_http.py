@@ -392,13 +392,31 @@ def test_cancel_under_https_ends_the_answer_as_cancelled(
 
 
 # --- start-up ---------------------------------------------------------------------------
+LOADED = (
+    "import sys\n"
+    "import amalia_local.remote.client as client\n"
+    "if len(sys.argv) > 1:\n"
+    "    client.Endpoint(sys.argv[1]).models()\n"
+    "print(sorted(m for m in {watched!r} if m in sys.modules))"
+)
+
+
 def test_http_client_is_imported_only_when_a_request_is_made():
-    probe = (
-        "import sys\n"
-        "import amalia_local.remote.client\n"
-        "print(sorted(m for m in ('http.client', 'ssl', 'urllib.request') if m in sys.modules))"
-    )
+    probe = LOADED.format(watched=("http.client", "ssl", "urllib.request"))
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="proxies from system settings")
+def test_without_proxy_variables_a_request_loads_no_more_than_http_client(environ):
+    """urllib.request (5 ms: tempfile, hashlib...) only when a proxy may be set, and no
+    "idna" codec (1 ms) for an ASCII host."""
+    probe = LOADED.format(watched=("http.client", "urllib.request", "encodings.idna"))
+    with scripted_server(models("amalia")) as server:
+        result = subprocess.run(
+            [sys.executable, "-c", probe, server.url],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+    assert result.stdout.strip() == "['http.client']"
