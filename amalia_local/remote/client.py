@@ -140,6 +140,8 @@ class Endpoint:
                         if chunks == 1:
                             first = last
                         yield text
+        except http.Aborted:  # cancelled, or the chat closed, while the answer came
+            stats.stop_reason = StopReason.CANCELLED
         except (http.HTTPError, OSError) as exc:
             if cancel is not None and cancel.is_set():
                 stats.stop_reason = StopReason.CANCELLED

@@ -9,11 +9,18 @@ which writes the raw answer with :func:`send_head`, :func:`send_chunk` and frien
 from __future__ import annotations
 
 import json
+import shutil
 import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from amalia_local.remote import http as remote_http
 
 Script = Callable[["Handler"], None]
 
@@ -107,3 +114,33 @@ def models(*names: str) -> Script:
             send_json(handler, 404, {"error": {"message": "no such route"}})
 
     return script
+
+
+# --- TLS --------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no authority signed, made by the openssl CLI."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def fresh_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client loads its trust store once per process; this test gets its own load (of
+    SSL_CERT_FILE, say), and the tests after it the one they had."""
+    monkeypatch.setattr(remote_http, "_tls", None)
+
+
+def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context

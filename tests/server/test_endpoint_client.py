@@ -8,13 +8,9 @@ error shape, a stream that breaks, a cancel, and TLS with a certificate nobody s
 
 from __future__ import annotations
 
-import shutil
 import socket
-import ssl
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from scripted_server import (
@@ -25,6 +21,7 @@ from scripted_server import (
     send_chunk,
     send_head,
     send_json,
+    server_tls,
 )
 
 from amalia_local.engine.options import SamplingOptions
@@ -190,16 +187,6 @@ def test_nobody_listening_is_unreachable():
     assert "refused" in _line(raised.value).lower()
 
 
-def test_a_proxy_in_the_environment_is_not_used(monkeypatch):
-    """A LAN server is talked to directly, whatever proxy the shell sets for the internet."""
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
-        monkeypatch.setenv(name, "http://127.0.0.1:9")  # the discard port: nobody there
-    monkeypatch.delenv("no_proxy", raising=False)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    with scripted_server(models("amalia")) as server:
-        assert Endpoint(server.url).models() == ["amalia"]
-
-
 def test_cancel_closes_the_connection_so_the_server_stops():
     """Esc in the chat, Ctrl-C in ``run``: the server must learn it, from the socket."""
     server_saw: list[str] = []
@@ -234,37 +221,15 @@ def test_cancel_closes_the_connection_so_the_server_stops():
 
 
 # --- TLS --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that no authority signed, made by the openssl CLI."""
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command to make a certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
-
-
-def _tls(cert: Path, key: Path) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    return context
-
-
-def test_https_with_an_unsigned_certificate_is_refused(self_signed):
-    tls = scripted_server(models("amalia"), _tls(*self_signed))
+def test_https_with_an_unsigned_certificate_is_refused(self_signed, fresh_tls):
+    tls = scripted_server(models("amalia"), server_tls(*self_signed))
     with tls as server, pytest.raises(RemoteError) as raised:
         Endpoint(server.url).models()
     assert raised.value.key == "error.endpoint_unreachable"
     assert "certificate" in _line(raised.value).lower()
 
 
-def test_https_with_a_trusted_certificate_streams(self_signed, monkeypatch):
+def test_https_with_a_trusted_certificate_streams(self_signed, fresh_tls, monkeypatch):
     """The system's trust store is used (here extended the OpenSSL way, SSL_CERT_FILE)."""
     monkeypatch.setenv("SSL_CERT_FILE", str(self_signed[0]))
 
@@ -273,13 +238,13 @@ def test_https_with_a_trusted_certificate_streams(self_signed, monkeypatch):
         send_chunk(handler, event("seguro") + b"data: [DONE]\n\n")
         send_chunk(handler, b"")
 
-    with scripted_server(script, _tls(*self_signed)) as server:
+    with scripted_server(script, server_tls(*self_signed)) as server:
         chunks, _ = _stream(server.url)
     assert chunks == ["seguro"]
 
 
 def test_run_against_an_unsigned_certificate_is_one_line(amalia, self_signed):
-    with scripted_server(models("amalia"), _tls(*self_signed)) as server:
+    with scripted_server(models("amalia"), server_tls(*self_signed)) as server:
         result = amalia("run", "--endpoint", server.url, "Olá", "--no-save")
     assert result.returncode == 1
     assert result.stdout == ""
