@@ -55,6 +55,8 @@ class Endpoint:
 
     def __init__(self, url: str, api_key: str | None = None) -> None:
         self.url = url
+        # what messages show: a password in the address is not for the screen or a log
+        self.shown = http.without_credentials(url)
         self.base = api_base(url)
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._lock = threading.Lock()
@@ -76,7 +78,9 @@ class Endpoint:
                 raise self._unreachable(exc) from None
             return [str(m["id"]) for m in body["data"]]
         except (ValueError, KeyError, TypeError) as exc:
-            raise RemoteError("error.endpoint_bad_answer", url=self.url, reason=str(exc)) from None
+            raise RemoteError(
+                "error.endpoint_bad_answer", url=self.shown, reason=str(exc)
+            ) from None
         finally:
             self._done(response)
 
@@ -120,11 +124,11 @@ class Endpoint:
                 data = line[5:].strip()
                 if data == "[DONE]":
                     break
-                event = _json(data, self.url)
+                event = _json(data, self.shown)
                 if "error" in event:
                     raise RemoteError(
                         "error.endpoint_status",
-                        url=self.url,
+                        url=self.shown,
                         status="stream",
                         message=_message(event),
                     )
@@ -194,7 +198,7 @@ class Endpoint:
         if not isinstance(exc, http.HTTPError):
             exc = http.HTTPError.from_os(exc)
         reason = Phrase(exc.key, **exc.params)
-        return RemoteError("error.endpoint_unreachable", url=self.url, reason=reason)
+        return RemoteError("error.endpoint_unreachable", url=self.shown, reason=reason)
 
     def _status_error(self, response: http.Response) -> RemoteError:
         try:
@@ -205,11 +209,11 @@ class Endpoint:
         error = body.get("error") if isinstance(body, dict) else None
         code = error.get("code") if isinstance(error, dict) else None
         if response.status == 401:
-            return RemoteError("error.endpoint_auth", url=self.url)
+            return RemoteError("error.endpoint_auth", url=self.shown)
         if code == "context_length_exceeded":
-            return RemoteError("error.endpoint_context", url=self.url, message=message)
+            return RemoteError("error.endpoint_context", url=self.shown, message=message)
         return RemoteError(
-            "error.endpoint_status", url=self.url, status=response.status, message=message
+            "error.endpoint_status", url=self.shown, status=response.status, message=message
         )
 
 

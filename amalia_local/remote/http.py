@@ -283,14 +283,14 @@ def _proxy_for(target: _Target) -> _Target | None:
     if "://" not in proxy:  # "proxy.example:3128", as curl and urllib accept it
         proxy = "http://" + proxy
     if not proxy.lower().startswith("http://"):  # socks5://, https://: not ours to speak
-        raise HTTPError("http.proxy_unsupported", url=_without_credentials(proxy))
+        raise HTTPError("http.proxy_unsupported", url=without_credentials(proxy))
     try:
         return _Target.parse(proxy)
     except HTTPError:
-        raise HTTPError("http.bad_proxy", url=_without_credentials(proxy)) from None
+        raise HTTPError("http.bad_proxy", url=without_credentials(proxy)) from None
 
 
-def _without_credentials(url: str) -> str:
+def without_credentials(url: str) -> str:
     """The address to show in a message: a proxy's password is not for the screen."""
     scheme, sep, rest = url.partition("://")
     netloc, slash, path = rest.partition("/")

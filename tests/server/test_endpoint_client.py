@@ -187,6 +187,16 @@ def test_nobody_listening_is_unreachable():
     assert "refused" in _line(raised.value).lower()
 
 
+def test_a_password_in_the_address_is_not_shown_in_the_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(RemoteError) as raised:
+        Endpoint(f"http://maria:s3gredo@127.0.0.1:{port}/v1").models()
+    line = _line(raised.value)
+    assert "s3gredo" not in line and f"http://127.0.0.1:{port}/v1" in line
+
+
 def test_cancel_closes_the_connection_so_the_server_stops():
     """Esc in the chat, Ctrl-C in ``run``: the server must learn it, from the socket."""
     server_saw: list[str] = []
