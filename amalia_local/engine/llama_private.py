@@ -21,19 +21,20 @@ package's file layout (the shared libraries in ``llama_cpp/lib``).
 
 What this module relies on, and which function relies on it:
 
-- ``Llama.model``: a property returning the loaded weights' ``llama_model_p`` (a
-  ``ctypes.c_void_p``; the same pointer as ``Llama._model.model``). :func:`raw_model`,
-  :func:`raw_vocab`.
+- ``Llama.model``: a property returning the loaded weights' ``llama_model_p`` (the address
+  as an ``int``, which the ctypes binding passes as ``c_void_p``; the same pointer as
+  ``Llama._model.model``). :func:`raw_model`, :func:`raw_vocab`.
 - ``Llama.ctx``: a property returning the ``llama_context_p`` ``Llama.eval`` decodes into
-  (``Llama._ctx.ctx``). :func:`raw_context`.
+  (``Llama._ctx.ctx``), an ``int`` address too. :func:`raw_context`.
 - ``Llama.n_tokens`` (an int, assignable) and ``Llama.input_ids`` (a writable numpy ``intc``
-  array of ``n_ctx()`` entries): the tokens llama-cpp-python believes are in sequence 0 of
+  array with one entry per position of the ``n_ctx`` asked for; llama.cpp may pad its own
+  context larger): the tokens llama-cpp-python believes are in sequence 0 of
   the context's memory, at positions ``0..n_tokens-1``. ``Llama.eval`` first removes the
   memory cells from position ``n_tokens`` on, decodes the new tokens at ``n_tokens``, writes
   them to ``input_ids[n_tokens:]`` and adds their count to ``n_tokens``; lowering
   ``n_tokens`` is how ``Llama.generate`` itself reuses a cached prefix. :func:`n_cached`,
   :func:`cached_tokens`, :func:`truncate_cached`, :func:`cut_cached`, :func:`set_cached`.
-- ``Llama.scores``: a float32 numpy array of ``(n_ctx(), n_vocab())`` whose row ``i`` holds
+- ``Llama.scores``: a float32 numpy array of ``(n_ctx, n_vocab())`` whose row ``i`` holds
   the logits after position ``i``, filled by ``eval`` when the model was loaded with
   ``logits_all=True``. :func:`logits`.
 - ``llama_cpp._logger.llama_log_callback``: the ``llama_log_callback`` llama-cpp-python
@@ -49,7 +50,6 @@ What this module relies on, and which function relies on it:
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,17 +65,17 @@ DOOR = "amalia_local/engine/llama_private.py"
 
 
 # --- raw pointers -------------------------------------------------------------------------
-def raw_model(llm: llama_cpp.Llama) -> ctypes.c_void_p:
+def raw_model(llm: llama_cpp.Llama) -> int:
     """The ``llama_model_p`` of ``llm``'s weights, for the C API (a second context, the vocab)."""
     return llm.model
 
 
-def raw_context(llm: llama_cpp.Llama) -> ctypes.c_void_p:
+def raw_context(llm: llama_cpp.Llama) -> int:
     """The ``llama_context_p`` that ``llm.eval`` decodes into (memory, sampling, abort)."""
     return llm.ctx
 
 
-def raw_vocab(llm: llama_cpp.Llama) -> ctypes.c_void_p:
+def raw_vocab(llm: llama_cpp.Llama) -> int:
     """The ``llama_vocab_p`` of ``llm``'s model (through the C API, from :func:`raw_model`)."""
     return llama_cpp.llama_model_get_vocab(raw_model(llm))
 
