@@ -2,8 +2,8 @@
 
 Two halves. The first checks, against the installed llama-cpp-python, every assumption the
 door's docstring lists, and fails with a message naming what changed and the door to update:
-run it first when trying a new release. The second scans our packages to prove no other
-module reaches past the door, so a new release only ever means editing that one file.
+run it first when trying a new release. The second scans our packages and tests to prove no
+other module reaches past the door, so a new release only ever means editing that one file.
 """
 
 from __future__ import annotations
@@ -192,7 +192,9 @@ PRIVATE = re.compile(
     r"\w*llm\.(?:_\w+|model|ctx|n_tokens|input_ids|scores)\b"
     r"|llama_cpp\._[a-z]\w*|llama_cpp\.__file__|_internals|\b_logger\b|llama_grammar"
 )
-SCANNED = ("amalia_local", "quant", "convert")
+# tests/ too, so that a new release means editing the door alone; this file is the exception.
+SCANNED = ("amalia_local", "quant", "convert", "tests")
+EXEMPT = {ROOT / door.DOOR, Path(__file__).resolve()}
 
 
 def _code_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -214,7 +216,7 @@ def test_no_module_but_the_door_touches_private_parts() -> None:
     offenders = []
     for package in SCANNED:
         for path in sorted((ROOT / package).rglob("*.py")):
-            if path == ROOT / door.DOOR:
+            if path in EXEMPT:
                 continue
             for number, code in _code_lines(path):
                 for match in PRIVATE.finditer(code):
