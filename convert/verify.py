@@ -183,6 +183,8 @@ def _logit_check(hf_dir: Path, llm: Any, model: ModelFile, ids: list[int]) -> Ch
     import torch
     import transformers
 
+    from amalia_local.engine.llama_private import logits
+
     hf_model = transformers.AutoModelForCausalLM.from_pretrained(
         hf_dir, dtype=torch.float32, local_files_only=True
     ).eval()
@@ -190,7 +192,7 @@ def _logit_check(hf_dir: Path, llm: Any, model: ModelFile, ids: list[int]) -> Ch
         ref = hf_model(torch.tensor([ids])).logits[0].numpy()
     llm.reset()
     llm.eval(ids)
-    got = np.asarray(llm.scores[: len(ids)], dtype=np.float32)
+    got = np.asarray(logits(llm)[: len(ids)], dtype=np.float32)
     rel = float(np.abs(got - ref).max() / np.abs(ref).max())
     top1 = float(np.mean(got.argmax(-1) == ref.argmax(-1)))
     bound = _bound(model)

@@ -31,6 +31,7 @@ import llama_cpp
 import numpy as np
 
 from amalia_local.engine.llama_log import LlamaLogSink
+from amalia_local.engine.llama_private import logits
 from amalia_local.engine.tokenizer import for_llama, kv_overrides, rule_from_metadata
 from amalia_local.errors import ModelFileError
 from amalia_local.i18n import Translator
@@ -247,7 +248,7 @@ def window_logits(llm: llama_cpp.Llama, window: tuple[int, ...]) -> np.ndarray:
     """Logits predicting each next token of ``window`` (rows 0..n-2), from an empty cache."""
     llm.reset()
     llm.eval(list(window))
-    return np.asarray(llm.scores[: len(window) - 1], dtype=np.float32)
+    return np.asarray(logits(llm)[: len(window) - 1], dtype=np.float32)
 
 
 def _targets(windows: Windows) -> np.ndarray:

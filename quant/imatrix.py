@@ -31,6 +31,7 @@ import llama_cpp
 import numpy as np
 
 from amalia_local.engine.llama_log import LlamaLogSink
+from amalia_local.engine.llama_private import library_dir, raw_model
 from quant.errors import QuantError
 from quant.evaluate import make_windows, open_for_logits, tokenize_text
 
@@ -69,7 +70,7 @@ class ImatrixError(QuantError):
 
 def _ggml() -> ctypes.CDLL:
     """ggml's base library, the one libllama links against, from llama-cpp-python."""
-    lib_dir = Path(llama_cpp.__file__).parent / "lib"
+    lib_dir = library_dir()
     for name in ("libggml-base.so", "libggml-base.dylib", "ggml-base.dll"):
         if (lib_dir / name).exists():
             lib = ctypes.CDLL(str(lib_dir / name))
@@ -207,7 +208,7 @@ def compute(
         params.cb_eval = callback
         params.cb_eval_user_data = None
         log.clear_errors()
-        ctx = llama_cpp.llama_init_from_model(llm._model.model, params)
+        ctx = llama_cpp.llama_init_from_model(raw_model(llm), params)
         if not ctx:
             raise ImatrixError(f"llama.cpp could not create a context: {log.failure_reason()}")
         batch = llama_cpp.llama_batch_init(n_ctx, 0, 1)

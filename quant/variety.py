@@ -28,6 +28,7 @@ import numpy as np
 
 from amalia_local.engine import Engine, LoadOptions, Message, ReplyStats, SamplingOptions
 from amalia_local.engine.llama_log import LlamaLogSink
+from amalia_local.engine.llama_private import logits, truncate_cached
 from amalia_local.engine.tokenizer import for_llama
 from amalia_local.errors import AmaliaError
 from quant.errors import EvaluationError
@@ -131,11 +132,11 @@ class PairScorer:
             self.tokens_evaluated += len(tokens)
 
     def _truncate(self, n: int) -> None:
-        self.llm.n_tokens = n
+        truncate_cached(self.llm, n)
 
     def _logp(self, tokens: list[int], start: int) -> float:
         """Sum of log p(token) for ``tokens[start:]``, from the rows now in ``scores``."""
-        rows = np.asarray(self.llm.scores[start - 1 : len(tokens) - 1], dtype=np.float64)
+        rows = np.asarray(logits(self.llm)[start - 1 : len(tokens) - 1], dtype=np.float64)
         lp = log_softmax(rows)
         return float(lp[np.arange(len(rows)), tokens[start:]].sum())
 

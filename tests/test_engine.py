@@ -9,7 +9,7 @@ import llama_cpp
 import pytest
 from tiny_gguf import ANSWER_CHUNKS, ANSWER_TEXT
 
-from amalia_local.engine import ChatSession, Message, SamplingOptions, StopReason
+from amalia_local.engine import ChatSession, Message, SamplingOptions, StopReason, llama_private
 from amalia_local.errors import ContextOverflowError
 
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=64)
@@ -153,7 +153,7 @@ def test_second_turn_evaluates_only_new_tokens(tiny_model, open_engine):
     first = session.send("Bom dia", GREEDY)
     first.consume()
     second = session.send("Obrigado", GREEDY)
-    ctx = engine._llm._ctx.ctx
+    ctx = llama_private.raw_context(engine._llm)
     llama_cpp.llama_perf_context_reset(ctx)
     second.consume()
     seen_before = first.stats.prompt_tokens + first.stats.generated_tokens

@@ -6,7 +6,7 @@ import json
 
 import llama_cpp
 
-from amalia_local.engine import ChatSession, SamplingOptions, StopReason
+from amalia_local.engine import ChatSession, SamplingOptions, StopReason, llama_private
 
 # A 135M model at 4 bits needs a plain system prompt to answer factual questions; with
 # its template's default one it drifts into French (measured, temperature 0).
@@ -40,7 +40,7 @@ def test_second_turn_evaluates_only_new_tokens(smollm, open_engine):
     first = session.send("What is the capital of France?", GREEDY)
     assert "Paris" in first.consume()
     second = session.send("And of Portugal?", GREEDY)
-    ctx = engine._llm._ctx.ctx
+    ctx = llama_private.raw_context(engine._llm)
     llama_cpp.llama_perf_context_reset(ctx)
     second.consume()
     seen_before = first.stats.prompt_tokens + first.stats.generated_tokens

@@ -20,9 +20,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import llama_cpp
-
 from amalia_local.cpu_variants import variant_of
+from amalia_local.engine.llama_private import library_dir
 
 # The ggml library file names libllama can be linked against, most specific first.
 _GGML_NAMES = {
@@ -43,7 +42,7 @@ class CpuBackend:
 
 def lib_dir() -> Path:
     """The folder with llama-cpp-python's shared libraries."""
-    return Path(llama_cpp.__file__).parent / "lib"
+    return library_dir()
 
 
 def variants(folder: Path | None = None) -> tuple[str, ...]:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import llama_cpp
 
+from amalia_local.engine.llama_private import raw_model
 from amalia_local.engine.model import Engine
 from amalia_local.engine.options import SamplingOptions
 from amalia_local.engine.reuse import prepare
@@ -213,7 +214,6 @@ class BatchGenerator:
         self.max_queue = max_queue
         self.n_batch = max(n_batch, n_parallel)
         self.states = states
-        llm = engine._llm  # same package: the engine's loaded model, shared read-only
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx_per_seq * n_parallel
         params.n_batch = self.n_batch
@@ -224,7 +224,10 @@ class BatchGenerator:
         # One KV stream per sequence: each keeps its own n_ctx_per_seq cells, so one long
         # answer cannot starve the others, and a slot's history stays until reused.
         params.kv_unified = False
-        self._ctx = llama_cpp.llama_init_from_model(llm.model, params)
+        self._ctx = llama_cpp.llama_init_from_model(
+            raw_model(engine._llm),  # same package: the engine's weights, shared read-only
+            params,
+        )
         if not self._ctx:
             reason = engine._log.failure_reason() or "llama_init_from_model failed"
             raise ModelLoadError(

@@ -32,17 +32,17 @@ class GrammarError(ValueError):
 
 def json_grammar() -> str:
     """Any JSON value (``json_object``)."""
-    from llama_cpp import llama_grammar
+    from amalia_local.engine.llama_private import json_gbnf
 
-    return llama_grammar.JSON_GBNF
+    return json_gbnf()
 
 
 def schema_grammar(schema: dict[str, Any]) -> str:
     """A grammar for JSON that validates against ``schema`` (``json_schema``)."""
-    from llama_cpp import llama_grammar
+    from amalia_local.engine.llama_private import schema_gbnf
 
     try:
-        gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+        gbnf = schema_gbnf(json.dumps(schema))
     except RecursionError as exc:
         raise GrammarError("schema nests too deeply") from exc
     except Exception as exc:  # the converter raises bare KeyError/ValueError/Exception

@@ -1,9 +1,9 @@
 """The KV cache of one loaded model, seen as one sequence of tokens we can edit.
 
-llama-cpp-python keeps its own record of what is in the cache (``Llama.n_tokens`` and
-``Llama.input_ids``) next to llama.cpp's memory; every edit here changes both together so
-``Llama.eval`` goes on appending at the right place. Those two attributes and ``Llama._ctx`` are
-private to llama-cpp-python: pyproject.toml bounds its version to the one tested (0.3.36).
+llama-cpp-python keeps its own record of what is in the cache next to llama.cpp's memory;
+every edit here changes both together so ``Llama.eval`` goes on appending at the right place.
+That record and the raw context are private to llama-cpp-python: they are reached through
+:mod:`amalia_local.engine.llama_private`, the one door to them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,15 @@ from collections.abc import Iterator, Sequence
 import llama_cpp
 import numpy as np
 
+from amalia_local.engine.llama_private import (
+    cached_tokens,
+    cut_cached,
+    n_cached,
+    raw_context,
+    set_cached,
+    truncate_cached,
+)
+
 SEQ = 0  # the engine uses a single sequence
 
 
@@ -24,7 +33,7 @@ class KvMemory:
 
     def __init__(self, llm: llama_cpp.Llama) -> None:
         self._llm = llm
-        self._ctx = llm._ctx.ctx
+        self._ctx = raw_context(llm)
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._cancel: threading.Event | None = None
         # The ctypes function must outlive every call from C: keep it on the instance.
@@ -33,13 +42,13 @@ class KvMemory:
     # --- what is cached ---------------------------------------------------------------
     def cached_array(self) -> np.ndarray:
         """The cached tokens (a view: copy before editing the cache)."""
-        return self._llm.input_ids[: self._llm.n_tokens]
+        return cached_tokens(self._llm)
 
     def tokens(self) -> list[int]:
         return [int(t) for t in self.cached_array()]
 
     def common_prefix(self, tokens: Sequence[int]) -> int:
-        cached = self._llm.input_ids[: self._llm.n_tokens]
+        cached = cached_tokens(self._llm)
         n = min(len(cached), len(tokens))
         if n == 0:
             return 0
@@ -48,13 +57,13 @@ class KvMemory:
 
     def keep(self, n: int) -> None:
         """Forget everything after the first ``n`` cached tokens."""
-        n = min(n, self._llm.n_tokens)
+        n = min(n, n_cached(self._llm))
         llama_cpp.llama_memory_seq_rm(self._mem, SEQ, n, -1)
-        self._llm.n_tokens = n
+        truncate_cached(self._llm, n)
 
     def clear(self) -> None:
         llama_cpp.llama_memory_clear(self._mem, True)
-        self._llm.n_tokens = 0
+        truncate_cached(self._llm, 0)
 
     @property
     def can_shift(self) -> bool:
@@ -66,14 +75,12 @@ class KvMemory:
         llama.cpp re-rotates the moved keys (RoPE) on the next decode, so the tokens after
         the gap are not evaluated again: what dropping old turns costs is one K-shift.
         """
-        n = self._llm.n_tokens
+        n = n_cached(self._llm)
         if not 0 <= start < end <= n:
             raise ValueError(f"bad cut [{start}, {end}) of {n} cached tokens")
         llama_cpp.llama_memory_seq_rm(self._mem, SEQ, start, end)
         llama_cpp.llama_memory_seq_add(self._mem, SEQ, end, -1, start - end)
-        ids = self._llm.input_ids
-        ids[start : n - (end - start)] = ids[end:n].copy()
-        self._llm.n_tokens = n - (end - start)
+        cut_cached(self._llm, start, end)
 
     # --- snapshots ----------------------------------------------------------------------
     def snapshot(self) -> memoryview:
@@ -96,8 +103,7 @@ class KvMemory:
         if read != len(data) or last != len(tokens) - 1:
             self.clear()
             return False
-        self._llm.input_ids[: len(tokens)] = tokens
-        self._llm.n_tokens = len(tokens)
+        set_cached(self._llm, tokens)
         return True
 
     # --- interrupting a decode ------------------------------------------------------------

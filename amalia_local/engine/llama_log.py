@@ -93,9 +93,9 @@ class LlamaLogSink:
         return _STRIP_PREFIXES.sub("", self.recent_errors[0])
 
     def close(self) -> None:
-        from llama_cpp import _logger
+        from amalia_local.engine.llama_private import default_log_callback
 
-        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+        llama_cpp.llama_log_set(default_log_callback(), ctypes.c_void_p(0))
         self._stream.close()
 
     def __enter__(self) -> LlamaLogSink:

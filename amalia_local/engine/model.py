@@ -23,6 +23,7 @@ from amalia_local.engine import backends
 from amalia_local.engine.devices import gpu_memory
 from amalia_local.engine.kv_memory import KvMemory
 from amalia_local.engine.llama_log import LlamaLogSink
+from amalia_local.engine.llama_private import n_cached, raw_context, raw_vocab
 from amalia_local.engine.options import SamplingOptions
 from amalia_local.engine.reuse import prepare as prepare_cache
 from amalia_local.engine.sampler import sampler_chain
@@ -114,7 +115,7 @@ class Engine:
         finally:
             log.stream.flush()
         self._llm.verbose = False  # keep per-call prefix-match chatter out of stdout/stderr
-        self._vocab = self._llm._model.vocab
+        self._vocab = raw_vocab(self._llm)
         self.tokenizer = ExactTokenizer(self._vocab, rule)
         self._pieces: dict[int, bytes] = {}
         self._memo = _CacheMemo()
@@ -327,22 +328,22 @@ class Engine:
                 for stop in stops:
                     # In steps, each one batch or less, so a display can say how far the
                     # reading has got (Llama.eval would split it into batches anyway).
-                    while self._llm.n_tokens < stop:
-                        start = self._llm.n_tokens
+                    while n_cached(self._llm) < stop:
+                        start = n_cached(self._llm)
                         self._llm.eval(tokens[start : min(start + step, stop)])
-                        stats.prompt_tokens_read = self._llm.n_tokens
+                        stats.prompt_tokens_read = n_cached(self._llm)
                         stats.prompt_read_seconds = time.perf_counter() - started
                     if stop == shared_prefix:
                         self._save_state(anchor=True)
         except RuntimeError:
             if cancel is not None and cancel.is_set():
-                self._kv.keep(self._llm.n_tokens)  # drop cells of the aborted batch
+                self._kv.keep(n_cached(self._llm))  # drop cells of the aborted batch
                 return False
             raise
         return not (cancel is not None and cancel.is_set())
 
     def _save_state(self, anchor: bool = False) -> None:
-        if self.states is None or self._llm.n_tokens == 0:
+        if self.states is None or n_cached(self._llm) == 0:
             return
         try:
             self.states.save(self._kv.tokens(), self._kv.snapshot(), anchor=anchor)
@@ -358,11 +359,12 @@ class Engine:
         """
         llm = self._llm
         chain = sampler_chain(sampling, self._vocab)
+        ctx = raw_context(llm)
         try:
-            pending = tokens[llm.n_tokens :]
+            pending = tokens[n_cached(llm) :]
             while True:
                 llm.eval(pending)
-                token = llama_cpp.llama_sampler_sample(chain, llm._ctx.ctx, -1)
+                token = llama_cpp.llama_sampler_sample(chain, ctx, -1)
                 yield token
                 pending = [token]
         finally:

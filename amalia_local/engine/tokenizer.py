@@ -32,6 +32,7 @@ from typing import Any, TextIO
 import llama_cpp
 
 from amalia_local.engine import backends
+from amalia_local.engine.llama_private import raw_vocab
 from amalia_local.engine.space_prefix import (  # noqa: F401 (re-exported)
     ADD_SPACE_PREFIX_KEY,
     RULE_KEY,
@@ -194,8 +195,7 @@ class ExactTokenizer:
 def for_llama(llm: llama_cpp.Llama) -> ExactTokenizer:
     """The exact tokenizer of a model loaded with ``llama_cpp.Llama`` and :func:`kv_overrides`
     (llama-cpp-python's ``metadata`` holds the GGUF's keys as text)."""
-    vocab = llama_cpp.llama_model_get_vocab(llm.model)
-    return ExactTokenizer(vocab, rule_from_metadata(llm.metadata))
+    return ExactTokenizer(raw_vocab(llm), rule_from_metadata(llm.metadata))
 
 
 @contextlib.contextmanager
@@ -223,7 +223,7 @@ def open_vocabulary(
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError("error.model_load_failed", path=path, reason=str(exc)) from exc
         try:
-            yield ExactTokenizer(llama_cpp.llama_model_get_vocab(llm.model), rule)
+            yield ExactTokenizer(raw_vocab(llm), rule)
         finally:
             with contextlib.redirect_stderr(sink):
                 llm.close()

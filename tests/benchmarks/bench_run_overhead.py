@@ -39,6 +39,7 @@ BARE = textwrap.dedent(
     """
     import json, sys, time
     import llama_cpp
+    from amalia_local.engine.llama_private import raw_vocab
     model, threads, ctx, max_tokens, system, question = sys.argv[1:7]
     threads, ctx, max_tokens = int(threads), int(ctx), int(max_tokens)
     llm = llama_cpp.Llama(model, n_ctx=ctx, n_threads=threads, n_threads_batch=threads,
@@ -46,7 +47,7 @@ BARE = textwrap.dedent(
     prompt = ("<|im_start|>system\\n" + system + "<|im_end|>\\n<|im_start|>user\\n" + question
               + "<|im_end|>\\n<|im_start|>assistant\\n")
     tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
-    vocab = llm._model.vocab
+    vocab = raw_vocab(llm)
     sampled = 0
     start = time.perf_counter()
     first = last = start

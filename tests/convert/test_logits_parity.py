@@ -30,6 +30,8 @@ import torch
 import transformers
 from convert_samples import SENTENCES
 
+from amalia_local.engine import llama_private
+
 GGML_TYPE_F32 = 0
 
 MAX_REL_ERR = {"f32": 1e-3, "f16": 1e-2, "bf16": 5e-2, "q8_0": 0.15}
@@ -69,7 +71,7 @@ def max_relative_error(gguf_path: Path, model: Any, tokenizer: Any, sentences: l
             ref = model(torch.tensor([ids])).logits[0].numpy()
         llm.reset()
         llm.eval(ids)
-        got = np.asarray(llm.scores[: len(ids)])
+        got = np.asarray(llama_private.logits(llm)[: len(ids)])
         assert got.shape == ref.shape
         worst = max(worst, float(np.abs(got - ref).max() / np.abs(ref).max()))
     return worst

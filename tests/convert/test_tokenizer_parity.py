@@ -16,6 +16,7 @@ import pytest
 from convert_helpers import TOKENIZER_LAYOUTS
 from convert_samples import BOUNDARY, SENTENCES
 
+from amalia_local.engine import llama_private
 from amalia_local.engine.tokenizer import (
     ExactTokenizer,
     kv_overrides,
@@ -57,7 +58,7 @@ def test_detokenize_round_trip(variant: str, converted: Callable[..., Path]) -> 
     llm = llama_cpp.Llama(
         model_path=str(path), vocab_only=True, verbose=False, kv_overrides=kv_overrides(rule)
     )
-    exact = ExactTokenizer(llama_cpp.llama_model_get_vocab(llm.model), rule)
+    exact = ExactTokenizer(llama_private.raw_vocab(llm), rule)
     for text in SENTENCES:
         ids = exact.tokenize(text, special=False)
         # llama-cpp-python's detokenize keeps the dummy-prefix space the tokenizer added
@@ -123,7 +124,7 @@ def test_naive_scores_break_parity(
 def test_end_of_generation_tokens(variant: str, converted: Callable[..., Path]) -> None:
     """</s> and <|im_end|> (generation_config.json lists both) stop generation in llama.cpp."""
     llm = _vocab_only(converted(variant))
-    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    vocab = llama_private.raw_vocab(llm)
     ids = {
         t: llm.tokenize(t.encode(), add_bos=False, special=True)
         for t in ("</s>", "<|im_end|>", "<|im_start|>", "<s>")

@@ -15,6 +15,7 @@ import llama_cpp
 import numpy as np
 import pytest
 
+from amalia_local.engine import llama_private
 from amalia_local.model_file import inspect
 from quant.ladder import estimate_output_bytes
 from quant.types import DEFAULT_TYPES, QUANT_TYPES
@@ -94,7 +95,7 @@ def test_every_output_loads_and_runs_in_llama_cpp(
         llm = llama_cpp.Llama(str(outdir / f"tiny-{name}.gguf"), n_ctx=64, verbose=False)
         try:
             llm.eval(llm.tokenize("Olá, Lisboa!".encode()))
-            assert llm.n_tokens > 0
+            assert llama_private.n_cached(llm) > 0
         finally:
             llm.close()
 
@@ -178,7 +179,7 @@ def test_source_perplexity_is_llama_perplexity_s_definition(
             chunk[0] = llm.token_bos()
             llm.reset()
             llm.eval(chunk)
-            logits = np.array(llm.scores[:CTX])
+            logits = np.array(llama_private.logits(llm)[:CTX])
             for j in range(CTX // 2, CTX - 1):
                 nll.append(-_log_softmax_row(logits[j])[chunk[j + 1]])
     finally:

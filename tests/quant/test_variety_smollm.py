@@ -11,6 +11,7 @@ import llama_cpp
 import numpy as np
 import pytest
 
+from amalia_local.engine import llama_private
 from amalia_local.engine.llama_log import LlamaLogSink
 from amalia_local.engine.tokenizer import for_llama
 from quant.evaluate import log_softmax, open_for_logits
@@ -66,7 +67,7 @@ def test_scores_are_the_total_log_probability_after_the_context(
                 tokens = context + tokenizer.tokenize(text, add_bos=False, special=False)
                 llm.reset()
                 llm.eval(tokens)
-                rows = log_softmax(np.asarray(llm.scores[: len(tokens) - 1]))
+                rows = log_softmax(np.asarray(llama_private.logits(llm)[: len(tokens) - 1]))
                 expected = sum(rows[i - 1, tokens[i]] for i in range(len(context), len(tokens)))
                 assert ours == pytest.approx(expected, abs=2e-3), pair.id
     finally:
