@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from amalia_local import __version__
-from amalia_local.commands import COMMANDS, add_command
+from amalia_local.commands import COMMANDS, Handler, add_command
 from amalia_local.commands.parsing import Parser, common_flags
 from amalia_local.errors import AmaliaError
 from amalia_local.i18n import Translator, detect_language
@@ -87,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runtime = Runtime(translator=translator, verbose=getattr(args, "verbose", False))
         # --lang as typed (the translator's language): it beats the chat's setting.
         args.language_forced = any(a == "--lang" or a.startswith("--lang=") for a in argv)
-        return args.handler(args, runtime)
+        handler: Handler = args.handler  # set by the command's parser (commands/)
+        return handler(args, runtime)
     except AmaliaError as exc:
         if debug:
             raise
