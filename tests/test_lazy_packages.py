@@ -1,4 +1,5 @@
-"""Packages that export their names lazily (engine, fit, documents) export the right thing.
+"""Packages that export their names lazily (engine, fit, documents, store.hub) export the
+right thing.
 
 Each of them imports a name's module only when the name is first asked for, so that
 ``run --endpoint`` loads none of what it does not use. The trap of that pattern: once a
@@ -32,7 +33,13 @@ print("ok")
 
 
 @pytest.mark.parametrize(
-    "package", ["amalia_local.engine", "amalia_local.fit", "amalia_local.documents"]
+    "package",
+    [
+        "amalia_local.engine",
+        "amalia_local.fit",
+        "amalia_local.documents",
+        "amalia_local.store.hub",
+    ],
 )
 def test_every_exported_name_is_its_object_after_every_submodule_is_loaded(package):
     result = subprocess.run(

@@ -47,7 +47,7 @@ from amalia_local.engine.stats import ReplyStats, StopReason
 from amalia_local.engine.stops import StopMatcher
 from amalia_local.errors import AmaliaError, ContextOverflowError, ModelLoadError, QueueFullError
 
-log = logging.getLogger("amalia.server")
+log = logging.getLogger(__name__)
 
 # Prompt tokens decoded per step; generating sequences always get their token first.
 DEFAULT_BATCH = 512

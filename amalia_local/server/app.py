@@ -47,7 +47,7 @@ from amalia_local.server.schemas import (
     ResponseFormat,
 )
 
-log = logging.getLogger("amalia.server")
+log = logging.getLogger(__name__)
 
 # A chat with a long document still fits; a 100 MB body does not reach the parser.
 DEFAULT_MAX_BODY = 4 * 1024 * 1024

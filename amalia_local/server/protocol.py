@@ -24,7 +24,7 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-log = logging.getLogger("amalia.server")
+log = logging.getLogger(__name__)
 
 HEADER_TIMEOUT_S = 10.0
 DEFAULT_MAX_CONNECTIONS = 256
