@@ -25,8 +25,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "store"))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from fake_hub import FakeHub
+from user_process import run_as_user, user_env
 
 CHECKOUT = Path(__file__).parents[2]
 AMALIA_REPO = "teex-pt/AMALIA-9B-0626-DPO-GGUF"
@@ -38,7 +40,7 @@ ANSWER = "Olá, aç€!"
 def wheel_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every wheel amalia-local needs on this machine, in one folder."""
     folder = tmp_path_factory.mktemp("wheel-source")
-    env = {**_base_env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env = {**_maker_base(folder / "user"), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     pip = [sys.executable, "-m", "pip"]
     subprocess.run(
         [*pip, "wheel", "--quiet", "--wheel-dir", str(folder), str(CHECKOUT)], check=True, env=env
@@ -53,25 +55,21 @@ def wheel_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _base_env() -> dict[str, str]:
+def _maker_base(home: Path) -> dict[str, str]:
+    """The connected machine that makes bundles: a user's environment and its pip settings
+    (this machine's package index), nothing else of the test run's."""
     import os
 
-    return {
-        k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "AMALIA", "HF_"))
-    }
+    pip = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+    # pip's wheel cache stays the machine's (llama-cpp-python compiled once), not the
+    # empty one of the test's HOME
+    pip.setdefault("PIP_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "pip"))
+    return user_env(home, **pip)
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """The real CLI in a subprocess, as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "amalia_local", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    """The real CLI in a subprocess, as a user runs it, from the user's folder."""
+    return run_as_user([sys.executable, "-m", "amalia_local", *args], env, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
@@ -106,9 +104,7 @@ def maker_env(tmp_path_factory: pytest.TempPathFactory, llama_wheel_cache: Path)
     """The connected machine: its own AMALIA_HOME and Hugging Face cache."""
     root = tmp_path_factory.mktemp("maker")
     return {
-        **_base_env(),
-        "LANG": "C.UTF-8",
-        "PYTHONIOENCODING": "utf-8",
+        **_maker_base(root / "user"),
         "AMALIA_HOME": str(root / "home"),
         "HF_HOME": str(root / "hf"),
         "AMALIA_WHEEL_CACHE": str(llama_wheel_cache),
@@ -159,14 +155,12 @@ def bundle_copy(bundle_dir: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def fresh_env(tmp_path: Path) -> dict[str, str]:
     """An offline machine: empty store and Hub cache; the Hub endpoint is a closed port."""
-    return {
-        **_base_env(),
-        "LANG": "C.UTF-8",
-        "PYTHONIOENCODING": "utf-8",
-        "AMALIA_HOME": str(tmp_path / "offline-home"),
-        "HF_HOME": str(tmp_path / "offline-hf"),
-        "HF_ENDPOINT": "http://127.0.0.1:9",
-    }
+    return user_env(
+        tmp_path / "offline-user",
+        AMALIA_HOME=str(tmp_path / "offline-home"),
+        HF_HOME=str(tmp_path / "offline-hf"),
+        HF_ENDPOINT="http://127.0.0.1:9",
+    )
 
 
 def read_manifest(root: Path) -> dict:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from bundle_helpers import AMALIA_FILE, ANSWER, cli, read_manifest
+from bundle_helpers import AMALIA_FILE, cli, read_manifest
 
 
 def _sha256(path: Path) -> str:
@@ -66,7 +66,10 @@ def test_notes_give_the_offline_steps_in_both_languages(bundle_dir: Path) -> Non
     assert "--no-index" in script and 'import "$HERE"' in script
     ps1 = (bundle_dir / "install.ps1").read_bytes()
     assert ps1.startswith(b"\xef\xbb\xbf") and b"--no-index" in ps1  # BOM: PowerShell 5
-    assert ANSWER  # the model these notes name answers this (see the offline test)
+    # every Python the script starts is shielded from the folder it is started in
+    assert '"$PYTHON" -P -m amalia_local.bundle.preflight' in script
+    assert '"$VENV/bin/python" -P -m amalia_local run' in script
+    assert b"-P -m amalia_local.bundle.preflight" in ps1
 
 
 def test_refuses_a_folder_that_is_not_empty(tmp_path: Path, maker_env, wheel_source) -> None:
@@ -153,7 +156,8 @@ def test_free_space_is_checked_before_anything_is_written(
         ["unshare", "-m", "sh", "-c", script, "sh", str(small), sys.executable, "-m",
          "amalia_local", "bundle", "create", str(small / "b"), "--model", "tiny",
          "--wheelhouse-from", str(wheel_source)],
-        env={**maker_env, "SMALL": str(small)}, capture_output=True, text=True, check=False,
+        env={**maker_env, "SMALL": str(small)}, cwd=maker_env["HOME"], capture_output=True,
+        text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
     [line] = result.stderr.splitlines()

@@ -133,7 +133,8 @@ def test_a_manifest_with_wrong_types_is_refused(bundle_copy: Path, fresh_env) ->
     assert result.returncode == 1
     assert result.stderr.startswith("amalia: the bundle's manifest ")
     assert "is invalid" in result.stderr and "Traceback" not in result.stderr
-    assert AMALIA_FILE  # the model was never touched
+    # the model was never touched: nothing copied into the Hugging Face cache
+    assert not any(Path(fresh_env["HF_HOME"]).rglob(AMALIA_FILE))
     assert _index(fresh_env) == []
 
 
