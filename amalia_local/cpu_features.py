@@ -187,7 +187,7 @@ def _from_other_os(names: tuple[str, ...]) -> dict[str, bool] | None:
     if sys.platform == "darwin":
         return {name: _sysctl(_SYSCTL[name]) for name in names if name in _SYSCTL}
     if sys.platform == "win32":
-        present = ctypes.windll.kernel32.IsProcessorFeaturePresent  # type: ignore[attr-defined]
+        present = ctypes.windll.kernel32.IsProcessorFeaturePresent
         return {name: bool(present(_WINDOWS[name])) for name in names if name in _WINDOWS}
     return None
 
