@@ -347,7 +347,7 @@ class _Reply:
         self.created = int(time.time())
         self.echo = body.prompt_text() if isinstance(body, CompletionRequest) and body.echo else ""
 
-    def usage(self, sequence: Sequence) -> dict[str, int]:
+    def usage(self, sequence: Sequence) -> dict[str, int | dict[str, int]]:
         stats = sequence.stats
         prompt, completion = stats.prompt_tokens, stats.generated_tokens
         return {
