@@ -90,6 +90,7 @@ class _Code:
         self.function: Callable[..., int] = prototype(address)
 
     def close(self) -> None:
+        # Dropped with the page it points into: a call after close() must fail, not jump.
         self.function = None  # type: ignore[assignment]
         self._page.close()
 

@@ -162,6 +162,7 @@ class Engine:
         if llm is not None:
             with contextlib.redirect_stderr(self._log.stream):
                 llm.close()
+            # Typed as always loaded, which holds until close(): use after it is a bug.
             self._llm = None  # type: ignore[assignment]
 
     def __enter__(self) -> Engine:
