@@ -90,6 +90,7 @@ class _Code:
         self.function: Callable[..., int] = prototype(address)
 
     def close(self) -> None:
+        # Dropped with the page it points into: a call after close() must fail, not jump.
         self.function = None  # type: ignore[assignment]
         self._page.close()
 
@@ -187,7 +188,7 @@ def _from_other_os(names: tuple[str, ...]) -> dict[str, bool] | None:
     if sys.platform == "darwin":
         return {name: _sysctl(_SYSCTL[name]) for name in names if name in _SYSCTL}
     if sys.platform == "win32":
-        present = ctypes.windll.kernel32.IsProcessorFeaturePresent  # type: ignore[attr-defined]
+        present = ctypes.windll.kernel32.IsProcessorFeaturePresent
         return {name: bool(present(_WINDOWS[name])) for name in names if name in _WINDOWS}
     return None
 

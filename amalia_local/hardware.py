@@ -10,6 +10,7 @@ import ctypes
 import os
 import platform
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,5 +119,6 @@ def _windows_memory() -> Memory:
 
     status = MemoryStatusEx()
     status.dwLength = ctypes.sizeof(MemoryStatusEx)
-    ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))  # type: ignore[attr-defined]
+    if sys.platform == "win32":  # always, when called; tells mypy that ctypes.windll exists
+        ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))
     return Memory(int(status.ullTotalPhys), int(status.ullAvailPhys))

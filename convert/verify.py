@@ -230,7 +230,7 @@ def write_record(hf_dir: Path, model_path: Path, logits: bool) -> Path:
     stat = model_path.stat()
     data = {
         "passed": True,
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "checkpoint": hf_dir.resolve().name,
         "transformers": transformers.__version__,
         "checks": "token ids and logits" if logits else "token ids",

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -98,7 +98,7 @@ def create(request: CreateRequest, store: ModelStore, events: Events) -> Manifes
         )
         _write_docs(partial, info)
         manifest = Manifest(
-            created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+            created_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
             amalia_local=__version__,
             target=Target(
                 platform=house.platform,

@@ -27,6 +27,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from amalia_local.bundle.errors import WheelhouseError
 from amalia_local.bundle.gpu import GPU_FLAGS
@@ -159,7 +160,7 @@ def _build(
 def _run(
     command: list[str],
     env: dict[str, str],
-    log: object,
+    log: TextIO,
     progress: Callable[[int, int], None],
 ) -> int:
     process = subprocess.Popen(
@@ -175,7 +176,7 @@ def _run(
     assert process.stdout is not None
     try:
         for line in process.stdout:
-            log.write(line)  # type: ignore[attr-defined]
+            log.write(line)
             step = _NINJA_STEP.match(line)
             if step:
                 progress(int(step.group(1)), int(step.group(2)))

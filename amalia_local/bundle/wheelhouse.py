@@ -110,7 +110,7 @@ class Pip:
         command = [sys.executable, "-m", "pip", *args]
         env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
         if self._verbose:
-            done = subprocess.run(command, env=env, stdout=sys.stderr, check=False)
+            returncode = subprocess.run(command, env=env, stdout=sys.stderr, check=False).returncode
             output = ""
         else:
             done = subprocess.run(
@@ -123,13 +123,13 @@ class Pip:
                 errors="replace",
                 check=False,
             )
-            output = done.stdout
-        if done.returncode != 0 and check:
+            returncode, output = done.returncode, done.stdout
+        if returncode != 0 and check:
             if output and self._log is not None:
                 self._log.write(output)
                 self._log.flush()
             raise WheelhouseError("bundle.pip_failed", command=" ".join(args[:2]))
-        return done.returncode == 0
+        return returncode == 0
 
 
 def llama_version() -> str:
@@ -437,10 +437,8 @@ def _sdist_requirements(sdist: Path) -> tuple[list[str], list[str]]:
     requires = [r for r in message.get_all("Requires-Dist") or [] if "extra ==" not in r]
     build_requires: list[str] = []
     if pyproject:
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
+        import tomllib
+
         data = tomllib.loads(pyproject)
         build_requires = list(data.get("build-system", {}).get("requires", []))
     return requires, build_requires

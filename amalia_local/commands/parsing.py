@@ -71,8 +71,11 @@ def terminal_columns() -> int:
         columns = int(os.environ["COLUMNS"])
         if columns > 0:
             return columns
+    stdout = sys.__stdout__  # None where Python runs without a console (pythonw)
+    if stdout is None:
+        return 80
     try:
-        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+        return os.get_terminal_size(stdout.fileno()).columns or 80
     except (AttributeError, ValueError, OSError):
         return 80
 

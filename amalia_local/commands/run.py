@@ -11,6 +11,7 @@ from amalia_local.commands.types import positive_int
 from amalia_local.errors import UsageError
 
 if TYPE_CHECKING:
+    from amalia_local.documents import Document
     from amalia_local.fit import LoadOptions
     from amalia_local.runtime import Runtime
 
@@ -92,7 +93,7 @@ def handle_run(args: argparse.Namespace, runtime: Runtime) -> int:
         raise UsageError("error.usage", message=message, prog="amalia run")
     config = runtime.config
     prompt, piped = _read_prompt(args)
-    documents = ()
+    documents: tuple[Document, ...] = ()
     if args.files or args.pages or piped:
         from amalia_local.services.documents import read_documents
 

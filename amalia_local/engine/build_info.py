@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import llama_cpp
 
 from amalia_local.engine import backends
+from amalia_local.engine.backends import CpuBackend
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class LlamaBuild:
     features: list[str]
     gpu_offload: bool
     backends: list[str]
-    cpu_backend: backends.CpuBackend
+    cpu_backend: CpuBackend  # not backends.CpuBackend: the field above shadows the module
 
 
 def llama_build() -> LlamaBuild:

@@ -57,7 +57,7 @@ class Reply:
             if not self._done:
                 self._done = True
                 if hasattr(self._chunks, "close"):
-                    self._chunks.close()  # type: ignore[union-attr]
+                    self._chunks.close()
                 self._session._record_answer(self.text)
 
     def consume(self) -> str:

@@ -12,7 +12,7 @@ import ctypes
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,6 +162,7 @@ class Engine:
         if llm is not None:
             with contextlib.redirect_stderr(self._log.stream):
                 llm.close()
+            # Typed as always loaded, which holds until close(): use after it is a bug.
             self._llm = None  # type: ignore[assignment]
 
     def __enter__(self) -> Engine:
@@ -350,7 +351,7 @@ class Engine:
         except OSError as exc:  # a full disk must not cost the user their answer
             self._log.note(f"could not save the KV state: {exc}")
 
-    def _sample(self, tokens: list[int], sampling: SamplingOptions) -> Iterator[int]:
+    def _sample(self, tokens: list[int], sampling: SamplingOptions) -> Generator[int, None, None]:
         """Tokens chosen after the prompt, one after another, until the caller closes it.
 
         The prompt is cached but for its last token (see _evaluate_prompt); that one is

@@ -20,7 +20,7 @@ PENALTY_LAST_N = 64
 
 def sampler_chain(
     sampling: SamplingOptions,
-    vocab: ctypes.c_void_p,
+    vocab: int,
     *,
     grammar: str | None = None,
     frequency_penalty: float = 0.0,

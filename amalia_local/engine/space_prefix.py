@@ -79,7 +79,7 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
-def kv_overrides(rule: TokenizerRule | None) -> dict[str, bool] | None:
+def kv_overrides(rule: TokenizerRule | None) -> dict[str, bool | int | float | str] | None:
     """Metadata overrides to load the model with, so :class:`ExactTokenizer` is exact."""
     if rule is None:
         return None

@@ -61,7 +61,7 @@ def assess(
         from amalia_local.store.catalogue import entries as catalogue_entries
 
         entries = catalogue_entries()
-    fits = []
+    fits: list[Fit] = []
     for entry in entries:
         quants = sorted(entry.quants, key=lambda q: (q.tag != entry.default_quant, -q.size))
         fits.extend(judge(entry, quant, available_ram, kv_type) for quant in quants)

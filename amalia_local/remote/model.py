@@ -84,6 +84,8 @@ class RemoteSession(ChatSession):
         system_prompt: str | None = None,
         history: list[Message] | None = None,
     ) -> None:
+        # No engine here: the server generates (_reply below). ChatSession types engine as
+        # present and checks for None where a remote session reaches it.
         super().__init__(None, system_prompt, history)  # type: ignore[arg-type]
         self.model = model
 

@@ -239,7 +239,7 @@ class _API:
         budget = self.options.grammar_budget_s
         try:
             await asyncio.wait_for(self._grammar_slot.acquire(), budget)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise errors.grammar_busy(budget) from None
         # The slot is given back when the conversion ends, not when the request stops
         # waiting for it: a thread cannot be stopped, and one that ran past its budget
@@ -248,7 +248,7 @@ class _API:
         conversion.add_done_callback(self._conversion_ended)
         try:
             return await asyncio.wait_for(asyncio.shield(conversion), budget)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise errors.bad_request(
                 f"The JSON schema did not convert to a grammar within {budget:g} s "
                 "(limit GRAMMAR_BUDGET_S); simplify it.",
@@ -291,7 +291,7 @@ class _API:
                 chunk = await asyncio.wait_for(stream.__anext__(), max(0.0, wait))
             except StopAsyncIteration:
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise errors.body_timeout(self.options.body_idle_s) from None
             size += len(chunk)
             if size > limit:
@@ -347,7 +347,7 @@ class _Reply:
         self.created = int(time.time())
         self.echo = body.prompt_text() if isinstance(body, CompletionRequest) and body.echo else ""
 
-    def usage(self, sequence: Sequence) -> dict[str, int]:
+    def usage(self, sequence: Sequence) -> dict[str, int | dict[str, int]]:
         stats = sequence.stats
         prompt, completion = stats.prompt_tokens, stats.generated_tokens
         return {

@@ -38,6 +38,8 @@ class GuardedH11Protocol(H11Protocol):
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
 
+    # BaseProtocol takes a BaseTransport; uvicorn's H11Protocol narrows it to Transport
+    # (with the same ignore), and so does this override of it.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.max_connections:

@@ -49,7 +49,7 @@ def read_documents(
     return tuple(documents)
 
 
-def stored(documents: Sequence[Document]) -> tuple[StoredAttachment, ...]:
+def stored(documents: Sequence[Document | StoredAttachment]) -> tuple[StoredAttachment, ...]:
     return tuple(StoredAttachment(d.name, d.text, d.sha256, d.kind, d.pages) for d in documents)
 
 

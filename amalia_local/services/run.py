@@ -192,7 +192,7 @@ def _answer(
     if request.save:
         conversation_id = service.conversation_id
     if request.json_output:
-        payload = {
+        payload: dict[str, object] = {
             "model": model.name,
             "conversation_id": conversation_id,
             "text": reply.text,

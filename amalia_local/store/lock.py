@@ -8,13 +8,16 @@ The lock file itself stays; it is empty and harmless.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
 
 from amalia_local.store.errors import StoreLockedError
 
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
+# sys.platform rather than os.name: mypy reads this test, so it checks msvcrt's calls
+# against Windows' stubs and fcntl's against POSIX's, each on its own platform.
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
 
     def _try_lock(fd: int) -> bool:

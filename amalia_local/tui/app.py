@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -92,7 +92,7 @@ class AmaliaApp(App[None]):
         self.endpoint = endpoint
         self.model: ChatModel | None = None  # what the chat talks to, once open
         self.loading: str | None = None
-        self._log: LlamaLogSink | None = None
+        self._llama_log: LlamaLogSink | None = None  # not _log: App's own method
         self._generation_idle = threading.Event()
         self._generation_idle.set()
         self._switch_interval = sys.getswitchinterval()
@@ -143,8 +143,8 @@ class AmaliaApp(App[None]):
             self.model.close()
         self.model = None
         self.store.close()
-        if self._log is not None and self._generation_idle.is_set():
-            self._log.close()
+        if self._llama_log is not None and self._generation_idle.is_set():
+            self._llama_log.close()
 
     # --- the model --------------------------------------------------------------------
     def load_options(self) -> LoadOptions:
@@ -172,10 +172,11 @@ class AmaliaApp(App[None]):
         old, self.model = self.model, None
         if old is not None:
             old.close()  # free its memory before a new model takes more
+        notices: list[str] = []  # none for a model on a server
         try:
             if self.endpoint is not None:
                 self._loading(self.endpoint.url)
-                model, notices = self.endpoint.open(), []
+                model = self.endpoint.open()
             else:
                 assert self.model_ref is not None
                 self._loading(self.model_ref)
@@ -198,12 +199,12 @@ class AmaliaApp(App[None]):
         from amalia_local.services.loading import open_checked, state_budget_bytes
 
         path = self.models.resolve(reference)
-        if self._log is None:
-            self._log = self.runtime.open_llama_log()
+        if self._llama_log is None:
+            self._llama_log = self.runtime.open_llama_log()
         engine = open_checked(
             path,
             self.load_options(),
-            self._log,
+            self._llama_log,
             force=self.overrides.force,
             cache_dir=self.runtime.locations.cache_dir,
             state_dir=self.runtime.locations.kv_state_dir,
@@ -380,7 +381,9 @@ class AmaliaApp(App[None]):
         self.push_screen(HelpScreen(self.t("help.title"), rows))
 
     def action_command_palette(self) -> None:
-        if not CommandPalette.is_open(self):
+        # is_open takes an App[object], which App[None] is not to mypy (App's return type
+        # is invariant); it only reads the app's current screen.
+        if not CommandPalette.is_open(cast("App[object]", self)):
             self.push_screen(
                 CommandPalette(placeholder=self.t("palette.placeholder"), id="--command-palette")
             )

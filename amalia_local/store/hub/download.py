@@ -133,6 +133,7 @@ def _download(
                 try:
                     http_get(
                         url,
+                        # Not a BinaryIO: the write/seek/truncate http_get calls, hashed.
                         sink,  # type: ignore[arg-type]
                         resume_size=start,
                         headers=headers,

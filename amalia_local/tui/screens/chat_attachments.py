@@ -10,9 +10,10 @@ read, the status line says how far the reading has got (polled, twice a second).
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from textual import work
@@ -28,6 +29,7 @@ from amalia_local.tui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
     from amalia_local.conversations import StoredAttachment
+    from amalia_local.documents import Document
     from amalia_local.services.chat import AnswerStream
 
 READING_POLL_S = 0.5
@@ -131,7 +133,9 @@ class ChatAttachments(AmaliaScreen[None]):
         label = attachment_label(d.name, d.pages, attached.tokens, app.t, app.numbers)
         return label, app.t("attach.remove")
 
-    def question_with_attachments(self, text: str, attachments: list[Any]) -> str:
+    def question_with_attachments(
+        self, text: str, attachments: Sequence[Document | StoredAttachment]
+    ) -> str:
         """What the message list shows for a question: its files' labels, then the text."""
         app = self.app
         labels = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from textual import events
 from textual.message import Message
@@ -21,14 +22,14 @@ class PromptInput(TextArea):
     class Submitted(Message):
         text: str
 
-    def __init__(self, placeholder: str, **kwargs: object) -> None:
+    def __init__(self, placeholder: str, **kwargs: Any) -> None:
         super().__init__(
             placeholder=placeholder,
             soft_wrap=True,
             show_line_numbers=False,
             tab_behavior="focus",
             compact=True,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
         # Set by the screen: takes a paste that names files (attaching them) and says
         # so, or leaves it to be pasted as text.

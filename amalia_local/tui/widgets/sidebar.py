@@ -8,7 +8,7 @@ conversation ever saved.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -37,8 +37,8 @@ class Sidebar(Vertical):
     class SearchChanged(Message):
         query: str
 
-    def __init__(self, search_placeholder: str, title: str, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, search_placeholder: str, title: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._placeholder = search_placeholder
         self.border_title = title
 
