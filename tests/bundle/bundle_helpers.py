@@ -78,7 +78,12 @@ def llama_wheel_cache() -> Path:
     from amalia_local.bundle import llama_build, wheelhouse
     from amalia_local.locations import Locations
 
-    locations = Locations.resolve({})  # the user's own folders, not a test AMALIA_HOME
+    # the user's own folders, not a test AMALIA_HOME; CI, whose HOME is new each run,
+    # points AMALIA_WHEEL_CACHE at the machine's cache as it does pip's (PIP_CACHE_DIR)
+    import os
+
+    given = os.environ.get("AMALIA_WHEEL_CACHE")
+    locations = Locations.resolve({"AMALIA_WHEEL_CACHE": given} if given else {})
     cache = locations.llama_wheels
 
     def progress(step: int, steps: int) -> None:
