@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from amalia_local.documents.document import Document
 from amalia_local.passages.split import Passage, split_document
@@ -32,8 +33,10 @@ from amalia_local.passages.words import stems
 FORMAT = 1  # bump when the split or the stems change: old indexes are then ignored
 PREFIX_FROM = 4  # a question's stems this long also match as prefixes
 # BM25 gives ~0 to a passage that shares only words found nearly everywhere ("câmara" in
-# a municipal regulation): that is no match.
+# a municipal regulation): that is no match. FTS5's BM25 also gives ~0 to a word in half
+# of a handful of passages, so the floor applies from SCORE_FLOOR_FROM passages on.
 MIN_SCORE = 0.05
+SCORE_FLOOR_FROM = 20
 _TOKENIZER = "unicode61 remove_diacritics 2"
 _SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -76,11 +79,11 @@ class PassageIndex:
         cls,
         document: Document,
         cache_dir: Path,
-        progress: Callable[[int], Callable[[int], None] | None] | None = None,
+        progress: ProgressFor | None = None,
     ) -> PassageIndex:
         """The index of ``document``, built first if the cache does not have it.
 
-        ``progress(total)`` may return a function told of each passage indexed."""
+        ``progress(total)`` may return a bar that shows the passages indexed."""
         path = index_path(cache_dir, document)
         if not _complete(path):
             build(document, path, progress)
@@ -124,49 +127,59 @@ def search_many(indexes: Sequence[PassageIndex], question: str, limit: int = 50)
         db.close()
 
 
-def build(
-    document: Document,
-    path: Path,
-    progress: Callable[[int], Callable[[int], None] | None] | None = None,
-) -> None:
+class Bar(Protocol):
+    """What shows indexing progress (``progress.Progress``): entered, updated, left."""
+
+    def __enter__(self) -> Bar: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def update(self, n: int) -> None: ...
+
+
+ProgressFor = Callable[[int], "Bar | None"]  # given the passages to index
+
+
+def build(document: Document, path: Path, progress: ProgressFor | None = None) -> None:
     """Split, stem and index ``document`` into ``path`` (temporary name, then renamed)."""
     passages = split_document(document)
-    advance = progress(len(passages)) if progress is not None else None
+    bar = progress(len(passages)) if progress is not None else None
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        db = sqlite3.connect(tmp)
-        try:
-            db.execute("PRAGMA journal_mode=OFF")  # a temporary file: nothing to roll back to
-            db.executescript(_SCHEMA)
-
-            def stemmed() -> Iterable[tuple[Passage, str]]:
-                for number, passage in enumerate(passages, start=1):
-                    yield passage, " ".join(stems(f"{passage.section}\n{passage.text}"))
-                    if advance is not None and number % 50 == 0:
-                        advance(50)
-
-            _insert(db, stemmed())
-            db.executemany(
-                "INSERT INTO meta VALUES (?, ?)",
-                [
-                    ("format", str(FORMAT)),
-                    ("sha256", document.sha256),
-                    ("pages", document.page_range or ""),
-                    ("passages", str(len(passages))),
-                ],
-            )
-            db.commit()
-        finally:
-            db.close()
-        if advance is not None:
-            advance(len(passages) % 50)
+        with bar if bar is not None else contextlib.nullcontext():
+            _build(document, passages, tmp, bar)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _build(document: Document, passages: list[Passage], tmp: str, bar: Bar | None) -> None:
+    db = sqlite3.connect(tmp)
+    try:
+        db.execute("PRAGMA journal_mode=OFF")  # a temporary file: nothing to roll back to
+        db.executescript(_SCHEMA)
+
+        def stemmed() -> Iterable[tuple[Passage, str]]:
+            for passage in passages:
+                yield passage, " ".join(stems(f"{passage.section}\n{passage.text}"))
+                if bar is not None:
+                    bar.update(1)
+
+        _insert(db, stemmed())
+        db.executemany(
+            "INSERT INTO meta VALUES (?, ?)",
+            [
+                ("format", str(FORMAT)),
+                ("sha256", document.sha256),
+                ("pages", document.page_range or ""),
+                ("passages", str(len(passages))),
+            ],
+        )
+        db.commit()
+    finally:
+        db.close()
 
 
 def _insert(db: sqlite3.Connection, rows: Iterable[tuple[Passage, str]]) -> None:
@@ -221,7 +234,9 @@ def _search(db: sqlite3.Connection, question: str, limit: int) -> list[Hit]:
         " WHERE search MATCH ? ORDER BY bm25(search) LIMIT ?",
         (expression, limit),
     ).fetchall()
-    hits = (Hit(_passage(row), -row[5]) for row in rows)
+    hits = [Hit(_passage(row), -row[5]) for row in rows]
+    if db.execute("SELECT count(*) FROM passages").fetchone()[0] < SCORE_FLOOR_FROM:
+        return hits
     return [hit for hit in hits if hit.score >= MIN_SCORE]
 
 
