@@ -98,3 +98,22 @@ def test_a_question_nothing_matches_is_refused_in_one_line(amalia, smollm, long_
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("amalia: no passage of the documents (") and "Traceback" not in line
+
+
+def test_a_300_page_pdf_is_indexed_once_across_processes(amalia, smollm, cli_env, tmp_path):
+    pages = pages_of(regulation(1300))
+    assert len(pages) >= 290
+    pdf = write_pdf(tmp_path / "pdm.pdf", pages)
+    args = ("run", str(smollm), "taxa das esplanadas", "--file", str(pdf), "--ctx", "2048")
+    first = amalia(*args, "--no-save", *GREEDY, env={"AMALIA_LANG": "en"})
+    assert first.returncode == 0, first.stderr
+    assert "indexing pdm.pdf" in first.stderr  # progress for a large document
+    (index,) = (Path(cli_env["AMALIA_HOME"]) / "cache" / "passages").glob("*.sqlite")
+    built = index.stat()
+    second = amalia(*args, "--no-save", "--json", *GREEDY, env={"AMALIA_LANG": "en"})
+    assert second.returncode == 0, second.stderr
+    assert "indexing" not in second.stderr
+    assert (index.stat().st_ino, index.stat().st_mtime_ns) == (built.st_ino, built.st_mtime_ns)
+    excerpts = json.loads(second.stdout)["excerpts"]
+    assert excerpts["total"] > 1000 and excerpts["tokens"] <= 1500
+    assert excerpts["passages"][0]["section"] == "Artigo 25.º"
