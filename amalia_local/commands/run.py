@@ -42,6 +42,23 @@ def add_run(commands: argparse._SubParsersAction, common: argparse.ArgumentParse
     run.add_argument(
         "--pages", metavar="RANGE", help="pages of the PDF documents to read, e.g. 3-10 or 1,4,7-"
     )
+    reading = run.add_mutually_exclusive_group()
+    reading.add_argument(
+        "--passages",
+        dest="reading",
+        action="store_const",
+        const="passages",
+        help="read only the passages of the documents that best match the question "
+        "(the default when they do not fit the context)",
+    )
+    reading.add_argument(
+        "--whole",
+        dest="reading",
+        action="store_const",
+        const="whole",
+        help="read the documents whole, refusing them if they do not fit the context",
+    )
+    run.set_defaults(reading="auto")
     run.add_argument("--system", metavar="TEXT", help="system prompt (default: the settings')")
     run.add_argument(
         "--temperature",
@@ -103,6 +120,7 @@ def handle_run(args: argparse.Namespace, runtime: Runtime) -> int:
         endpoint=options.endpoint(args),
         prompt=prompt,
         documents=documents,
+        reading=args.reading,
         system=system_prompt(config, args.system),
         system_given=args.system is not None,
         load=_load_options(args, runtime),

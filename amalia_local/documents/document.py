@@ -17,6 +17,8 @@ class Document:
     kind: str  # text, pdf, docx, odt, html
     pages: int | None = None  # pages read (PDF: those chosen), None when unknown
     page_range: str | None = None  # --pages as given, for the record
+    # PDF: (offset in ``text``, page number from 1) where each page with text begins
+    page_starts: tuple[tuple[int, int], ...] = ()
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")

@@ -14,6 +14,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+EXCERPT = "excerpt"  # the kind of a passage given instead of its whole document
+
+# After excerpts, before the question: answer from them, cite them, or say they do not
+# answer (a model given unrelated excerpts otherwise answers from what it thinks it knows).
+CITE = (
+    "Responda apenas com base nos excertos acima e indique a fonte de cada afirmação entre "
+    "parênteses, como no nome do excerto (por exemplo: regulamento.pdf, p. 45). Se os "
+    "excertos não contiverem a resposta, diga-o."
+)
+
 
 class Named(Protocol):
     @property
@@ -25,6 +35,8 @@ class Named(Protocol):
 
 def frame(document: Named) -> str:
     name = document.name.replace('"', "'")
+    if _is_excerpt(document):
+        return f'<excerto fonte="{name}">\n{document.text}\n</excerto>'
     return f'<documento nome="{name}">\n{document.text}\n</documento>'
 
 
@@ -32,4 +44,9 @@ def compose(question: str, documents: Sequence[Named] = ()) -> str:
     """The user message; just ``question`` when there are no documents."""
     if not documents:
         return question
-    return "\n\n".join([*(frame(d) for d in documents), question])
+    cite = [CITE] if any(_is_excerpt(d) for d in documents) else []
+    return "\n\n".join([*(frame(d) for d in documents), *cite, question])
+
+
+def _is_excerpt(document: Named) -> bool:
+    return getattr(document, "kind", None) == EXCERPT

@@ -15,8 +15,11 @@ from amalia_local.documents.errors import DocumentCorrupt, DocumentEncrypted, Do
 from amalia_local.documents.pages import select_pages
 
 
-def pdf_text(data: bytes, path: object, pages: str | None = None) -> tuple[str, int]:
-    """The text of the chosen pages (all by default) and how many pages that is."""
+def pdf_text(
+    data: bytes, path: object, pages: str | None = None
+) -> tuple[list[tuple[int, str]], int]:
+    """The text of each chosen page (all by default) with its number (from 1), and how
+    many pages that is."""
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError
 
@@ -44,7 +47,7 @@ def pdf_text(data: bytes, path: object, pages: str | None = None) -> tuple[str, 
             raise DocumentCorrupt(path, "PDF", f"page {index + 1}: {_reason(exc)}") from None
     if not any(t.strip() for t in texts):
         raise DocumentWithoutText(path, "pdf")
-    return "\n\n".join(t.strip() for t in texts), len(chosen)
+    return [(i + 1, t.strip()) for i, t in zip(chosen, texts, strict=True)], len(chosen)
 
 
 def _reason(exc: Exception) -> str:

@@ -74,12 +74,14 @@ def document_from_bytes(
     """``shown``: how errors name the source (the path; by default ``name``)."""
     shown = shown if shown is not None else name
     page_count: int | None = None
+    by_page: list[tuple[int, str]] = []
     if kind == "pdf":
         from amalia_local.documents.pdf import pdf_text
 
         if not data.startswith(b"%PDF-") and b"%PDF-" not in data[:1024]:
             raise DocumentCorrupt(shown, "PDF", "no PDF header")
-        text, page_count = pdf_text(data, shown, pages)
+        by_page, page_count = pdf_text(data, shown, pages)
+        text = "\n\n".join(t for _, t in by_page)
     elif kind == "docx":
         from amalia_local.documents.docx import docx_text
 
@@ -113,4 +115,25 @@ def document_from_bytes(
         kind=kind,
         pages=page_count,
         page_range=pages if kind == "pdf" else None,
+        page_starts=page_starts(text, by_page),
     )
+
+
+def page_starts(text: str, by_page: list[tuple[int, str]]) -> tuple[tuple[int, int], ...]:
+    """Where each page begins in the tidied ``text``: (offset, page number) pairs.
+
+    Each page is tidied on its own and found in the whole from where the last one was,
+    so the whole text stays exactly what it was before pages were tracked (a saved
+    conversation's prompt, and its KV state, do not change)."""
+    starts: list[tuple[int, int]] = []
+    cursor = 0
+    for number, raw in by_page:
+        piece = tidy(raw)
+        if not piece:
+            continue
+        at = text.find(piece[:64], cursor)
+        if at < 0:
+            continue  # tidying the whole joined two pages differently: keep the last start
+        starts.append((at, number))
+        cursor = at + len(piece)
+    return tuple(starts)

@@ -54,6 +54,7 @@ class RunRequest:
     save: bool = True  # --no-save turns it off
     state_cache_gb: float = 4.0
     documents: tuple[Document, ...] = ()  # --file and piped standard input, already read
+    reading: str = "auto"  # the documents: whole if they fit, else passages; or --whole/--passages
 
 
 @contextlib.contextmanager
@@ -104,7 +105,7 @@ def run(request: RunRequest, runtime: Runtime, out: TextIO, err: TextIO | None =
                 from amalia_local.services.reading import ReadingLine
 
                 reading = ReadingLine(err, runtime.translator)
-            _answer(request, model, database, conversation, out, reading)
+            _answer(request, model, database, conversation, out, reading, runtime, err)
     finally:
         database.close()
     return 0
@@ -150,6 +151,8 @@ def _answer(
     conversation: Conversation | None,
     out: TextIO,
     reading: ReadingLine | None = None,
+    runtime: Runtime | None = None,
+    err: TextIO | None = None,
 ) -> None:
     system = request.system
     if system is None:
@@ -165,6 +168,7 @@ def _answer(
             model, database.open, system, conversation, override_system=request.system_given
         )
         session = service.session
+        documents, excerpts = _passages_if_needed(request, session, runtime, err)
         answer = service.send(
             request.prompt, request.sampling, documents, answer_first=conversation is None
         )
@@ -176,6 +180,7 @@ def _answer(
 
         system = conversation_system_prompt(conversation, system, request.system_given)
         session = model.new_session(system, model_messages(conversation))
+        documents, excerpts = _passages_if_needed(request, session, runtime, err)
         message = compose(request.prompt, documents)
         if documents:
             from amalia_local.services.documents import ensure_room
@@ -191,6 +196,12 @@ def _answer(
             reading.clear()
     if request.save:
         conversation_id = service.conversation_id
+    if excerpts is not None and err is not None and not request.json_output:
+        assert runtime is not None
+        out.write("\n")
+        out.flush()
+        err.write("".join(f"{line}\n" for line in excerpts.sources(runtime.translator)))
+        err.flush()
     if request.json_output:
         payload: dict[str, object] = {
             "model": model.name,
@@ -199,6 +210,14 @@ def _answer(
             "stats": {**stats.as_dict(), "reduced": model.reductions()},
             "settings": model.settings(),
         }
+        if excerpts is not None:
+            payload["excerpts"] = {
+                "given": len(excerpts.chosen),
+                "total": excerpts.total,
+                "tokens": excerpts.tokens,
+                "passages": excerpts.as_json(),
+            }
+        documents = request.documents
         if documents:
             payload["documents"] = [
                 {
@@ -211,9 +230,37 @@ def _answer(
                 for d in documents
             ]
         out.write(json.dumps(payload, ensure_ascii=False) + "\n")
-    else:
+    elif excerpts is None:
         out.write("\n")
     out.flush()
+
+
+def _passages_if_needed(request: RunRequest, session, runtime: Runtime | None, err):
+    """The documents to give the model, and the excerpts when they are passages: with
+    ``--passages``, or when the documents do not fit (unless ``--whole``, whose refusal
+    then comes from ``ensure_room`` as before)."""
+    documents = request.documents
+    if not documents or request.reading == "whole" or runtime is None:
+        return documents, None
+    from amalia_local.services.passages import choose, fits_whole
+
+    if request.reading == "auto" and fits_whole(
+        session, request.prompt, documents, request.sampling
+    ):
+        return documents, None
+    excerpts = choose(
+        session,
+        request.prompt,
+        documents,
+        request.sampling,
+        runtime.locations.cache_dir,
+        runtime.translator,
+        err,
+    )
+    if err is not None:
+        err.write(f"{excerpts.summary(runtime.translator)}\n")
+        err.flush()
+    return excerpts.documents, excerpts
 
 
 def _is_terminal(stream: TextIO) -> bool:

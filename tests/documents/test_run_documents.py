@@ -113,7 +113,10 @@ def test_each_bad_document_is_one_line_and_nothing_is_saved(amalia, tiny_model, 
 
 def test_documents_that_do_not_fit_say_what_would(amalia, tiny_model, cli_env, tmp_path):
     pdf = write_pdf(tmp_path / "relatorio.pdf", [[LINE] for _ in range(6)])
-    result = amalia("run", str(tiny_model), "Resume", "--file", str(pdf), "--ctx", "512")
+    # --whole: without it, a document that does not fit is read in passages instead.
+    result = amalia(
+        "run", str(tiny_model), "Resume", "--file", str(pdf), "--ctx", "512", "--whole"
+    )  # fmt: skip
     assert (result.returncode, result.stdout) == (1, "")
     (line,) = result.stderr.splitlines()
     # The tiny model was trained on 512 tokens: no larger --ctx, but fewer pages fit.
@@ -155,7 +158,7 @@ def test_smollm_answers_from_a_file_and_from_stdin(amalia, smollm, tmp_path):
 def test_smollm_says_which_context_would_fit(amalia, smollm, tmp_path):
     (tmp_path / "longo.txt").write_text(LINE * 60, encoding="utf-8")
     result = amalia("run", str(smollm), "Resume", "--file", str(tmp_path / "longo.txt"),
-                    "--ctx", "512")  # fmt: skip
+                    "--ctx", "512", "--whole")  # fmt: skip
     assert result.returncode == 1
     # SmolLM2 was trained on 8,192 tokens and is small: a larger context fits in RAM.
     assert re.fullmatch(
