@@ -75,12 +75,12 @@ def cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.Com
 @pytest.fixture(scope="session")
 def llama_wheel_cache() -> Path:
     """The portable llama-cpp-python wheel for this machine, in the real user cache."""
-    from amalia_local.bundle import llama_build, wheelhouse
-    from amalia_local.locations import Locations
-
     # the user's own folders, not a test AMALIA_HOME; CI, whose HOME is new each run,
     # points AMALIA_WHEEL_CACHE at the machine's cache as it does pip's (PIP_CACHE_DIR)
     import os
+
+    from amalia_local.bundle import llama_build, wheelhouse
+    from amalia_local.locations import Locations
 
     given = os.environ.get("AMALIA_WHEEL_CACHE")
     locations = Locations.resolve({"AMALIA_WHEEL_CACHE": given} if given else {})
