@@ -41,9 +41,10 @@ print("ok")
         "amalia_local.store.hub",
     ],
 )
-def test_every_exported_name_is_its_object_after_every_submodule_is_loaded(package):
+def test_every_exported_name_is_its_object_after_every_submodule_is_loaded(package, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-c", CHECK, package], capture_output=True, text=True, timeout=120
-    )
+        [sys.executable, "-c", CHECK, package],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,  # the installed package
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok\n"

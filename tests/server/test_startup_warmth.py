@@ -25,8 +25,9 @@ asyncio.run(start())
 """
 
 
-def test_the_thread_pool_is_ready_before_the_first_request():
+def test_the_thread_pool_is_ready_before_the_first_request(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=True
-    )
+        [sys.executable, "-c", PROBE],
+        capture_output=True, text=True, timeout=60, check=True, cwd=tmp_path,
+    )  # fmt: skip
     assert done.stdout.split() == ["False", "True"]
