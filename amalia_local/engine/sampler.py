@@ -35,12 +35,17 @@ def sampler_chain(
     chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
     add = llama_cpp.llama_sampler_chain_add
     if sampling.repeat_penalty != 1.0 or frequency_penalty or presence_penalty:
+        # llama.cpp took n_vocab first again (ggml-org/llama.cpp#26520); the binding of
+        # the pinned llama-cpp-python follows it, and the four-argument call of older
+        # releases raised TypeError for every request with a penalty.
+        n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
         add(
             chain,
             llama_cpp.llama_sampler_init_penalties(
-                PENALTY_LAST_N, sampling.repeat_penalty, frequency_penalty, presence_penalty
+                n_vocab, PENALTY_LAST_N, sampling.repeat_penalty, frequency_penalty,
+                presence_penalty,
             ),
-        )
+        )  # fmt: skip
     if grammar is not None:
         rules = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode("utf-8"), b"root")
         if not rules:

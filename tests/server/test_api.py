@@ -44,6 +44,43 @@ def test_chat_completion_answers_paris_with_usage(client):
     assert timings["predicted_n"] == usage.completion_tokens + 1  # the end-of-turn token
 
 
+@pytest.mark.parametrize(
+    "penalties",
+    [
+        {"presence_penalty": -1.0},
+        {"frequency_penalty": 1e-320},  # a denormal: 0 as a C float, still "a penalty"
+        {"frequency_penalty": 2.0, "presence_penalty": 2.0},
+        {"extra_body": {"repeat_penalty": 1.5}},
+    ],
+)
+def test_penalties_within_openais_range_are_answered(client, penalties):
+    """Every request with a penalty once ended in 500: the binding's signature changed."""
+    reply = client.chat.completions.create(
+        model=model_id(client),
+        messages=[{"role": "user", "content": "Diz 'sim' dez vezes: sim sim sim"}],
+        temperature=0,
+        max_tokens=16,
+        **penalties,
+    )
+    assert reply.choices[0].message.content
+
+
+def test_a_frequency_penalty_changes_a_repetitive_answer(client):
+    def answer(**penalties: float) -> str:
+        reply = client.chat.completions.create(
+            model=model_id(client),
+            messages=[{"role": "user", "content": "Repeat after me: yes yes yes yes yes yes"}],
+            temperature=0,
+            max_tokens=24,
+            **penalties,
+        )
+        return reply.choices[0].message.content
+
+    plain, penalised = answer(), answer(frequency_penalty=2.0)
+    assert penalised != plain
+    assert penalised.lower().count("yes") < plain.lower().count("yes"), (plain, penalised)
+
+
 def test_streamed_chat_completion(client):
     stream = client.chat.completions.create(
         model=model_id(client),
