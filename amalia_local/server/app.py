@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -293,6 +293,8 @@ class _API:
                 break
             except TimeoutError:
                 raise errors.body_timeout(self.options.body_idle_s) from None
+            except ClientDisconnect:
+                raise errors.client_disconnected() from None
             size += len(chunk)
             if size > limit:
                 raise errors.too_large(limit)

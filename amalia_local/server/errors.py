@@ -109,6 +109,15 @@ def grammar_busy(wait_s: float) -> APIError:
     )
 
 
+def client_disconnected() -> APIError:
+    """Nobody reads this answer; it exists for the one log line that says what happened
+    (499 is the status nginx logs for the same event)."""
+    return APIError(
+        499, "The client closed the connection before its request arrived.",
+        code="client_disconnected",
+    )  # fmt: skip
+
+
 def internal(message: str) -> APIError:
     return APIError(500, message, type="server_error", code="internal_error")
 

@@ -221,6 +221,21 @@ def test_lying_content_length_is_answered_408(server, smollm):
     still_serving(server, smollm.stem, before)
 
 
+def test_a_client_gone_while_its_body_arrives_is_one_line_in_the_log(server, smollm):
+    """Half a body, then the connection closed: no traceback, a line saying so."""
+    before = rss(server)
+    parts = urlparse(server.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n" + b'{"model": '
+        )
+        time.sleep(0.3)  # the server is reading the body now
+    assert wait_for(lambda: "client_disconnected" in server.stderr(), 10), server.stderr()
+    assert "Traceback" not in server.stderr()
+    still_serving(server, smollm.stem, before)
+
+
 def test_slowloris_connection_is_closed(server, smollm):
     before = rss(server)
     parts = urlparse(server.url)
