@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +18,18 @@ from user_process import run_as_user, user_env
 
 from amalia_local.engine import Engine, LoadOptions
 from amalia_local.engine.llama_log import LlamaLogSink
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as a user's terminal gives it, whoever started the suite.
+
+    A shell starts a background job (``cmd &``, CI started from a script) with SIGINT
+    ignored, and every process it starts inherits that: the tests that press Ctrl-C in a
+    child (``run``, ``quant``) then wait for answers nobody interrupts. A terminal gives
+    programs the default; so do these tests' children, once this process has a handler.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
