@@ -283,7 +283,9 @@ def _download_foreign(
     pip(
         "download",
         "--no-deps",
-        "--no-binary=:all:",
+        # this package as source, not its build backend: ":all:" built scikit-build-core
+        # and its own build requirements from source just to read the sdist's metadata
+        f"--no-binary={LLAMA}",
         "--dest",
         str(sdists),
         *pip.sources,
