@@ -16,6 +16,7 @@ this machine reuse it (:func:`llama_wheel_cache`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -58,8 +59,6 @@ def wheel_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _maker_base(home: Path) -> dict[str, str]:
     """The connected machine that makes bundles: a user's environment and its pip settings
     (this machine's package index), nothing else of the test run's."""
-    import os
-
     pip = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
     # pip's wheel cache stays the machine's (llama-cpp-python compiled once), not the
     # empty one of the test's HOME

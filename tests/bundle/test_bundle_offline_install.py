@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bundle_helpers import ANSWER
+from user_process import user_env
 
 GUARD = """
 import os, socket
@@ -60,20 +61,14 @@ def _offline_env(tmp_path: Path) -> dict[str, str]:
     guard = tmp_path / "guard"
     guard.mkdir()
     (guard / "sitecustomize.py").write_text(GUARD, encoding="utf-8")
-    home = tmp_path / "home"
-    home.mkdir()
-    keep = ("PATH", "TMPDIR", "SYSTEMROOT")
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update(
-        HOME=str(home),
-        LANG="C.UTF-8",
+    return user_env(
+        tmp_path / "home",
         PYTHONIOENCODING="utf-8",
         PYTHONPATH=str(guard),
         PIP_CONFIG_FILE=os.devnull,  # no find-links or index from this machine's pip.conf
         AMALIA_TEST_NET_LOG=str(tmp_path / "connections.log"),
         PYTHON=getattr(sys, "_base_executable", sys.executable),
     )
-    return env
 
 
 def test_install_sh_then_run_with_no_network(bundle_dir: Path, tmp_path: Path) -> None:
