@@ -15,6 +15,7 @@ this machine reuse it (:func:`llama_wheel_cache`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -64,6 +65,16 @@ def _maker_base(home: Path) -> dict[str, str]:
     # empty one of the test's HOME
     pip.setdefault("PIP_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "pip"))
     return user_env(home, **pip)
+
+
+@functools.cache
+def no_network() -> tuple[str, ...]:
+    """The prefix that runs a command in a new network namespace (``unshare -n``: no
+    interface but a downed loopback), or nothing where that is not permitted."""
+    if shutil.which("unshare") is None:
+        return ()
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
+    return ("unshare", "-n") if probe.returncode == 0 else ()
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -13,13 +13,12 @@ the socket guard alone proves that no connection was attempted.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bundle_helpers import ANSWER
+from bundle_helpers import ANSWER, no_network
 from user_process import user_env
 
 GUARD = """
@@ -50,13 +49,6 @@ socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
 """
 
 
-def _unshare_works() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
-    return probe.returncode == 0
-
-
 def _offline_env(tmp_path: Path) -> dict[str, str]:
     guard = tmp_path / "guard"
     guard.mkdir()
@@ -72,8 +64,8 @@ def _offline_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_install_sh_then_run_with_no_network(bundle_dir: Path, tmp_path: Path) -> None:
-    isolated = _unshare_works()
-    prefix = ["unshare", "-n"] if isolated else []
+    prefix = list(no_network())
+    isolated = bool(prefix)
     env = _offline_env(tmp_path)
     if isolated:
         probe = subprocess.run(
@@ -121,7 +113,7 @@ def test_the_socket_guard_would_see_a_connection(tmp_path: Path) -> None:
     env = _offline_env(tmp_path)
     code = "import socket\ntry:\n socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
     code += "except OSError as e:\n print(e)"
-    prefix = ["unshare", "-n"] if _unshare_works() else []
+    prefix = list(no_network())
     done = subprocess.run(
         [*prefix, env["PYTHON"], "-c", code],
         env=env, cwd=env["HOME"], capture_output=True, text=True, check=False,
@@ -136,7 +128,7 @@ def test_install_sh_stops_before_pip_on_a_damaged_wheel(bundle_copy: Path, tmp_p
     data[len(data) // 2] ^= 0xFF
     wheel.write_bytes(bytes(data))
     env = {**_offline_env(tmp_path), "LANG": "pt_PT.UTF-8"}
-    prefix = ["unshare", "-n"] if _unshare_works() else []
+    prefix = list(no_network())
     install = subprocess.run(
         [*prefix, "sh", "install.sh"],
         cwd=bundle_copy, env=env, capture_output=True, text=True, encoding="utf-8", timeout=300,

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bundle_helpers import ANSWER, cli
+from bundle_helpers import ANSWER, cli, no_network
 from user_process import user_env
 
 from amalia_local import cpu_features
@@ -29,13 +29,6 @@ pytestmark = pytest.mark.skipif(
     not (QEMU and sys.platform.startswith("linux") and platform.machine() == "x86_64"),
     reason="needs qemu-x86_64 (Debian's qemu-user) on x86-64 Linux",
 )
-
-
-def _unshare() -> list[str]:
-    if shutil.which("unshare") is None:
-        return []
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
-    return ["unshare", "-n"] if probe.returncode == 0 else []
 
 
 def _machine_env(home: Path, cpu: str | None) -> dict[str, str]:
@@ -62,7 +55,7 @@ def _install(bundle: Path, env: dict[str, str]) -> subprocess.CompletedProcess[s
     (folder / "amalia_local").mkdir(parents=True, exist_ok=True)
     (folder / "amalia_local" / "__init__.py").write_text(DECOY, encoding="utf-8")
     return subprocess.run(
-        [*_unshare(), "sh", str(bundle / "install.sh")],
+        [*no_network(), "sh", str(bundle / "install.sh")],
         cwd=folder, env=env, capture_output=True, text=True, encoding="utf-8", timeout=1200,
         check=False,
     )  # fmt: skip
@@ -81,7 +74,7 @@ def old_pc(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 def _emulated(env: dict[str, str], cpu: str, *args: str) -> subprocess.CompletedProcess[str]:
     python = Path(env["HOME"]) / ".amalia-venv" / "bin" / "python"
     return subprocess.run(
-        [*_unshare(), QEMU, "-cpu", cpu, str(python), "-m", "amalia_local", *args],
+        [*no_network(), QEMU, "-cpu", cpu, str(python), "-m", "amalia_local", *args],
         env=env, cwd=env["HOME"], capture_output=True, text=True, encoding="utf-8", timeout=900,
         check=False,
     )  # fmt: skip
