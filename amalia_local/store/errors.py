@@ -68,3 +68,7 @@ class PullCancelled(StoreError):
 
     def __init__(self, name: str = "") -> None:
         super().__init__("error.pull_cancelled", name=name)
+
+
+class ModelInUseError(StoreError):
+    """The model's file cannot be deleted now: another program has it open (Windows)."""

@@ -22,6 +22,7 @@ from amalia_local.store.catalogue import Catalogue
 from amalia_local.store.errors import (
     AlreadyInstalledError,
     BadNameError,
+    ModelInUseError,
     NotInstalledError,
     OfflineError,
     UnknownModelError,
@@ -310,12 +311,18 @@ class ModelStore:
             return removal
         path = Path(target.path)
         freed = False
-        if target.source == SOURCE_IMPORT:
-            if self.root.resolve() in path.resolve().parents:
-                path.unlink(missing_ok=True)
-                freed = True
-        else:
-            freed = hub.remove_cached(path, self.hub)
+        try:
+            if target.source == SOURCE_IMPORT:
+                if self.root.resolve() in path.resolve().parents:
+                    path.unlink(missing_ok=True)
+                    freed = True
+            else:
+                freed = hub.remove_cached(path, self.hub)
+        except PermissionError as exc:
+            # Windows refuses to delete a file another process has mapped (a chat or
+            # `amalia serve` running this model): the entry comes back, nothing is lost.
+            self.index.update(lambda models: [*models, target])
+            raise ModelInUseError("error.model_in_use", name=name, path=path) from exc
         return replace(removal, freed=target.size if freed else 0)
 
 

@@ -232,3 +232,27 @@ def test_run_by_name_with_a_same_named_folder(run_amalia, tiny_model, hub_env, t
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ANSWER_TEXT + "\n"
+
+
+def test_rm_of_a_model_another_program_holds_keeps_it(store, tiny_model, monkeypatch):
+    """Windows refuses to delete a file another process has mapped (a chat or serve
+    running the model): the model stays installed and the error says why, in one line.
+    Linux would let the deletion through, so the refusal is Windows' own error, raised
+    where the store deletes."""
+    from amalia_local.store.errors import ModelInUseError
+
+    store.import_file(tiny_model, "held")
+    path = Path(store.find("held").path)
+    real_unlink = Path.unlink
+
+    def windows_unlink(self: Path, missing_ok: bool = False) -> None:
+        if self == path:
+            raise PermissionError(32, "The process cannot access the file", str(self))
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", windows_unlink)
+    with pytest.raises(ModelInUseError):
+        store.remove("held")
+    assert store.find("held") is not None and path.is_file()
+    monkeypatch.setattr(Path, "unlink", real_unlink)
+    assert store.remove("held").freed > 0 and store.find("held") is None
