@@ -71,6 +71,7 @@ def _early_language(argv: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _tolerant_output()
     translator = Translator(_early_language(argv))
     debug = "--debug" in argv
     parser = build_parser(command_in(argv))
@@ -106,6 +107,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _print_error(translator.t("error.unexpected", reason=f"{type(exc).__name__}: {exc}"))
         return 1
+
+
+def _tolerant_output() -> None:
+    """A character the output's encoding lacks becomes "?", not a crash mid-answer.
+
+    Windows writes pipes and files in its ANSI code page (cp1252 in Portugal), as the
+    programs reading them expect; an emoji in an answer has no place there.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (stream.encoding or "").lower() not in ("utf-8", "utf8"):
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="replace")
 
 
 def _print_error(message: str) -> None:

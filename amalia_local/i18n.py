@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from functools import lru_cache
 from typing import Any
 
@@ -30,7 +31,19 @@ def detect_language(environ: dict[str, str] | None = None) -> str:
         value = env.get(name, "")
         if value:
             return normalise_language(value)
+    if sys.platform == "win32" and environ is None:
+        return _windows_language()
     return DEFAULT_LANGUAGE
+
+
+def _windows_language() -> str:
+    """Windows keeps the language of its menus out of the environment: ask for it."""
+    if sys.platform != "win32":  # tells mypy that ctypes.windll exists
+        return DEFAULT_LANGUAGE
+    import ctypes
+
+    primary = ctypes.windll.kernel32.GetUserDefaultUILanguage() & 0x3FF
+    return "pt" if primary == 0x16 else DEFAULT_LANGUAGE  # LANG_PORTUGUESE: pt-PT and pt-BR
 
 
 def normalise_language(value: str) -> str:
@@ -47,7 +60,7 @@ def load_catalogue(lang: str) -> dict[str, str]:
     """Read one language's catalogue from the package data (cached: it never changes).
 
     Through this module's own loader: a file beside it when the package is installed, a
-    member of the wheel when ``install.sh``'s preflight imports the package straight from
+    member of the wheel when a bundle's ``install.py`` imports the package straight from
     the zipped wheel (``open`` fails there: the "folder" is a zip file). The loader is
     already imported; ``importlib.resources`` would cost 10-15 ms of every start, and
     ``amalia run --endpoint`` has 50 ms for all it does.

@@ -13,6 +13,7 @@ import platform as platform_module
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from amalia_local import __version__, cpu_features
-from amalia_local.bundle import llama_build, scripts, wheelhouse
+from amalia_local.bundle import llama_build, scripts, wheelhouse, windows_build
 from amalia_local.bundle.errors import BundleError, OutputExistsError
 from amalia_local.bundle.manifest import (
     MODELS_DIR,
@@ -64,6 +65,7 @@ class CreateRequest:
     gpu: str = "none"  # GPU backend compiled into a portable build ("cuda")
     wheel_cache: Path | None = None  # where portable builds are kept between bundles
     build_log: Path | None = None  # the compiler's output for a portable build
+    cpu_variants: tuple[str, ...] | None = None  # Windows cross-build: None is all of them
 
 
 def create(request: CreateRequest, store: ModelStore, events: Events) -> Manifest:
@@ -246,10 +248,12 @@ def _wheels(
     label = f"{target.platform or wheelhouse.this_platforms()[0]}, Python "
     label += target.python or wheelhouse.this_python()
     portable = None
+    pip = wheelhouse.Pip(sources, sys.stderr, request.verbose)
     if wheelhouse.is_native(target) and request.llama == "portable":
         portable = _portable_wheel(request, sources, events)
+    elif target.platform == windows_build.PLATFORM and request.llama == "portable":
+        portable = _windows_wheel(request, pip, events)
     events.message("bundle.wheels", target=label)
-    pip = wheelhouse.Pip(sources, sys.stderr, request.verbose)
     with tempfile.TemporaryDirectory(prefix="amalia-bundle-") as work:
         house = wheelhouse.build(
             dest, Path(work), target, pip, __version__, portable.path if portable else None
@@ -284,6 +288,51 @@ def _portable_wheel(
             bar.update(step - bar.done)
 
         return spec.ensure(sources, progress, request.build_log)
+
+
+def _windows_wheel(
+    request: CreateRequest, pip: wheelhouse.Pip, events: Events
+) -> llama_build.LlamaWheel:
+    """llama-cpp-python for Windows, cross-compiled here with mingw-w64: cached, or now."""
+    if request.wheel_cache is None or request.build_log is None:
+        raise BundleError("bundle.pip_failed", command="windows build: no cache folder")
+    variants = windows_build.check_variants(request.cpu_variants or windows_build.ALL_VARIANTS)
+    spec = windows_build.WindowsSpec(request.wheel_cache, wheelhouse.llama_version(), variants)
+    found = spec.cached()
+    if found is not None:
+        events.message("bundle.llama_cached", version=spec.version, path=found.path)
+        return found
+
+    def fetch_sdist(folder: Path) -> Path:
+        pip(
+            "download",
+            "--no-deps",
+            f"--no-binary={wheelhouse.LLAMA}",
+            "--dest",
+            str(folder),
+            *pip.sources,
+            f"{wheelhouse.LLAMA}=={spec.version}",
+        )
+        found = sorted(folder.glob("*.tar.gz"))
+        if not found:
+            raise BundleError("bundle.pip_failed", command=f"download {wheelhouse.LLAMA}")
+        return found[0]
+
+    events.message(
+        "bundle.win_building", version=spec.version, count=len(variants), log=request.build_log
+    )
+    started = time.monotonic()
+    with events.bar(None, "bundle.llama_compiling", unit="steps") as bar:
+
+        def progress(step: int, steps: int) -> None:
+            bar.total = steps
+            bar.update(step - bar.done)
+
+        built = spec.ensure(fetch_sdist, progress, request.build_log)
+    events.message(
+        "bundle.win_built", version=spec.version, seconds=round(time.monotonic() - started)
+    )
+    return built
 
 
 def _build_record(
@@ -323,14 +372,16 @@ def _own_wheel(folder: Path) -> str:
 
 def _write_docs(root: Path, info: scripts.ScriptInfo) -> None:
     files = {
+        "install.py": scripts.install_py(info),
         "install.sh": scripts.install_sh(info),
         "install.ps1": scripts.install_ps1(info),
+        "install.cmd": scripts.install_cmd(info),
         "LEIA-ME.txt": scripts.leia_me(info),
         "README.txt": scripts.read_me(info),
     }
     for name, text in files.items():
         # CRLF for the files Windows users open in Notepad; LF for the shell script.
-        newline = "\n" if name == "install.sh" else "\r\n"
+        newline = "\n" if name in ("install.sh", "install.py") else "\r\n"
         # Windows PowerShell 5 reads a script without a BOM as ANSI: "não" would break.
         encoding = "utf-8-sig" if name.endswith(".ps1") else "utf-8"
         with open(root / name, "w", encoding=encoding, newline=newline) as fh:

@@ -143,7 +143,7 @@ def _build(
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "w", encoding="utf-8", errors="replace") as log:
             log.write(f"CMAKE_ARGS={spec.cmake_args}\n{' '.join(command)}\n")
-            code = _run(command, env, log, progress)
+            code = run_logged(command, env, log, progress)
         wheels = sorted(work.glob("llama_cpp_python-*.whl"))
         if code != 0 or not wheels:
             raise WheelhouseError("bundle.llama_build_failed", version=spec.version, log=log_path)
@@ -157,7 +157,7 @@ def _build(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(
+def run_logged(
     command: list[str],
     env: dict[str, str],
     log: TextIO,

@@ -195,8 +195,8 @@ def build(
 ) -> Wheelhouse:
     """Fill ``dest`` with every wheel (or sdist) the target needs to install amalia-local.
 
-    ``llama_wheel`` (this machine's platform only) is the llama-cpp-python wheel to ship
-    instead of whatever pip would pick: named as a file, pip takes exactly it.
+    ``llama_wheel`` is the llama-cpp-python wheel to ship instead of whatever pip would
+    pick (a portable build for this machine, or one cross-compiled for the target).
     """
     dest.mkdir(parents=True, exist_ok=True)
     version = llama_version()
@@ -220,11 +220,24 @@ def build(
             raise WheelhouseError("bundle.pip_failed", command=f"wheel {LLAMA}")
         if llama_wheel is not None and sha256_file(shipped) != sha256_file(llama_wheel):
             raise WheelhouseError("bundle.pip_failed", command=f"wheel {LLAMA} (not the one built)")
+        _add_pip(dest, pip, [])
         platform = request.platform or this_platforms()[0]
         return Wheelhouse(platform, python, True, version, llama_from_source=False)
     platform = request.platform or this_platforms()[0]
+    _add_pip(dest, pip, _target_flags(platform, python))
+    if llama_wheel is not None:
+        _download_with_wheel(
+            dest, work, platform, python, pip, constraints, requirement, llama_wheel
+        )
+        return Wheelhouse(platform, python, False, version, llama_from_source=False)
     from_source = _download_foreign(dest, work, platform, python, pip, constraints, requirement)
     return Wheelhouse(platform, python, False, version, llama_from_source=from_source)
+
+
+def _add_pip(dest: Path, pip: Pip, flags: Sequence[str]) -> None:
+    """pip's own wheel: the bundle's installer runs it from the wheel file, so a Python
+    without pip (the embeddable Windows one, Debian's without python3-venv) installs too."""
+    pip("download", "--no-deps", "--dest", str(dest), *flags, *pip.sources, "pip")
 
 
 def platform_tags(platform: str) -> list[str]:
@@ -266,6 +279,38 @@ def _target_flags(platform: str, python: str) -> list[str]:
         "--abi",
         abi,
     ]
+
+
+def _download_with_wheel(
+    dest: Path,
+    work: Path,
+    platform: str,
+    python: str,
+    pip: Pip,
+    constraints: Path,
+    requirement: str,
+    llama_wheel: Path,
+) -> None:
+    """``pip download`` for another target, offered the llama-cpp-python wheel built for it."""
+    offered = work / "offered"
+    offered.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(llama_wheel, offered / llama_wheel.name)
+    flags = [*_target_flags(platform, python), "--constraint", str(constraints)]
+    pip(
+        "download",
+        "--dest",
+        str(dest),
+        *flags,
+        *pip.sources,
+        "--find-links",
+        str(offered),
+        requirement,
+    )
+    version = constraints.read_text(encoding="utf-8").split("==", 1)[1].strip()
+    shipped = _find(dest, LLAMA, version, (".whl",))
+    if shipped is None or sha256_file(shipped) != sha256_file(llama_wheel):
+        raise WheelhouseError("bundle.pip_failed", command=f"download {LLAMA} (not the one built)")
+    _complete_for_target(dest, platform, python, pip, flags)
 
 
 def _download_foreign(

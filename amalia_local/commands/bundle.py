@@ -68,6 +68,13 @@ def add_bundle(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
         default="none",
         help="GPU backend in a portable build (default none: the target may lack the driver)",
     )
+    create.add_argument(
+        "--cpu-variants",
+        metavar="LIST",
+        help="for --platform win_amd64: the CPU variants to compile, comma-separated "
+        "(default: all 14, from x64 to sapphirerapids; x64,haswell covers every PC, "
+        "AVX2 ones at full speed)",
+    )
     verify = actions.add_parser(
         "verify",
         parents=[common],
@@ -98,8 +105,17 @@ def handle_create(args: argparse.Namespace, runtime: Runtime) -> int:
         gpu=args.gpu,
         wheel_cache=runtime.locations.llama_wheels,
         build_log=runtime.locations.llama_build_log,
+        cpu_variants=_variants(args.cpu_variants),
     )
     return create_bundle(request, store, runtime, sys.stdout)
+
+
+def _variants(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    from amalia_local.bundle.windows_build import check_variants
+
+    return check_variants([name.strip() for name in text.split(",") if name.strip()])
 
 
 def handle_verify(args: argparse.Namespace, runtime: Runtime) -> int:

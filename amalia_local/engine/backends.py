@@ -27,7 +27,7 @@ from amalia_local.engine.llama_private import library_dir
 _GGML_NAMES = {
     "linux": ("libggml.so.0", "libggml.so"),
     "darwin": ("libggml.0.dylib", "libggml.dylib", "libggml.so"),
-    "win32": ("ggml.dll",),
+    "win32": ("ggml.dll", "libggml.dll"),  # mingw builds (bundle/windows_build.py) add lib
 }
 
 
@@ -90,10 +90,29 @@ def _mapped_ggml() -> Path | None:
 
 
 def _loaded_variant() -> str | None:
+    if sys.platform == "win32":
+        return _windows_loaded_variant()
     for line in _maps():
         variant = variant_of(Path(line.split(maxsplit=5)[-1]).name)
         if variant:
             return variant
+    return None
+
+
+def _windows_loaded_variant() -> str | None:
+    """Windows has no /proc: ask the loader which variant's DLL is in the process.
+
+    ggml loads each variant to score it and unloads all but the best, so at most one
+    answers.
+    """
+    if sys.platform != "win32":  # tells mypy that ctypes.WinDLL exists
+        return None
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.GetModuleHandleW.argtypes = [ctypes.c_wchar_p]
+    kernel32.GetModuleHandleW.restype = ctypes.c_void_p
+    for name in variants():
+        if kernel32.GetModuleHandleW(f"ggml-cpu-{name}.dll"):
+            return name
     return None
 
 

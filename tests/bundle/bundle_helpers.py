@@ -50,7 +50,7 @@ def wheel_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # amalia-local's own build backend, for venvs whose setuptools is older than it needs
     # (a Python 3.11 venv starts with 65): create then builds it in isolation from here.
     subprocess.run(
-        [*pip, "download", "--quiet", "--dest", str(folder), "setuptools>=68", "wheel"],
+        [*pip, "download", "--quiet", "--dest", str(folder), "setuptools>=68", "wheel", "pip"],
         check=True,
         env=env,
     )

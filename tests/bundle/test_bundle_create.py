@@ -26,7 +26,14 @@ def test_bundle_lists_every_file_with_its_real_sha256(bundle_dir: Path) -> None:
         path = bundle_dir / entry["path"]
         assert entry["size"] == path.stat().st_size
         assert entry["sha256"] == _sha256(path)
-    assert {"install.sh", "install.ps1", "LEIA-ME.txt", "README.txt"} <= set(on_disk)
+    assert {
+        "install.py",
+        "install.sh",
+        "install.ps1",
+        "install.cmd",
+        "LEIA-ME.txt",
+        "README.txt",
+    } <= set(on_disk)
     assert os.access(bundle_dir / "install.sh", os.X_OK)
     # nothing half-written is left next to the bundle
     assert [p.name for p in bundle_dir.parent.iterdir()] == ["bundle"]
@@ -62,14 +69,21 @@ def test_notes_give_the_offline_steps_in_both_languages(bundle_dir: Path) -> Non
     for text in (leia, read):
         assert "amalia:q4_k_m" in text and "tiny" in text
         assert "install.ps1" in text and "amalia bundle verify" in text
+    # The scripts only find Python and run install.py, shielded (-P) from the folder they
+    # are started in; install.py runs the installer from the bundle's own wheel.
     script = (bundle_dir / "install.sh").read_text(encoding="utf-8")
-    assert "--no-index" in script and 'import "$HERE"' in script
+    assert 'exec "$PYTHON" -P "$HERE/install.py" "$@"' in script
     ps1 = (bundle_dir / "install.ps1").read_bytes()
-    assert ps1.startswith(b"\xef\xbb\xbf") and b"--no-index" in ps1  # BOM: PowerShell 5
-    # every Python the script starts is shielded from the folder it is started in
-    assert '"$PYTHON" -P -m amalia_local.bundle.preflight' in script
-    assert '"$VENV/bin/python" -P -m amalia_local run' in script
-    assert b"-P -m amalia_local.bundle.preflight" in ps1
+    assert ps1.startswith(b"\xef\xbb\xbf")  # BOM: PowerShell 5 reads "não" right
+    assert b'-P (Join-Path $Here "install.py")' in ps1
+    cmd = (bundle_dir / "install.cmd").read_bytes()
+    assert cmd.startswith(b"@echo off\r\n")  # no BOM: cmd would run it as a command
+    assert b'-P "%HERE%install.py" %*\r\n' in cmd and b"chcp 65001" in cmd
+    installer = (bundle_dir / "install.py").read_text(encoding="utf-8")
+    wheel = next(p.name for p in (bundle_dir / "wheels").glob("amalia_local-*.whl"))
+    assert f'"wheels", "{wheel}"' in installer
+    assert "from amalia_local.bundle.installer import main" in installer
+    assert list((bundle_dir / "wheels").glob("pip-*.whl"))  # pip runs from its wheel
 
 
 def test_refuses_a_folder_that_is_not_empty(tmp_path: Path, maker_env, wheel_source) -> None:

@@ -1,0 +1,105 @@
+"""amalia-local on Windows, under wine: a bundle installed by its install.py, then used.
+
+The Windows CPython (embeddable 3.12.9) runs the installer from the bundle; it has no
+venv module, so the installer takes its plain-folder layout, as it would on such a
+Python on a PC. Everything then runs as ``amalia.cmd`` runs it, from a user folder
+named ``João Sá``; pipes carry the ANSI code page (cp1252), as on a real Windows.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from user_process import run_as_user, user_env
+from wine_helpers import windows_path
+
+GREEDY = ("--temperature", "0", "--seed", "1", "--max-tokens", "24", "--threads", "2")
+QUESTION = "Qual é a capital de Portugal?"
+
+
+def test_the_install_script_installs_the_bundle_end_to_end(win_install) -> None:
+    target, output = win_install
+    for step in range(1, 6):
+        assert f"amalia: {step}/5 " in output
+    assert "files of the bundle verified" in output or "ficheiros do pacote verificados" in output
+    assert "smollm" in output and "pronto / done" in output
+    assert (target / "amalia.cmd").is_file() and (target / "site-packages" / "llama_cpp").is_dir()
+    launcher = (target / "amalia.cmd").read_bytes()
+    assert launcher.startswith(b"@echo off\r\n") and b"-P" in launcher
+
+
+def test_the_same_greedy_tokens_as_on_linux(win_amalia, smollm: Path, tmp_path: Path) -> None:
+    windows = win_amalia("run", "smollm", QUESTION, "--system", "", *GREEDY, "--no-save")
+    assert windows.returncode == 0, windows.stderr[-2000:]
+    env = user_env(tmp_path / "linux-user", AMALIA_HOME=str(tmp_path / "home"))
+    linux = run_as_user(
+        [sys.executable, "-m", "amalia_local", "run", str(smollm), QUESTION, "--system", "",
+         *GREEDY, "--no-save"],
+        env,
+        timeout=300,
+    )  # fmt: skip
+    assert linux.returncode == 0, linux.stderr
+    print(f"\nwine:  {windows.stdout!r}\nlinux: {linux.stdout!r}")
+    assert windows.stdout.strip() and windows.stdout == linux.stdout
+
+
+def test_doctor_names_the_cpu_variant_loaded(win_amalia) -> None:
+    done = win_amalia("doctor", "--lang", "en")
+    assert done.returncode == 0, done.stderr[-2000:]
+    backend = next(line for line in done.stdout.splitlines() if "CPU backend" in line)
+    print(backend)
+    assert "haswell" in backend or "x64" in backend
+    assert "Windows" in done.stdout
+
+
+def test_list_and_info(win_amalia) -> None:
+    listed = win_amalia("list", "--lang", "pt")
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert "smollm" in listed.stdout
+    info = win_amalia("info", "smollm", "--lang", "pt")
+    assert info.returncode == 0, info.stderr[-2000:]
+    assert "smollm" in info.stdout
+
+
+def test_a_conversation_continued_in_a_new_process(win_amalia) -> None:
+    first = win_amalia("run", "smollm", "Olá, chamo-me João.", "--system", "", *GREEDY)
+    assert first.returncode == 0, first.stderr[-2000:]
+    second = win_amalia("run", "smollm", "Como me chamo?", "--continue", *GREEDY)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert second.stdout.strip()
+
+
+def test_a_document_in_a_folder_with_spaces_and_accents(win_amalia, wine) -> None:
+    folder = wine.home / "Documentos Câmara"
+    folder.mkdir(exist_ok=True)
+    doc = folder / "Relatório de atividades.txt"
+    doc.write_text("O mercado municipal abre às 7h e fecha às 14h.\n", encoding="utf-8")
+    done = win_amalia(
+        "run", "smollm", "A que horas abre o mercado?", "--file", windows_path(doc), *GREEDY,
+        "--no-save",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip()
+
+
+def test_bad_input_is_one_line_without_a_traceback(win_amalia, wine) -> None:
+    cases = [
+        ("run", "nenhum-modelo", "Olá", "--lang", "pt"),
+        (
+            "run",
+            "smollm",
+            "Olá",
+            "--file",
+            windows_path(wine.home / "não existe.pdf"),
+            "--lang",
+            "pt",
+        ),
+        ("run", "smollm", "Olá", "--ctx", "0", "--lang", "pt"),
+    ]
+    for args in cases:
+        done = win_amalia(*args)
+        assert done.returncode != 0, args
+        assert "Traceback" not in done.stderr, done.stderr[-2000:]
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("amalia: "), (args, done.stderr)
