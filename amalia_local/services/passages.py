@@ -23,6 +23,7 @@ from amalia_local.engine.options import SamplingOptions
 from amalia_local.errors import AmaliaError
 from amalia_local.formatting import Count
 from amalia_local.i18n import Translator
+from amalia_local.passages.budget import within_budget
 from amalia_local.passages.index import Hit, PassageIndex, search_many
 from amalia_local.passages.split import Passage, estimate_tokens
 from amalia_local.progress import Progress
@@ -122,15 +123,10 @@ def choose(
     sources = {d.name: d for d in documents}
     room = _room(session, question, sampling)
     budget = min(budget, room) if room is not None else budget
-    chosen: list[Chosen] = []
-    used = 0
-    for hit in hits:
-        excerpt = _excerpt(hit.passage, sources[hit.passage.file])
-        tokens = _tokens(session, frame(excerpt))
-        if used + tokens > budget:
-            continue  # a smaller one further down may still fit
-        chosen.append(Chosen(hit, tokens, excerpt))
-        used += tokens
+    excerpts = [(hit, _excerpt(hit.passage, sources[hit.passage.file])) for hit in hits]
+    fitting = within_budget(excerpts, budget, lambda pair: _tokens(session, frame(pair[1])))
+    chosen = [Chosen(hit, tokens, excerpt) for (hit, excerpt), tokens in fitting]
+    used = sum(c.tokens for c in chosen)
     # The exact count of the whole message decides: drop the weakest until it fits.
     while chosen and not fits_whole(session, question, [c.excerpt for c in chosen], sampling):
         used -= chosen.pop().tokens
