@@ -211,3 +211,23 @@ async def test_a_long_document_is_read_in_passages_and_its_sources_shown(smollm,
         first = str(chat.query(UserMessage).first().content)
         assert re.search(r"^excerpts: \d+, [\d,]+ tokens$", first, re.M)
         assert "📎" not in first  # the passages are not listed as attached files
+
+
+async def test_attach_a_folder_reports_each_file_left_out(make_app, tiny_model, tmp_path):
+    folder = tmp_path / "pasta"
+    (folder / "atas").mkdir(parents=True)
+    write_docx(folder / "ata.docx", ["Presentes: todos."])
+    (folder / "atas" / "notas.txt").write_text("Notas.", encoding="utf-8")
+    (folder / "vazio.txt").write_bytes(b"")
+    app = make_app(tiny_model)
+    notices: list[str] = []
+    real = app.notify
+    app.notify = lambda message, **kw: (notices.append(message), real(message, **kw))[1]
+    async with app.run_test(size=SIZE):
+        await wait_ready(app)
+        chat = app.chat_screen()
+        chat.read_attachment(folder)
+        await wait_until(lambda: len(chat.attachment_bar.attached) == 2)
+        names = [a.document.name for a in chat.attachment_bar.attached]
+        assert names == ["ata.docx", "atas/notas.txt"]
+        await wait_until(lambda: f"{folder / 'vazio.txt'} has no text to read" in notices)
