@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from amalia_local.commands import options
 from amalia_local.commands.types import positive_int
-from amalia_local.errors import UsageError
+from amalia_local.errors import AmaliaError, UsageError
 
 if TYPE_CHECKING:
     from amalia_local.documents import Document
@@ -36,8 +36,9 @@ def add_run(commands: argparse._SubParsersAction, common: argparse.ArgumentParse
         action="append",
         default=[],
         metavar="PATH",
-        help="a document to ask about (PDF, DOCX, ODT, HTML, text); repeat for more. "
-        "Piped standard input is added too when PROMPT is given",
+        help="a document to ask about (PDF, DOCX, ODT, HTML, text), or a folder of them "
+        "(at most 200 files, 500 MB; files it cannot read are listed and left out); repeat "
+        "for more. Piped standard input is added too when PROMPT is given",
     )
     run.add_argument(
         "--pages", metavar="RANGE", help="pages of the PDF documents to read, e.g. 3-10 or 1,4,7-"
@@ -114,7 +115,13 @@ def handle_run(args: argparse.Namespace, runtime: Runtime) -> int:
     if args.files or args.pages or piped:
         from amalia_local.services.documents import read_documents
 
-        documents = read_documents(args.files, args.pages, piped)
+        documents = read_documents(
+            args.files,
+            args.pages,
+            piped,
+            cache_dir=runtime.locations.cache_dir,
+            on_skipped=lambda error: _say_skipped(error, runtime),
+        )
     request = RunRequest(
         model=args.model,
         endpoint=options.endpoint(args),
@@ -140,6 +147,12 @@ def handle_run(args: argparse.Namespace, runtime: Runtime) -> int:
         state_cache_gb=config.state_cache_gb,
     )
     return run(request, runtime, sys.stdout, sys.stderr)
+
+
+def _say_skipped(error: AmaliaError, runtime: Runtime) -> None:
+    """A file of a folder left out: one line, and the others are read."""
+    t = runtime.translator.t
+    print(f"amalia: {t('folder.skipped', reason=t(error.key, **error.params))}", file=sys.stderr)
 
 
 def _load_options(args: argparse.Namespace, runtime: Runtime) -> LoadOptions | None:

@@ -9,8 +9,10 @@ from amalia_local.conversations.store import (
     Conversation,
     ConversationStore,
     ConversationSummary,
+    SearchedDocument,
     StoredAttachment,
     StoredMessage,
+    StoredSource,
     title_from_question,
 )
 
@@ -18,8 +20,10 @@ __all__ = [
     "Conversation",
     "ConversationStore",
     "ConversationSummary",
+    "SearchedDocument",
     "StoredAttachment",
     "StoredMessage",
+    "StoredSource",
     "title_from_question",
     "to_markdown",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amalia_local.conversations.store import USER, Conversation
+from amalia_local.conversations.store import USER, Conversation, StoredSource
 from amalia_local.i18n import Translator
 
 
@@ -11,7 +11,8 @@ def to_markdown(conversation: Conversation, translator: Translator) -> str:
 
     Answers are Markdown already, so they are copied verbatim; an answer that was cut
     short says so, because a reader of the file cannot see the stop. Attached documents
-    come whole (name, SHA-256 and the text the model read) before their question.
+    come whole (name, SHA-256 and the text the model read) before their question; an
+    answer given passages of long documents is followed by their sources.
     """
     t = translator.t
     lines = [f"# {conversation.title}", ""]
@@ -19,7 +20,10 @@ def to_markdown(conversation: Conversation, translator: Translator) -> str:
         lines.append(f"- {t('export.model')}: {conversation.model}")
     lines.append(f"- {t('export.date')}: {conversation.created_at[:16].replace('T', ' ')} UTC")
     lines.append("")
+    sources: list[str] = []
     for message in conversation.messages:
+        if message.role == USER:
+            sources = [_source(s, t) for s in message.sources]
         who = t("export.user") if message.role == USER else t("export.assistant")
         lines += [f"## {who}", ""]
         for a in message.attachments:
@@ -30,4 +34,15 @@ def to_markdown(conversation: Conversation, translator: Translator) -> str:
         lines += [message.content.strip(), ""]
         if message.role != USER and (not message.complete or message.stop_reason == "cancelled"):
             lines += [f"*{t('export.incomplete')}*", ""]
+        if message.role != USER and sources:
+            # The passages the answer was given, so a reader can check it against them.
+            lines += [f"**{t('export.sources')}**", "", *sources, ""]
+            sources = []
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _source(source: StoredSource, t) -> str:
+    line = f"- {source.label}"
+    if not source.given:
+        line += f" ({t('passages.in_context')})"
+    return line

@@ -70,6 +70,40 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX attachments_by_message ON attachments(message_id, position);
         """,
     ),
+    (
+        5,
+        """
+        -- The passages a question was answered from when its documents were read in
+        -- excerpts: listed under the answer and in the export. 'given' is 1 for a
+        -- passage sent with this question, 0 for one already in the conversation.
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            file TEXT NOT NULL,
+            first_page INTEGER,
+            last_page INTEGER,
+            section TEXT NOT NULL,
+            score REAL NOT NULL,
+            tokens INTEGER NOT NULL,
+            given INTEGER NOT NULL
+        );
+        CREATE INDEX sources_by_message ON sources(message_id, position);
+        -- The documents a conversation reads in passages, by the hash their index is
+        -- kept under: a follow-up, here or after a restart, searches them again.
+        CREATE TABLE searched_documents (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            pages INTEGER,
+            page_range TEXT
+        );
+        CREATE INDEX searched_by_conversation ON searched_documents(conversation_id, id);
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

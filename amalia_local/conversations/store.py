@@ -36,6 +36,31 @@ class StoredAttachment:
 
 
 @dataclass(frozen=True)
+class StoredSource:
+    """A passage a question was answered from (see services.passages)."""
+
+    label: str  # "regulamento.pdf, p. 45 (Artigo 12.º)", as the model and the user see it
+    file: str
+    first_page: int | None
+    last_page: int | None
+    section: str
+    score: float
+    tokens: int
+    given: bool  # sent with this question; False: already in the conversation
+
+
+@dataclass(frozen=True)
+class SearchedDocument:
+    """A document a conversation reads in passages: its index is kept by this hash."""
+
+    name: str
+    sha256: str
+    kind: str
+    pages: int | None = None
+    page_range: str | None = None
+
+
+@dataclass(frozen=True)
 class StoredMessage:
     id: int
     role: str
@@ -43,6 +68,7 @@ class StoredMessage:
     complete: bool = True
     stop_reason: str | None = None
     attachments: tuple[StoredAttachment, ...] = ()
+    sources: tuple[StoredSource, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +88,7 @@ class Conversation:
     messages: list[StoredMessage] = field(default_factory=list)
     # None: not recorded (saved by an older release); "": held without one.
     system_prompt: str | None = None
+    searched: tuple[SearchedDocument, ...] = ()
 
 
 def title_from_question(question: str) -> str:
@@ -174,6 +201,31 @@ class ConversationStore:
                 attached.setdefault(a["message_id"], []).append(
                     StoredAttachment(a["name"], a["content"], a["sha256"], a["kind"], a["pages"])
                 )
+            cited: dict[int, list[StoredSource]] = {}
+            for c in self._conn.execute(
+                "SELECT s.* FROM sources s JOIN messages m ON m.id = s.message_id"
+                " WHERE m.conversation_id = ? ORDER BY s.message_id, s.position",
+                (conversation_id,),
+            ):
+                cited.setdefault(c["message_id"], []).append(
+                    StoredSource(
+                        c["label"],
+                        c["file"],
+                        c["first_page"],
+                        c["last_page"],
+                        c["section"],
+                        c["score"],
+                        c["tokens"],
+                        bool(c["given"]),
+                    )
+                )
+            searched = tuple(
+                SearchedDocument(d["name"], d["sha256"], d["kind"], d["pages"], d["page_range"])
+                for d in self._conn.execute(
+                    "SELECT * FROM searched_documents WHERE conversation_id = ? ORDER BY id",
+                    (conversation_id,),
+                )
+            )
         return Conversation(
             id=row["id"],
             title=row["title"],
@@ -181,6 +233,7 @@ class ConversationStore:
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             system_prompt=row["system_prompt"],
+            searched=searched,
             messages=[
                 StoredMessage(
                     m["id"],
@@ -189,6 +242,7 @@ class ConversationStore:
                     bool(m["complete"]),
                     m["stop_reason"],
                     tuple(attached.get(m["id"], ())),
+                    tuple(cited.get(m["id"], ())),
                 )
                 for m in messages
             ],
@@ -221,8 +275,9 @@ class ConversationStore:
         *,
         complete: bool = True,
         attachments: Sequence[StoredAttachment] = (),
+        sources: Sequence[StoredSource] = (),
     ) -> int:
-        """The message and its attachments in one transaction: all saved, or none."""
+        """The message, its attachments and sources in one transaction: all, or none."""
         now = _now()
         with self._transaction() as db:
             cursor = db.execute(
@@ -235,6 +290,24 @@ class ConversationStore:
                     "INSERT INTO attachments (message_id, position, name, sha256, kind, pages,"
                     " content) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (cursor.lastrowid, position, a.name, a.sha256, a.kind, a.pages, a.text),
+                )
+            for position, c in enumerate(sources):
+                db.execute(
+                    "INSERT INTO sources (message_id, position, label, file, first_page,"
+                    " last_page, section, score, tokens, given)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        cursor.lastrowid,
+                        position,
+                        c.label,
+                        c.file,
+                        c.first_page,
+                        c.last_page,
+                        c.section,
+                        c.score,
+                        c.tokens,
+                        int(c.given),
+                    ),
                 )
             db.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
@@ -255,6 +328,22 @@ class ConversationStore:
                 "UPDATE messages SET content = ?, complete = ?, stop_reason = ? WHERE id = ?",
                 (content, int(complete), stop_reason, message_id),
             )
+
+    def add_searched(self, conversation_id: int, documents: Sequence[SearchedDocument]) -> None:
+        """Remember documents the conversation reads in passages (each once)."""
+        with self._transaction() as db:
+            for d in documents:
+                known = db.execute(
+                    "SELECT 1 FROM searched_documents WHERE conversation_id = ? AND sha256 = ?"
+                    " AND page_range IS ?",
+                    (conversation_id, d.sha256, d.page_range),
+                ).fetchone()
+                if known is None:
+                    db.execute(
+                        "INSERT INTO searched_documents (conversation_id, name, sha256, kind,"
+                        " pages, page_range) VALUES (?, ?, ?, ?, ?, ?)",
+                        (conversation_id, d.name, d.sha256, d.kind, d.pages, d.page_range),
+                    )
 
     def delete_messages_from(self, conversation_id: int, message_id: int) -> None:
         """Drop a message and everything after it (regenerate, edit the last question)."""

@@ -11,6 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from amalia_local.documents import text_cache
 from amalia_local.documents.document import Document, tidy
 from amalia_local.documents.errors import (
     DocumentCorrupt,
@@ -36,8 +37,16 @@ SUFFIXES = {
 _ODT_MIMETYPE = b"application/vnd.oasis.opendocument.text"
 
 
-def read_document(path: str | os.PathLike[str], pages: str | None = None) -> Document:
-    """Read ``path``; ``pages`` (``3-10``) applies to PDFs only."""
+def read_document(
+    path: str | os.PathLike[str],
+    pages: str | None = None,
+    *,
+    name: str | None = None,
+    cache_dir: Path | None = None,
+) -> Document:
+    """Read ``path``; ``pages`` (``3-10``) applies to PDFs only. ``name``: what the
+    model and the user see (the file's name by default); ``cache_dir``: where extracted
+    text is kept (``text_cache``), so the same file is not extracted twice."""
     file = Path(path).expanduser()
     try:
         if file.is_dir():
@@ -51,7 +60,16 @@ def read_document(path: str | os.PathLike[str], pages: str | None = None) -> Doc
     except OSError as exc:
         raise DocumentUnreadable(file, exc.strerror or str(exc)) from None
     kind = SUFFIXES.get(file.suffix.lower()) or sniff(data)
-    return document_from_bytes(file.name, data, kind, pages, shown=file)
+    name = name or file.name
+    if cache_dir is None or kind not in text_cache.KINDS:
+        return document_from_bytes(name, data, kind, pages, shown=file)
+    entry = text_cache.entry_path(cache_dir, hashlib.sha256(data).hexdigest(), pages)
+    kept = text_cache.load(entry, name)
+    if kept is not None:
+        return kept
+    document = document_from_bytes(name, data, kind, pages, shown=file)
+    text_cache.save(entry, document)
+    return document
 
 
 def sniff(data: bytes) -> str:

@@ -70,8 +70,11 @@ def index_path(cache_dir: Path, document: Document) -> Path:
 class PassageIndex:
     """One document's passages and their FTS5 index, read from its file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, name: str | None = None) -> None:
+        """``name``: the document's name now, which its passages then carry (the same
+        file may have been indexed under another name: alone, or in a folder)."""
         self.path = path
+        self.name = name
         self._db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
 
     @classmethod
@@ -87,7 +90,14 @@ class PassageIndex:
         path = index_path(cache_dir, document)
         if not _complete(path):
             build(document, path, progress)
-        return cls(path)
+        return cls(path, document.name)
+
+    @classmethod
+    def cached(cls, document: Document, cache_dir: Path) -> PassageIndex | None:
+        """The index of ``document`` if the cache has it (only its hash, pages and name
+        are looked at: a follow-up needs no text); None if not."""
+        path = index_path(cache_dir, document)
+        return cls(path, document.name) if _complete(path) else None
 
     def close(self) -> None:
         self._db.close()
@@ -106,10 +116,10 @@ class PassageIndex:
         rows = self._db.execute(
             "SELECT file, first_page, last_page, section, text, stems FROM passages ORDER BY id"
         )
-        return [(_passage(row), row[5]) for row in rows]
+        return [(_passage(row, self.name), row[5]) for row in rows]
 
     def search(self, question: str, limit: int = 50) -> list[Hit]:
-        return _search(self._db, question, limit)
+        return _search(self._db, question, limit, self.name)
 
 
 def search_many(indexes: Sequence[PassageIndex], question: str, limit: int = 50) -> list[Hit]:
@@ -224,7 +234,9 @@ def match_expression(question: str) -> str | None:
     return " OR ".join(terms) if terms else None
 
 
-def _search(db: sqlite3.Connection, question: str, limit: int) -> list[Hit]:
+def _search(
+    db: sqlite3.Connection, question: str, limit: int, name: str | None = None
+) -> list[Hit]:
     expression = match_expression(question)
     if expression is None:
         return []
@@ -234,12 +246,12 @@ def _search(db: sqlite3.Connection, question: str, limit: int) -> list[Hit]:
         " WHERE search MATCH ? ORDER BY bm25(search) LIMIT ?",
         (expression, limit),
     ).fetchall()
-    hits = [Hit(_passage(row), -row[5]) for row in rows]
+    hits = [Hit(_passage(row, name), -row[5]) for row in rows]
     if db.execute("SELECT count(*) FROM passages").fetchone()[0] < SCORE_FLOOR_FROM:
         return hits
     return [hit for hit in hits if hit.score >= MIN_SCORE]
 
 
-def _passage(row: Sequence) -> Passage:
+def _passage(row: Sequence, name: str | None = None) -> Passage:
     file, first_page, last_page, section, text = row[:5]
-    return Passage(file, text, first_page, last_page, section)
+    return Passage(name or file, text, first_page, last_page, section)

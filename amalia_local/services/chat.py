@@ -13,10 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from amalia_local.documents import compose
+from amalia_local.documents.framing import EXCERPT
 from amalia_local.engine.chat import ASSISTANT, USER
 from amalia_local.engine.template import Message
 
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import TextIO
+
     # The database and the documents' helpers are imported where used: ``run`` reaches
     # its first token before it opens (or imports) anything to save the answer in.
     from amalia_local.chat_model import ChatModel
@@ -25,9 +29,12 @@ if TYPE_CHECKING:
         ConversationStore,
         StoredAttachment,
         StoredMessage,
+        StoredSource,
     )
     from amalia_local.documents import Document
     from amalia_local.engine import Reply, ReplyStats, SamplingOptions
+    from amalia_local.i18n import Translator
+    from amalia_local.services.passages import Excerpts
 
 # Handing text to the UI five times a second still reads as streaming; the UI may ask
 # for less (tui/paint_budget.py) when painting costs the model too much CPU.
@@ -117,10 +124,14 @@ class ChatService:
         conversation: Conversation | None = None,
         *,
         override_system: bool = False,
+        cache_dir: Path | None = None,
     ) -> None:
         """``system_prompt`` is for a new conversation; a saved one keeps its own unless
         ``override_system`` (``run --system``), which then becomes its own. ``store`` may
-        be a function that opens it, called when something is first saved."""
+        be a function that opens it, called when something is first saved.
+
+        ``cache_dir``: where passage indexes are kept; with it, documents that do not fit
+        are read in passages and follow-ups search them again (services.passages)."""
         self.model = model
         self._store = None if callable(store) else store
         self._open_store = store if callable(store) else None
@@ -137,6 +148,11 @@ class ChatService:
         }
         self.session = model.new_session(system_prompt, history)
         self.taken_back_documents: tuple[StoredAttachment, ...] = ()
+        self.cache_dir = cache_dir
+        # The documents this conversation reads in passages (only their hash and name are
+        # needed: the index is in the cache), and the passages of the last question.
+        self.searched: tuple[Document, ...] = _searched(conversation)
+        self.excerpts: Excerpts | None = None
 
     @property
     def store(self) -> ConversationStore:
@@ -156,41 +172,92 @@ class ChatService:
         documents: Sequence[Document | StoredAttachment] = (),
         *,
         answer_first: bool = False,
+        reading: str = "auto",
+        translator: Translator | None = None,
+        err: TextIO | None = None,
     ) -> AnswerStream:
         """Ask ``text`` about ``documents`` (if any); refused before anything is saved or
-        evaluated when they cannot fit the context (:class:`DocumentsTooLong`).
+        evaluated when they cannot fit the context (:class:`DocumentsTooLong`), or, read
+        in passages, when none matches (``passages.NoMatchingPassage``).
 
         ``answer_first``: save the question once the answer's first text is out, not
         before asking (``run``: a script waits for the answer, not for the database).
+        ``reading``: auto, passages or whole (``run --passages/--whole``); the passages
+        chosen are in :attr:`excerpts` once this returns. ``err``: indexing progress.
         """
+        self.excerpts = None
+        searched = self.searched
+        if self.cache_dir is not None and (documents or searched):
+            from amalia_local.services.passages import Mode, read_for_question
+
+            read = read_for_question(
+                self.session,
+                text,
+                [_document(d) for d in documents],
+                sampling,
+                self.cache_dir,
+                mode=Mode(reading),
+                searched=searched,
+                in_context=self._in_context(),
+                translator=translator,
+                err=err,
+            )
+            documents, self.excerpts, searched = read.documents, read.excerpts, read.searched
         message = compose(text, documents)
         if documents:
             from amalia_local.services.documents import ensure_room
 
             ensure_room(self.session, message, documents, sampling)
+        new_searched = searched[len(self.searched) :]
+        self.searched = searched
+        sources = self.excerpts.stored() if self.excerpts is not None else ()
         if not answer_first:
-            self._save_question(text, documents)
+            self._save_question(text, documents, sources, new_searched)
             reply = self.session.send(message, sampling)
             return self._stream(reply)
         reply = self.session.send(message, sampling)
 
         def begin() -> tuple[ConversationStore, int]:
-            self._save_question(text, documents)
+            self._save_question(text, documents, sources, new_searched)
             return self.store, self._answer_row()
 
         return AnswerStream(reply, None, None, begin=begin)
 
-    def _save_question(self, text: str, documents: Sequence[Document | StoredAttachment]) -> None:
-        from amalia_local.conversations import title_from_question
+    def _in_context(self) -> set[tuple[str, str]]:
+        """(name, text) of the passages the model still sees: given with questions that
+        the context window has not dropped."""
+        held: set[tuple[str, str]] = set()
+        for message_id in self._ids[self.session.window_start :]:
+            for a in self._attached.get(message_id, ("", ()))[1]:
+                if a.kind == EXCERPT:
+                    held.add((a.name, a.text))
+        return held
+
+    def _save_question(
+        self,
+        text: str,
+        documents: Sequence[Document | StoredAttachment],
+        sources: Sequence[StoredSource] = (),
+        searched: Sequence[Document] = (),
+    ) -> None:
+        from amalia_local.conversations import SearchedDocument, title_from_question
         from amalia_local.services.documents import stored
 
         if self.conversation_id is None:
             self.conversation_id = self.store.create(
                 title_from_question(text), self.model.name, self.session.system_prompt
             )
+        if searched:
+            self.store.add_searched(
+                self.conversation_id,
+                [
+                    SearchedDocument(d.name, d.sha256, d.kind, d.pages, d.page_range)
+                    for d in searched
+                ],
+            )
         attachments = stored(documents)
         message_id = self.store.add_message(
-            self.conversation_id, USER, text, attachments=attachments
+            self.conversation_id, USER, text, attachments=attachments, sources=sources
         )
         self._ids.append(message_id)
         if attachments:
@@ -240,6 +307,26 @@ class ChatService:
         message_id = self.store.add_message(self.conversation_id, ASSISTANT, "", complete=False)
         self._ids.append(message_id)
         return message_id
+
+
+def _searched(conversation: Conversation | None) -> tuple[Document, ...]:
+    """The conversation's documents read in passages, as documents without text: their
+    hash, pages and name are what finds their index in the cache."""
+    if conversation is None:
+        return ()
+    from amalia_local.documents import Document
+
+    return tuple(
+        Document(d.name, "", d.sha256, d.kind, d.pages, d.page_range) for d in conversation.searched
+    )
+
+
+def _document(document: Document | StoredAttachment) -> Document:
+    from amalia_local.documents import Document
+
+    if isinstance(document, Document):
+        return document
+    return Document(document.name, document.text, document.sha256, document.kind, document.pages)
 
 
 def conversation_system_prompt(

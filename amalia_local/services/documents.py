@@ -10,7 +10,8 @@ pages of the largest PDF.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from amalia_local.conversations import StoredAttachment
 from amalia_local.documents import Document, DocumentError
@@ -32,16 +33,40 @@ STDIN_NAME = "stdin"
 
 
 def read_documents(
-    paths: Sequence[str], pages: str | None = None, piped: bytes | None = None
+    paths: Sequence[str],
+    pages: str | None = None,
+    piped: bytes | None = None,
+    *,
+    cache_dir: Path | None = None,
+    on_skipped: Callable[[DocumentError], object] | None = None,
 ) -> tuple[Document, ...]:
     """``--file`` paths, then piped standard input, read before any model is loaded: a
-    wrong path should not cost a minute of loading. ``pages`` applies to the PDFs."""
+    wrong path should not cost a minute of loading. ``pages`` applies to the PDFs.
+
+    A folder gives every document under it (``documents.folder``: within stated limits);
+    the files of a folder that cannot be read are passed to ``on_skipped`` and left out,
+    while a file named on its own that cannot be read is an error, as before.
+    ``cache_dir``: where extracted text is kept, so no file is extracted twice."""
     from amalia_local.documents import document_from_bytes, read_document, sniff
     from amalia_local.documents.pages import parse_pages
 
     if pages is not None:
         parse_pages(pages)
-    documents = [read_document(path, pages) for path in paths]
+    documents: list[Document] = []
+    for path in paths:
+        folder = Path(path).expanduser()
+        if folder.is_dir():
+            from amalia_local.documents.folder import FolderWithoutDocuments, read_folder
+
+            found = read_folder(folder, pages, cache_dir)
+            for error in found.skipped:
+                if on_skipped is not None:
+                    on_skipped(error)
+            if not found.documents:
+                raise FolderWithoutDocuments(folder)
+            documents += found.documents
+        else:
+            documents.append(read_document(path, pages, cache_dir=cache_dir))
     if piped is not None and piped.strip():
         documents.append(document_from_bytes(STDIN_NAME, piped, sniff(piped), pages))
     if pages is not None and not any(d.kind == "pdf" for d in documents):

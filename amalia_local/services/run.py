@@ -165,13 +165,25 @@ def _answer(
         from amalia_local.services.chat import ChatService
 
         service = ChatService(
-            model, database.open, system, conversation, override_system=request.system_given
+            model,
+            database.open,
+            system,
+            conversation,
+            override_system=request.system_given,
+            cache_dir=runtime.locations.cache_dir if runtime is not None else None,
         )
         session = service.session
-        documents, excerpts = _passages_if_needed(request, session, runtime, err)
         answer = service.send(
-            request.prompt, request.sampling, documents, answer_first=conversation is None
+            request.prompt,
+            request.sampling,
+            documents,
+            answer_first=conversation is None,
+            reading=request.reading,
+            translator=runtime.translator if runtime is not None else None,
+            err=err,
         )
+        excerpts = service.excerpts
+        _say_excerpts(excerpts, runtime, err)
         answer.ui_interval = 0.0  # a pipe wants every chunk as it comes
         reply, work = answer.reply, lambda: answer.run(write)
     else:
@@ -212,7 +224,7 @@ def _answer(
         }
         if excerpts is not None:
             payload["excerpts"] = {
-                "given": len(excerpts.chosen),
+                "given": len(excerpts.given),
                 "total": excerpts.total,
                 "tokens": excerpts.tokens,
                 "passages": excerpts.as_json(),
@@ -257,10 +269,15 @@ def _passages_if_needed(request: RunRequest, session, runtime: Runtime | None, e
         runtime.translator,
         err,
     )
-    if err is not None:
+    _say_excerpts(excerpts, runtime, err)
+    return excerpts.documents, excerpts
+
+
+def _say_excerpts(excerpts, runtime: Runtime | None, err: TextIO | None) -> None:
+    """The one line that says the documents are read in passages, before the answer."""
+    if excerpts is not None and err is not None and runtime is not None:
         err.write(f"{excerpts.summary(runtime.translator)}\n")
         err.flush()
-    return excerpts.documents, excerpts
 
 
 def _is_terminal(stream: TextIO) -> bool:

@@ -91,7 +91,7 @@ def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
     docx = write_docx(tmp / "d.docx", ["a"])
     return [
         (["--file", str(tmp / "nada.pdf")], f"file not found: {tmp / 'nada.pdf'}"),
-        (["--file", str(tmp / "pasta")], f"{tmp / 'pasta'} is a folder; give one file per --file"),
+        (["--file", str(tmp / "pasta")], f"{tmp / 'pasta'} holds no document amalia reads (PDF, DOCX, ODT, HTML or text)"),  # noqa: E501
         (["--file", str(scan)], f"{scan} has no text to read (a scanned PDF?); run it through OCR first"),  # noqa: E501
         (["--file", str(bomb)], f"{bomb} is too large to read (the limit is 33.6 MB)"),
         (["--file", str(tmp / "foto.txt")], f"{tmp / 'foto.txt'} is not a document amalia reads (PDF, DOCX, ODT, HTML or text)"),  # noqa: E501

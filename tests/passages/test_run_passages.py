@@ -117,3 +117,17 @@ def test_a_300_page_pdf_is_indexed_once_across_processes(amalia, smollm, cli_env
     excerpts = json.loads(second.stdout)["excerpts"]
     assert excerpts["total"] > 1000 and excerpts["tokens"] <= 1500
     assert excerpts["passages"][0]["section"] == "Artigo 25.º"
+
+
+def test_run_continue_searches_the_conversations_documents_again(amalia, smollm, long_pdf):
+    pdf, _ = long_pdf
+    base = ("run", str(smollm), "--ctx", "2048", "--json", *GREEDY)
+    first = amalia(*base[:2], "prazo de reclamação", "--file", str(pdf), *base[2:])
+    assert first.returncode == 0, first.stderr
+    # No --file: the conversation's document is searched again, from its cached index.
+    again = amalia(*base[:2], "a que horas abre o mercado?", "--continue", *base[2:])
+    assert again.returncode == 0, again.stderr
+    excerpts = json.loads(again.stdout)["excerpts"]
+    assert excerpts["passages"][0]["section"] == "Artigo 100.º"
+    assert excerpts["given"] == sum(not p["in_context"] for p in excerpts["passages"])
+    assert [line for line in again.stderr.splitlines() if line.startswith("excerpts: ")]

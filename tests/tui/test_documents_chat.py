@@ -10,7 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from document_files import write_docx
+from document_files import write_docx, write_pdf
+from legal_documents import pages_of, regulation
 from textual import events
 from textual.widgets import Input
 from tui_helpers import (
@@ -29,6 +30,7 @@ from amalia_local.locations import Locations
 from amalia_local.runtime import Runtime
 from amalia_local.tui.app import AmaliaApp, LoadOverrides
 from amalia_local.tui.widgets.attachments import AttachmentChip
+from amalia_local.tui.widgets.messages import AnswerMessage, MessageList, SourcesNote, UserMessage
 from amalia_local.tui.widgets.status import StatusBar
 
 RULE = (
@@ -166,3 +168,66 @@ async def test_palette_has_the_attach_command(make_app, tiny_model):
         await wait_ready(app)
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "Attach file" in titles
+
+
+@pytest.mark.smollm
+async def test_a_long_document_is_read_in_passages_and_its_sources_shown(smollm, home, tmp_path):
+    """Too long for the context: indexed while attaching, the question shows the
+    excerpts line, the answer its sources; a follow-up finds others; all kept on reopen."""
+    pdf = write_pdf(tmp_path / "regulamento.pdf", pages_of(regulation(200)))
+    app = _app(home, smollm, 2048)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        chat = app.chat_screen()
+        chat.read_attachment(pdf)
+        await wait_until(lambda: len(chat.attachment_bar.attached) == 1, timeout=120)
+        assert list((home / "cache" / "passages").glob("*.sqlite"))  # indexed already
+
+        await ask(pilot, "Qual é o prazo para reclamar do indeferimento?")
+        await wait_answer(app, timeout=300)
+        assert chat._last_stats.prompt_tokens < 2048
+        question = chat.query(UserMessage).last()
+        assert re.search(r"^excerpts: \d+ of \d{3}, [\d,]+ tokens$", str(question.content), re.M)
+        (note,) = chat.query(SourcesNote)
+        lines = str(note.content).splitlines()
+        assert lines[0] == "sources:" and "(Artigo 50.º)" in lines[1]
+        assert lines[1].startswith("  regulamento.pdf, p")
+        # Under the answer, after it.
+        children = list(chat.query_one(MessageList).children)
+        assert children.index(note) == children.index(chat.query(AnswerMessage).last()) + 1
+
+        await ask(pilot, "e a licenca de ocupacao da via publica com esplanadas?")
+        await wait_answer(app, timeout=300)
+        notes = list(chat.query(SourcesNote))
+        assert len(notes) == 2 and "(Artigo 25.º)" in str(notes[1].content).splitlines()[1]
+        shown = [str(n.content) for n in notes]
+
+    app = _app(home, smollm, 2048)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        await click_conversation(pilot, 0)
+        chat = app.chat_screen()
+        assert [str(n.content) for n in chat.query(SourcesNote)] == shown
+        first = str(chat.query(UserMessage).first().content)
+        assert re.search(r"^excerpts: \d+, [\d,]+ tokens$", first, re.M)
+        assert "📎" not in first  # the passages are not listed as attached files
+
+
+async def test_attach_a_folder_reports_each_file_left_out(make_app, tiny_model, tmp_path):
+    folder = tmp_path / "pasta"
+    (folder / "atas").mkdir(parents=True)
+    write_docx(folder / "ata.docx", ["Presentes: todos."])
+    (folder / "atas" / "notas.txt").write_text("Notas.", encoding="utf-8")
+    (folder / "vazio.txt").write_bytes(b"")
+    app = make_app(tiny_model)
+    notices: list[str] = []
+    real = app.notify
+    app.notify = lambda message, **kw: (notices.append(message), real(message, **kw))[1]
+    async with app.run_test(size=SIZE):
+        await wait_ready(app)
+        chat = app.chat_screen()
+        chat.read_attachment(folder)
+        await wait_until(lambda: len(chat.attachment_bar.attached) == 2)
+        names = [a.document.name for a in chat.attachment_bar.attached]
+        assert names == ["ata.docx", "atas/notas.txt"]
+        await wait_until(lambda: f"{folder / 'vazio.txt'} has no text to read" in notices)

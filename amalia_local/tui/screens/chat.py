@@ -28,6 +28,7 @@ from amalia_local.engine import ReplyStats, StopReason
 from amalia_local.errors import AmaliaError
 from amalia_local.services.chat import AnswerStream, ChatService, visible_history
 from amalia_local.services.documents import DocumentsTooLong
+from amalia_local.services.passages import NoMatchingPassage, source_lines
 from amalia_local.tui.keys import translate_bindings
 from amalia_local.tui.paint_budget import PaintBudget
 from amalia_local.tui.screens.chat_attachments import ChatAttachments
@@ -76,6 +77,7 @@ class ChatScreen(ChatAttachments):
         self._view: AnswerMessage | None = None
         self._budget: PaintBudget | None = None
         self._last_stats: ReplyStats | None = None
+        self._sources: list[str] = []  # shown under the answer being streamed
 
     # --- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -139,7 +141,7 @@ class ChatScreen(ChatAttachments):
         documents = [a.document for a in self.attachment_bar.attached]
         try:
             answer = service.send(text, self.app.sampling(), documents)
-        except DocumentsTooLong as exc:  # refused before anything was saved
+        except (DocumentsTooLong, NoMatchingPassage) as exc:  # refused before anything was saved
             prompt.insert(text)
             self._error(exc)
             return
@@ -154,6 +156,10 @@ class ChatScreen(ChatAttachments):
             await self.refresh_sidebar()
         await self.attachment_bar.clear()
         shown = self.question_with_attachments(text, documents)
+        excerpts = service.excerpts
+        if excerpts is not None:
+            shown += "\n" + excerpts.summary(self.app.translator)
+        self._sources = source_lines(excerpts.stored(), self.app.translator) if excerpts else []
         await self.query_one(MessageList).add_user(shown, self.app.t("chat.you"))
         await self._start(answer)
 
@@ -180,6 +186,7 @@ class ChatScreen(ChatAttachments):
                 app.store,
                 app.system_prompt(),
                 conversation,
+                cache_dir=app.runtime.locations.cache_dir,
             )
         return self.service
 
@@ -230,6 +237,9 @@ class ChatScreen(ChatAttachments):
             view.finish()
         self.query_one(PromptInput).cursor_blink = True
         self.answer = None
+        if self._sources:
+            await self.query_one(MessageList).add_sources("\n".join(self._sources))
+            self._sources = []
         stats = message.stats
         if message.error is not None:
             self._error(message.error)
@@ -278,6 +288,10 @@ class ChatScreen(ChatAttachments):
         last = messages.last_answer()
         if last is not None and service.messages and service.messages[-1].role != USER:
             await last.remove()
+        await messages.remove_sources_after_last_question()
+        conversation = self._conversation()
+        asked = [m for m in conversation.messages if m.role == USER] if conversation else []
+        self._sources = source_lines(asked[-1].sources, self.app.translator) if asked else []
         try:
             answer = service.regenerate(self.app.sampling())
         except (AmaliaError, ValueError) as exc:
@@ -442,10 +456,14 @@ class ChatScreen(ChatAttachments):
         messages = self.query_one(MessageList)
         await messages.clear_messages()
         you, model = t("chat.you"), self.app.model_label()
+        sources: list[str] = []
         for message in visible_history(conversation):
             if message.role == USER:
-                shown = self.question_with_attachments(message.content, message.attachments)
+                shown = self.question_with_attachments(
+                    message.content, message.attachments, message.sources
+                )
                 await messages.add_user(shown, you)
+                sources = source_lines(message.sources, self.app.translator)
             else:
                 note = (
                     ""
@@ -453,6 +471,9 @@ class ChatScreen(ChatAttachments):
                     else t("chat.stopped")
                 )
                 await messages.add_answer(message.content, model, note=note)
+                if sources:
+                    await messages.add_sources("\n".join(sources))
+                    sources = []
         self._show_title(conversation.title)
         self.refresh_status()
         self.query_one(PromptInput).focus()

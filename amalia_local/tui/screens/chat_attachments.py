@@ -21,6 +21,9 @@ from textual.message import Message
 from textual.timer import Timer
 
 from amalia_local.documents import DocumentError, read_document
+from amalia_local.documents.folder import FolderWithoutDocuments, read_folder
+from amalia_local.documents.framing import EXCERPT
+from amalia_local.services.passages import index_ahead
 from amalia_local.services.reading import reading_text
 from amalia_local.tui.screens.attach import AttachScreen
 from amalia_local.tui.screens.base import AmaliaScreen
@@ -28,7 +31,7 @@ from amalia_local.tui.widgets.attachments import Attached, AttachmentBar, attach
 from amalia_local.tui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
-    from amalia_local.conversations import StoredAttachment
+    from amalia_local.conversations import StoredAttachment, StoredSource
     from amalia_local.documents import Document
     from amalia_local.services.chat import AnswerStream
 
@@ -94,18 +97,31 @@ class ChatAttachments(AmaliaScreen[None]):
 
     @work(thread=True, group="attachments", exit_on_error=False)
     def read_attachment(self, path: Path) -> None:
+        """Read a file, or every document of a folder (its unreadable files are one
+        notice each); one that may be read in passages is indexed here, off the UI."""
         app = self.app
         app.call_from_thread(app.notify, app.t("attach.reading", name=path.name), timeout=2)
+        cache_dir = app.runtime.locations.cache_dir
         try:
-            document = read_document(path)
+            if path.is_dir():
+                found = read_folder(path, cache_dir=cache_dir)
+                for skipped in found.skipped:
+                    self.post_message(AttachmentFailed(skipped))
+                if not found.documents:
+                    raise FolderWithoutDocuments(path)
+                documents = found.documents
+            else:
+                documents = (read_document(path, cache_dir=cache_dir),)
         except DocumentError as exc:
             self.post_message(AttachmentFailed(exc))
             return
         model = app.chat_model()
-        tokens = None
-        if model is not None:
-            tokens = model.new_session().count_tokens(document.text)
-        self.post_message(AttachmentRead(Attached(document, tokens)))
+        session = model.new_session() if model is not None else None
+        for document in documents:
+            tokens = session.count_tokens(document.text) if session is not None else None
+            if session is not None:
+                index_ahead(session, document, tokens, cache_dir)
+            self.post_message(AttachmentRead(Attached(document, tokens)))
 
     async def on_attachment_read(self, message: AttachmentRead) -> None:
         await self.attachment_bar.add(message.attached, *self._label(message.attached))
@@ -134,14 +150,29 @@ class ChatAttachments(AmaliaScreen[None]):
         return label, app.t("attach.remove")
 
     def question_with_attachments(
-        self, text: str, attachments: Sequence[Document | StoredAttachment]
+        self,
+        text: str,
+        attachments: Sequence[Document | StoredAttachment],
+        sources: Sequence[StoredSource] = (),
     ) -> str:
-        """What the message list shows for a question: its files' labels, then the text."""
+        """What the message list shows for a question: its files' labels, then the text;
+        passages given instead of whole files are one line of them (``sources``)."""
         app = self.app
         labels = [
-            "📎 " + attachment_label(a.name, a.pages, None, app.t, app.numbers) for a in attachments
+            "📎 " + attachment_label(a.name, a.pages, None, app.t, app.numbers)
+            for a in attachments
+            if a.kind != EXCERPT
         ]
-        return "\n".join([*labels, text]) if labels else text
+        shown = "\n".join([*labels, text]) if labels else text
+        if sources:
+            given = [s for s in sources if s.given]
+            summary = app.t(
+                "passages.summary_saved",
+                given=app.numbers.count(len(given)),
+                tokens=app.numbers.count(sum(s.tokens for s in given)),
+            )
+            shown += "\n" + summary
+        return shown
 
     # --- reading progress -------------------------------------------------------------------
     def start_reading_progress(self) -> None:

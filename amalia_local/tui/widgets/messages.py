@@ -187,6 +187,13 @@ def _is_blank(row: list[Segment]) -> bool:
     )
 
 
+class SourcesNote(Static):
+    """The passages an answer was given, under it (the screen says which)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text, markup=False, classes="sources-note")
+
+
 class MessageList(VerticalScroll):
     """Holds the messages and stays scrolled to the bottom while an answer grows."""
 
@@ -212,9 +219,22 @@ class MessageList(VerticalScroll):
         self.anchor()
         return widget
 
+    async def add_sources(self, text: str) -> SourcesNote:
+        widget = SourcesNote(text)
+        await self.mount(widget)
+        self.anchor()
+        return widget
+
     def last_answer(self) -> AnswerMessage | None:
         answers = self.query(AnswerMessage)
         return answers.last() if answers else None
+
+    async def remove_sources_after_last_question(self) -> None:
+        """The sources under an answer about to be given again (regenerate)."""
+        users = self.query(UserMessage)
+        children = list(self.children)
+        start = children.index(users.last()) if users else 0
+        await self.remove_children([c for c in children[start:] if isinstance(c, SourcesNote)])
 
     async def remove_from_last_question(self) -> None:
         """Drop the last question and what follows it (edit and resend)."""
