@@ -25,6 +25,8 @@ MAX_OLLAMA_STOPS = 16
 PENALTY_WINDOW = 64
 MAX_MODEL_NAME = 256
 MAX_DURATION_TEXT = 32
+# A keep_alive beyond this many seconds (~30 years) is "forever": no date overflows.
+FOREVER_S = 1e9
 # The largest num_ctx worth a number (llama.cpp's contexts are int32).
 MAX_NUM_CTX = 1 << 31
 
@@ -235,7 +237,7 @@ def keep_alive_s(value: float | str) -> float | None:
     if isinstance(value, float | int):
         if math.isnan(value):
             raise _bad_keep_alive(value)
-        return None if value < 0 else float(value)
+        return None if value < 0 or value > FOREVER_S else float(value)
     text = value.strip()
     if len(text) > MAX_DURATION_TEXT:
         raise _bad_keep_alive(text[:MAX_DURATION_TEXT] + "…")
@@ -249,7 +251,7 @@ def keep_alive_s(value: float | str) -> float | None:
         seconds = sum(float(n) * _UNITS[unit] for n, unit in _DURATION.findall(body))
     if not math.isfinite(seconds):
         raise _bad_keep_alive(text)
-    return None if sign < 0 and seconds > 0 else seconds
+    return None if (sign < 0 and seconds > 0) or seconds > FOREVER_S else seconds
 
 
 def _bad_keep_alive(value: object) -> errors.APIError:
