@@ -187,8 +187,9 @@ class _Ollama:
             if not body.messages:
                 return await self._load_or_unload(body.model, keep, timing, chat=True)
             grammar = await self._grammar(body.format)
+            # Roles are system, user and assistant here (check_supported refused "tool").
             messages = [
-                ChatMessage(role=m.role, content=m.content or "")  # type: ignore[arg-type]
+                ChatMessage.model_validate({"role": m.role, "content": m.content or ""})
                 for m in body.messages
             ]
             options = body.options or OllamaOptions()
@@ -262,14 +263,19 @@ class _Ollama:
                 raise errors.internal(f"The model could not be loaded: {exc}") from None
             if self.host.loads != loads:
                 timing.load_s = time.perf_counter() - timing.started
-            keep.apply(self.host)
+            self.host.keep_alive(keep.seconds)  # absent: back to the server's own
             reason = "load"
         answer: dict[str, Any] = {"model": model, "created_at": ollama_info.timestamp()}
         if chat:
             answer["message"] = {"role": "assistant", "content": ""}
         else:
             answer["response"] = ""
-        answer |= {"done": True, "done_reason": reason}
+        answer |= {
+            "done": True,
+            "done_reason": reason,
+            "total_duration": _ns(time.perf_counter() - timing.started),
+            "load_duration": _ns(timing.load_s),
+        }
         return JSONResponse(answer)
 
     async def _submit(

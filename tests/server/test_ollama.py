@@ -4,8 +4,10 @@ that speak only Ollama's API use the same port as the OpenAI ones."""
 from __future__ import annotations
 
 import json
+import socket
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 import ollama
 import pytest
@@ -251,6 +253,37 @@ def test_no_traceback_in_the_servers_log(server):
     """After every request above, the good and the refused: one line each, no traceback."""
     assert "Traceback" not in server.stderr()
     assert "/api/pull is not part of" in server.stderr()
+
+
+def counting_request(root: str, model: str, stream: bool) -> socket.socket:
+    """A long answer (counting to 1,500 tokens) on a raw socket, to drop halfway."""
+    body = {
+        "model": model,
+        "prompt": "1\n2\n3\n4\n5\n6\n",
+        "raw": True,
+        "stream": stream,
+        "options": {"temperature": 0, "num_predict": 1500},
+    }
+    data = json.dumps(body).encode()
+    parts = urlparse(root)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=300)
+    head = (
+        f"POST /api/generate HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + data)
+    return sock
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_client_gone_frees_its_slot(staying, name, stream):
+    before = staying.health()["tokens_generated"]
+    sock = counting_request(staying.root, name, stream)
+    assert wait_for(lambda: staying.health()["tokens_generated"] > before + 5, timeout=60)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01" + b"\x00" * 7)
+    sock.close()
+    assert wait_for(lambda: staying.health()["slots_processing"] == 0, timeout=60)
+    assert staying.health()["tokens_generated"] - before < 300  # not the 1,500 asked
 
 
 # --- keep_alive against --idle-unload --------------------------------------------------------
