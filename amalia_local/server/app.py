@@ -31,7 +31,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from amalia_local.engine import Engine, SamplingOptions, StopReason
 from amalia_local.engine.batch import GeneratorFailed, Sequence, SequenceRequest
@@ -75,12 +75,17 @@ class ServerOptions:
 
 
 def build_app(host: ModelHost, options: ServerOptions) -> Starlette:
+    from amalia_local.server import ollama  # it builds on this module's helpers
+
     api = _API(host, options)
     routes = [
         Route("/health", api.health, methods=["GET"]),
         Route("/v1/models", api.models, methods=["GET"]),
         Route("/v1/chat/completions", api.chat_completions, methods=["POST"]),
         Route("/v1/completions", api.completions, methods=["POST"]),
+        # Ollama's API for the tools that speak only it (ollama.py).
+        Route("/", ollama.root, methods=["GET"]),
+        Mount("/api", app=ollama.build(api)),
     ]
     app = Starlette(
         routes=routes,
