@@ -37,6 +37,7 @@ from amalia_local.fit import (
     model_facts,
 )
 from amalia_local.model_file import inspect
+from amalia_local.server import usage
 
 # Builds the request for the loaded engine: templates and tokenization need the model.
 # The third argument: (text, tokens) pairs of answers the cells hold (BatchGenerator.memos).
@@ -154,7 +155,9 @@ class ModelHost:
         with self._lock:
             generator = self._loaded()
             request = build(generator.engine, generator.n_ctx_per_seq, generator.memos())
-            return generator.submit(request, sink)
+            sequence = generator.submit(request, usage.watch(sink))
+        usage.attach(sequence, self.name)  # the request's audit line and metrics count it
+        return sequence
 
     @property
     def failure(self) -> str | None:
