@@ -92,19 +92,26 @@ class AuditLog:
             stop = any(entry is _STOP for entry in entries)
             lines = [_line(entry) for entry in entries if entry is not _STOP]
             if lines:
-                self._append(b"".join(lines), len(lines))
+                self._append(lines)
             if stop:
                 return
 
-    def _append(self, data: bytes, count: int) -> None:
+    def _append(self, lines: list[bytes]) -> None:
+        """Write a batch, rotating before the line that would pass the size; one flush."""
+        buffered = flushed = 0  # lines in the buffer, lines known to have reached the file
         try:
-            if self._size > 0 and self._size + len(data) > self.max_bytes:
-                self._rotate()
-            self._file.write(data)
+            for line in lines:
+                if self._size > 0 and self._size + len(line) > self.max_bytes:
+                    self._file.flush()
+                    flushed += buffered
+                    buffered = 0
+                    self._rotate()
+                self._file.write(line)
+                self._size += len(line)
+                buffered += 1
             self._file.flush()
-            self._size += len(data)
-        except (OSError, ValueError) as exc:  # ValueError: the file was closed by a failed rotation
-            self.lost += count
+        except (OSError, ValueError) as exc:  # ValueError: closed by a failed rotation
+            self.lost += len(lines) - flushed  # the buffer is dropped with the file
             self._recover()
             if not self._failing:
                 self._failing = True
