@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from amalia_local.commands import options
-from amalia_local.commands.types import port_number, positive_float, positive_int
+from amalia_local.commands.types import (
+    non_negative_int,
+    port_number,
+    positive_float,
+    positive_int,
+)
 
 if TYPE_CHECKING:
     from amalia_local.runtime import Runtime
@@ -33,6 +39,39 @@ def add_serve(commands: argparse._SubParsersAction, common: argparse.ArgumentPar
         metavar="KEY",
         help="clients must send it as a Bearer token (default: $AMALIA_API_KEY); "
         "required to listen beyond this machine",
+    )
+    serve.add_argument(
+        "--api-keys-file",
+        type=Path,
+        metavar="PATH",
+        help="one 'name key' per line, with optional requests_per_minute=N tokens_per_day=N; "
+        "re-read on SIGHUP; the audit log and /metrics name each request's key",
+    )
+    serve.add_argument(
+        "--audit-log",
+        type=Path,
+        metavar="PATH",
+        help="append one JSON line per request (time, key, client, endpoint, tokens, timings, "
+        "status) to this file",
+    )
+    serve.add_argument(
+        "--audit-log-max-mb",
+        type=positive_float("--audit-log-max-mb"),
+        default=100.0,
+        metavar="MB",
+        help="rotate the audit log at this size (default 100)",
+    )
+    serve.add_argument(
+        "--audit-log-keep",
+        type=non_negative_int("--audit-log-keep"),
+        default=5,
+        metavar="N",
+        help="rotated audit logs kept: PATH.1 ... PATH.N (default 5)",
+    )
+    serve.add_argument(
+        "--log-content",
+        action="store_true",
+        help="the audit log also keeps each request's messages and the answer",
     )
     serve.add_argument(
         "--parallel",
@@ -61,8 +100,6 @@ def add_serve(commands: argparse._SubParsersAction, common: argparse.ArgumentPar
 
 
 def handle_serve(args: argparse.Namespace, runtime: Runtime) -> int:
-    from pathlib import Path
-
     from amalia_local.services.serve import ServeRequest, serve
 
     path = options.open_store(args, runtime).resolve_path(args.model)
@@ -74,6 +111,11 @@ def handle_serve(args: argparse.Namespace, runtime: Runtime) -> int:
         host=args.host,
         port=args.port,
         api_key=options.api_key(args),
+        api_keys_file=args.api_keys_file,
+        audit_log=args.audit_log,
+        audit_log_max_mb=args.audit_log_max_mb,
+        audit_log_keep=args.audit_log_keep,
+        log_content=args.log_content,
         parallel=args.parallel,
         max_queue=args.max_queue,
         idle_unload_minutes=args.idle_unload,

@@ -37,6 +37,19 @@ def _positive(convert: Callable[[str], N], flag: str) -> Callable[[str], N]:
     return parse
 
 
+def non_negative_int(flag: str) -> Callable[[str], int]:
+    """``type=`` for a count that may be zero (``--audit-log-keep 0``: keep none)."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < 0:
+            raise UsageError("error.negative", flag=flag)
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
 def port_number(prog: str) -> Callable[[str], int]:
     """``type=`` for a TCP port, 0 (any free one) to 65535; ``prog`` is the command's
     name in the message ("amalia serve")."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import re
@@ -37,8 +36,10 @@ from amalia_local.engine import Engine, SamplingOptions, StopReason
 from amalia_local.engine.batch import GeneratorFailed, Sequence, SequenceRequest
 from amalia_local.engine.grammar import GrammarError
 from amalia_local.errors import AmaliaError, ContextOverflowError, QueueFullError
-from amalia_local.server import errors
+from amalia_local.server import accounting, errors
+from amalia_local.server.audit import AuditLog
 from amalia_local.server.host import ModelHost
+from amalia_local.server.keys import Keyring
 from amalia_local.server.prompts import Memos, chat_prompt, tokenize
 from amalia_local.server.schema_limits import SchemaLimitError, check_schema
 from amalia_local.server.schemas import (
@@ -72,6 +73,10 @@ class ServerOptions:
     body_idle_s: float = BODY_IDLE_S
     body_total_s: float = BODY_TOTAL_S
     grammar_budget_s: float = GRAMMAR_BUDGET_S
+    # Named keys (--api-keys-file, with --api-key among them); None: api_key alone.
+    keyring: Keyring | None = None
+    audit: AuditLog | None = None  # --audit-log
+    log_content: bool = False  # the audit log keeps what was asked and answered
 
 
 def build_app(host: ModelHost, options: ServerOptions) -> Starlette:
@@ -93,6 +98,15 @@ def build_app(host: ModelHost, options: ServerOptions) -> Starlette:
         lifespan=_warm_thread_pool,
     )
     app.add_exception_handler(Exception, _unexpected)
+    # Keys, limits, the audit log and /metrics, around every route (accounting.py).
+    accounting.install(
+        app,
+        lambda: host.status(),
+        options.keyring or Keyring(single_key=options.api_key),
+        options.audit,
+        log_content=options.log_content,
+        max_body=options.max_body,
+    )
     return app
 
 
@@ -180,7 +194,6 @@ class _API:
     def __init__(self, host: ModelHost, options: ServerOptions) -> None:
         self.host = host
         self.options = options
-        self._key = options.api_key.encode("utf-8") if options.api_key else None
         self._grammar_slot = asyncio.Semaphore(1)
 
     # --- endpoints ------------------------------------------------------------------------
@@ -268,12 +281,8 @@ class _API:
 
     # --- the edge -------------------------------------------------------------------------
     def _authorize(self, request: Request) -> None:
-        if self._key is None:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        given = token.strip().encode("utf-8") if scheme.lower() == "bearer" else b""
-        if not hmac.compare_digest(given, self._key):
+        """The key was checked by the middleware (accounting.py), for every route."""
+        if not accounting.authorized(request.scope):
             raise errors.unauthorized()
 
     async def _parse(self, request: Request, model: type[BaseModel]) -> BaseModel:

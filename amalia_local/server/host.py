@@ -38,6 +38,7 @@ from amalia_local.fit import (
     model_facts,
 )
 from amalia_local.model_file import ModelFile, inspect
+from amalia_local.server import usage
 
 # Builds the request for the loaded engine: templates and tokenization need the model.
 # The third argument: (text, tokens) pairs of answers the cells hold (BatchGenerator.memos).
@@ -164,7 +165,9 @@ class ModelHost:
             self._keep_alive_s = None
             generator = self._loaded()
             request = build(generator.engine, generator.n_ctx_per_seq, generator.memos())
-            return generator.submit(request, sink)
+            sequence = generator.submit(request, usage.watch(sink))
+        usage.attach(sequence, self.name)  # the request's audit line and metrics count it
+        return sequence
 
     def tokenize(self, text: str) -> list[int] | None:
         """``text`` in the served model's tokens (no BOS), or None while it is unloaded:

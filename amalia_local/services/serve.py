@@ -8,14 +8,20 @@ the address, and keeps uvicorn's own log down to warnings.
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from amalia_local.errors import ServeError, UsageError
 from amalia_local.fit import LoadOptions
 from amalia_local.runtime import Runtime
+
+if TYPE_CHECKING:
+    from amalia_local.server.audit import AuditLog
+    from amalia_local.server.keys import Keyring
 
 SWITCH_INTERVAL_S = 0.0005
 
@@ -27,6 +33,11 @@ class ServeRequest:
     host: str = "127.0.0.1"
     port: int = 8080
     api_key: str | None = None
+    api_keys_file: Path | None = None  # named keys, re-read on SIGHUP
+    audit_log: Path | None = None
+    audit_log_max_mb: float = 100.0
+    audit_log_keep: int = 5
+    log_content: bool = False  # the audit log keeps messages and answers
     parallel: int | None = None
     max_queue: int = 64
     idle_unload_minutes: float | None = None
@@ -68,6 +79,39 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(request: ServeRequest, runtime: Runtime, out: TextIO) -> int:
+    from amalia_local.server.audit import AuditLog
+    from amalia_local.server.keys import Keyring
+
+    if not is_loopback(request.host) and not (request.api_key or request.api_keys_file):
+        raise UsageError("error.serve_needs_key", host=request.host)
+    if request.log_content and request.audit_log is None:
+        raise UsageError("error.log_content_needs_audit")
+    # Both are read before the model loads: a wrong line or path is one line at once.
+    keyring = Keyring(request.api_keys_file, request.api_key)
+    reloading_keys_on_sighup(keyring)  # from now on: a reload while the model loads is fine
+    audit = (
+        AuditLog.open(
+            request.audit_log,
+            int(request.audit_log_max_mb * 1024 * 1024),
+            request.audit_log_keep,
+        )
+        if request.audit_log is not None
+        else None
+    )
+    try:
+        return _serve(request, runtime, out, keyring, audit)
+    finally:
+        if audit is not None:
+            audit.close()
+
+
+def _serve(
+    request: ServeRequest,
+    runtime: Runtime,
+    out: TextIO,
+    keyring: Keyring,
+    audit: AuditLog | None,
+) -> int:
     import uvicorn
 
     from amalia_local.server.app import ServerOptions, build_app
@@ -75,8 +119,6 @@ def serve(request: ServeRequest, runtime: Runtime, out: TextIO) -> int:
     from amalia_local.server.protocol import GuardedH11Protocol
     from amalia_local.services.loading import state_budget_bytes
 
-    if not is_loopback(request.host) and not request.api_key:
-        raise UsageError("error.serve_needs_key", host=request.host)
     settings = HostSettings(
         model_path=request.model,
         name=request.name,
@@ -106,7 +148,8 @@ def serve(request: ServeRequest, runtime: Runtime, out: TextIO) -> int:
                 + "\n"
             )
             out.flush()
-            app = build_app(host, ServerOptions(api_key=request.api_key))
+            options = ServerOptions(keyring=keyring, audit=audit, log_content=request.log_content)
+            app = build_app(host, options)
             # The decode thread takes the GIL back after every llama_decode; with the
             # default 5 ms switch interval the event loop could hold it that long per
             # token. The chat does the same while it streams (tui/app.py).
@@ -124,3 +167,13 @@ def serve(request: ServeRequest, runtime: Runtime, out: TextIO) -> int:
         finally:
             host.close()
     return 0
+
+
+def reloading_keys_on_sighup(keyring: Keyring) -> None:
+    """``kill -HUP`` (``systemctl reload``) re-reads the keys file, as daemons do with their
+    configuration: keys are added and revoked without dropping a connection. uvicorn
+    handles SIGINT and SIGTERM only, so this handler stays for the server's life; it
+    runs on the main thread, the event loop's, between two of its steps."""
+    if keyring.path is None or not hasattr(signal, "SIGHUP"):
+        return
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: keyring.reload())
