@@ -10,10 +10,11 @@ it in /metrics already.
 
 Because it wraps the app rather than the routes, a route added later (Ollama's /api/*)
 is behind the same keys, limits, log and metrics without code of its own; its refusals
-take Ollama's error shape (``{"error": "..."}``) there. Only /health is open: load
-balancers and ``systemctl`` checks probe it without a key, and it says nothing about who
-uses the server. /health is not audited either (probes every few seconds would bury the
-requests), though /metrics counts it.
+take Ollama's error shape (``{"error": "..."}``) there. Open without a key: /health (load
+balancers and ``systemctl`` checks probe it) and Ollama's ``GET /`` and /api/version,
+which tools call before they send a key; none says anything about the model or who uses
+the server. They are not audited either (probes every few seconds would bury the
+requests), though /metrics counts them.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from amalia_local.server.usage import RequestRecord
 
 log = logging.getLogger(__name__)
 
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/", "/api/version"})
 NOT_AUDITED = OPEN_PATHS
 AUTHORIZED = "amalia.authorized"  # set in the scope once the key has been checked
 MAX_PATH_LOGGED = 200  # a client chooses the path: the audit log keeps this much of it

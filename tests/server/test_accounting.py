@@ -126,7 +126,7 @@ def audit_lines(server) -> list[dict]:
 
 def audited_after(server, count: int, new: int) -> list[dict]:
     """The ``new`` lines after the first ``count`` (the writer is a thread: wait for it)."""
-    assert wait_for(lambda: len(audit_lines(server)) >= count + new, timeout=10)
+    assert wait_for(lambda: len(audit_lines(server)) >= count + new, timeout=60)
     lines = audit_lines(server)
     assert len(lines) == count + new, lines[count:]
     return lines[count:]
