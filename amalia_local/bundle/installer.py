@@ -136,14 +136,41 @@ def write_launchers(layout: Layout) -> None:
     )
     flags = " ".join(_PYTHON_FLAGS)
     if WINDOWS:
-        text = f'@echo off\r\n"{sys.executable}" {flags} "%~dp0amalia.py" %*\r\n'
-        layout.launcher.write_text(text, encoding="utf-8")
+        command = f'"{sys.executable}" {flags} "%~dp0amalia.py" %*'
+        encoding, text = _cmd_text(command)
+        layout.launcher.write_text(text, encoding=encoding, newline="\r\n")
         return
     layout.launcher.parent.mkdir(parents=True, exist_ok=True)
     script = shlex.quote(str(layout.root / "amalia.py"))
     text = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {flags} {script} "$@"\n'
     layout.launcher.write_text(text, encoding="utf-8")
     layout.launcher.chmod(0o755)
+
+
+def _cmd_text(command: str) -> tuple[str, str]:
+    """A batch file cmd reads right: in the console's (OEM) code page, which holds the
+    accents of a path such as ``C:\\Users\\João\\...\\python.exe`` on a Portuguese PC;
+    else in UTF-8, switching the console to it (65001) and back around the command."""
+    oem = "utf-8"
+    if sys.platform == "win32":
+        import ctypes
+
+        oem = f"cp{ctypes.windll.kernel32.GetOEMCP()}"
+    try:
+        command.encode(oem)
+        return oem, f"@echo off\n{command}\n"
+    except (UnicodeEncodeError, LookupError):
+        lines = [
+            "@echo off",
+            "setlocal",
+            'for /f "tokens=2 delims=:." %%c in (\'chcp\') do set "AMALIA_CP=%%c"',
+            "chcp 65001 >nul",
+            command,
+            'set "STATUS=%ERRORLEVEL%"',
+            "chcp %AMALIA_CP% >nul",
+            "exit /b %STATUS%",
+        ]
+        return "utf-8", "\n".join(lines) + "\n"
 
 
 class InstallError(Exception):

@@ -119,3 +119,43 @@ def win_amalia(wine: Wine, win_python: Path, win_install: tuple[Path, str]):
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def linux_same_variants(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Python of a venv with the Linux portable llama-cpp-python holding only the variants
+    the Windows wheel has: the same ggml code on both sides, so greedy tokens can be
+    compared (this machine's native build takes other SIMD paths, whose rounding picks
+    other tokens after a few)."""
+    from amalia_local.bundle import llama_build, wheelhouse
+
+    spec = llama_build.PortableSpec(
+        wheel_cache(),
+        wheelhouse.llama_version(),
+        "none",
+        wheelhouse.this_python(),
+        wheelhouse.this_platforms()[0],
+    )
+    wheel = spec.ensure([], lambda step, steps: None, wheel_cache() / "portable-build.log")
+    venv = tmp_path_factory.mktemp("linux-portable") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(wheel.path), str(CHECKOUT)],
+        check=True,
+    )
+    found = subprocess.run(
+        [str(python), "-c", "import llama_cpp, os; print(os.path.dirname(llama_cpp.__file__))"],
+        capture_output=True, text=True, check=True, cwd=venv,
+    ).stdout.strip()  # fmt: skip
+    kept = 0
+    for library in (Path(found) / "lib").glob("libggml-cpu-*.so"):
+        if (
+            library.name.removeprefix("libggml-cpu-").removesuffix(".so")
+            in windows_build.SMALL_VARIANTS
+        ):
+            kept += 1
+        else:
+            library.unlink()
+    assert kept == len(windows_build.SMALL_VARIANTS)
+    return python

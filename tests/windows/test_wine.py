@@ -8,7 +8,7 @@ named ``João Sá``; pipes carry the ANSI code page (cp1252), as on a real Windo
 
 from __future__ import annotations
 
-import sys
+import re
 from pathlib import Path
 
 from user_process import run_as_user, user_env
@@ -29,13 +29,17 @@ def test_the_install_script_installs_the_bundle_end_to_end(win_install) -> None:
     assert launcher.startswith(b"@echo off\r\n") and b"-P" in launcher
 
 
-def test_the_same_greedy_tokens_as_on_linux(win_amalia, smollm: Path, tmp_path: Path) -> None:
+def test_the_same_greedy_tokens_as_on_linux(
+    win_amalia, linux_same_variants: Path, smollm: Path, tmp_path: Path
+) -> None:
+    """The same question, greedy, under wine and on Linux with the portable build's same
+    CPU variants (haswell on this machine, both sides, as doctor shows)."""
     windows = win_amalia("run", "smollm", QUESTION, "--system", "", *GREEDY, "--no-save")
     assert windows.returncode == 0, windows.stderr[-2000:]
     env = user_env(tmp_path / "linux-user", AMALIA_HOME=str(tmp_path / "home"))
     linux = run_as_user(
-        [sys.executable, "-m", "amalia_local", "run", str(smollm), QUESTION, "--system", "",
-         *GREEDY, "--no-save"],
+        [str(linux_same_variants), "-P", "-m", "amalia_local", "run", str(smollm), QUESTION,
+         "--system", "", *GREEDY, "--no-save"],
         env,
         timeout=300,
     )  # fmt: skip
@@ -59,7 +63,8 @@ def test_list_and_info(win_amalia) -> None:
     assert "smollm" in listed.stdout
     info = win_amalia("info", "smollm", "--lang", "pt")
     assert info.returncode == 0, info.stderr[-2000:]
-    assert "smollm" in info.stdout
+    assert "Arquitetura" in info.stdout and "llama" in info.stdout
+    assert re.search(r"\d,\d MB", info.stdout), info.stdout  # pt numbers: decimal comma
 
 
 def test_a_conversation_continued_in_a_new_process(win_amalia) -> None:
@@ -103,3 +108,14 @@ def test_bad_input_is_one_line_without_a_traceback(win_amalia, wine) -> None:
         assert "Traceback" not in done.stderr, done.stderr[-2000:]
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("amalia: "), (args, done.stderr)
+
+
+def test_amalia_cmd_runs_in_cmd(win_install, wine) -> None:
+    """What a user double-clicks or types: the launcher, through Windows' own cmd."""
+    target, _ = win_install
+    done = wine.run(
+        ["cmd.exe", "/c", windows_path(target / "amalia.cmd"), "list", "--lang", "pt"],
+        AMALIA_HOME=windows_path(wine.home / "amalia-home"),
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "smollm" in done.stdout
