@@ -37,6 +37,7 @@ from pathlib import Path
 import llama_cpp
 
 from amalia_local.engine.llama_private import raw_model
+from amalia_local.engine.logprobs import TokenLogprob, token_logprob
 from amalia_local.engine.model import Engine
 from amalia_local.engine.options import SamplingOptions
 from amalia_local.engine.reuse import prepare
@@ -108,6 +109,8 @@ class SequenceRequest:
     frequency_penalty: float = 0.0
     presence_penalty: float = 0.0
     text: str | None = None  # the prompt as text, to pair the answer's tokens with
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias added to its logit)
+    logprobs: int | None = None  # alternatives per token in Sequence.logprobs; None: none
 
 
 # What a sequence hands its consumer: text chunks, then ``None`` once it has ended.
@@ -133,6 +136,9 @@ class Sequence:
         self.budget = budget
         self.stats = ReplyStats()
         self.error: str | None = None  # set when decoding it failed
+        # One entry per answer token when the request asks (appended before its text
+        # reaches the sink, so a consumer that has the text has its entries).
+        self.logprobs: list[TokenLogprob] = []
         self._sink = sink
         self._on_cancel = on_cancel
         self._cancelled = False
@@ -166,6 +172,7 @@ class _Slot:
     pending: list[int]  # prompt tokens not yet decoded
     matcher: StopMatcher
     next_token: int | None = None  # sampled, to be decoded at the next step
+    logprob: TokenLogprob | None = None  # of the token just sampled, when asked for
     generated: list[int] = field(default_factory=list)
     emitted: list[str] = field(default_factory=list)
     sampled: int = 0
@@ -441,6 +448,7 @@ class BatchGenerator:
             grammar=request.grammar,
             frequency_penalty=request.frequency_penalty,
             presence_penalty=request.presence_penalty,
+            logit_bias=request.logit_bias,
         )
 
     # --- one step -------------------------------------------------------------------------
@@ -527,6 +535,9 @@ class BatchGenerator:
         for slot, index in outputs:
             try:
                 token = llama_cpp.llama_sampler_sample(slot.sampler, self._ctx, index)
+                top = slot.sequence.request.logprobs
+                if top is not None:
+                    slot.logprob = token_logprob(self.engine, self._ctx, index, token, top)
                 self._accept(slot, token, now)
             except Exception as exc:  # this request's own failure (a sink, the matcher)
                 self._fail(slot, f"{type(exc).__name__}: {exc}")
@@ -545,6 +556,8 @@ class BatchGenerator:
             self._finish(slot, StopReason.END)
             return
         slot.generated.append(token)
+        if slot.logprob is not None:
+            slot.sequence.logprobs.append(slot.logprob)
         self.tokens_generated += 1
         text = slot.decoder.decode(engine.piece(token))
         if text:

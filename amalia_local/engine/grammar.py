@@ -37,6 +37,13 @@ def json_grammar() -> str:
     return json_gbnf()
 
 
+# llama-cpp-python's converter lets a string hold any character but a quote or a
+# backslash, raw newlines and other control characters included: JSON that no strict
+# parser reads (a client's json.loads of tool arguments fails). Its rule, made strict.
+_LOOSE_CHAR = 'char ::= [^"\\\\] |'
+_STRICT_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+
+
 def schema_grammar(schema: dict[str, Any]) -> str:
     """A grammar for JSON that validates against ``schema`` (``json_schema``)."""
     from amalia_local.engine.llama_private import schema_gbnf
@@ -47,6 +54,7 @@ def schema_grammar(schema: dict[str, Any]) -> str:
         raise GrammarError("schema nests too deeply") from exc
     except Exception as exc:  # the converter raises bare KeyError/ValueError/Exception
         raise GrammarError(str(exc) or type(exc).__name__) from exc
+    gbnf = gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
     check_shape(gbnf)
     return gbnf
 

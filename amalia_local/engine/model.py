@@ -190,6 +190,10 @@ class Engine:
             n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, special)
         return buf.raw[:n]
 
+    @property
+    def vocab_size(self) -> int:
+        return int(self._llm.n_vocab())
+
     def piece(self, token: int) -> bytes:
         """Bytes a generated token contributes to the answer (control tokens: none)."""
         cached = self._pieces.get(token)

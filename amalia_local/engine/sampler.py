@@ -3,7 +3,8 @@
 ``run`` and the chat decode one conversation (engine/model.py), ``serve`` many at once
 (engine/batch.py); both build their chain here, so the same settings and seed choose
 the same tokens whichever command asked. The chain follows llama.cpp's usual order:
-penalties, grammar, then greedy, or top-k, top-p, min-p, temperature and a seeded draw.
+logit biases, penalties, grammar, then greedy, or top-k, top-p, min-p, temperature and
+a seeded draw.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def sampler_chain(
     grammar: str | None = None,
     frequency_penalty: float = 0.0,
     presence_penalty: float = 0.0,
+    logit_bias: tuple[tuple[int, float], ...] = (),
 ) -> ctypes.c_void_p:
     """A new chain; the caller frees it with ``llama_cpp.llama_sampler_free``.
 
@@ -34,6 +36,11 @@ def sampler_chain(
     """
     chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
     add = llama_cpp.llama_sampler_chain_add
+    if logit_bias:  # OpenAI's: added to the token's logit; -100 bans it, 100 all but forces it
+        n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
+        entries = [llama_cpp.llama_logit_bias(token, bias) for token, bias in logit_bias]
+        biases = (llama_cpp.llama_logit_bias * len(entries))(*entries)
+        add(chain, llama_cpp.llama_sampler_init_logit_bias(n_vocab, len(logit_bias), biases))
     if sampling.repeat_penalty != 1.0 or frequency_penalty or presence_penalty:
         # llama.cpp took n_vocab first again (ggml-org/llama.cpp#26520); the binding of
         # the pinned llama-cpp-python follows it, and the four-argument call of older

@@ -7,7 +7,8 @@ run in Jinja's immutable sandbox: they can format text but not touch Python obje
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NoReturn
+from functools import cached_property
+from typing import Any, NoReturn
 
 # jinja2 is imported where a template is compiled, not here: Message is used by the
 # client mode and the converter too, which never render a template in this process.
@@ -68,14 +69,42 @@ class ChatTemplate:
             raise ModelFileError("error.template_invalid", reason=str(exc)) from exc
 
     def render(self, messages: list[Message], *, add_generation_prompt: bool = True) -> str:
+        return self.render_dicts(
+            [m.as_dict() for m in messages], add_generation_prompt=add_generation_prompt
+        )
+
+    def render_dicts(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        add_generation_prompt: bool = True,
+    ) -> str:
+        """Render messages as the template's authors wrote them: with ``tool_calls`` and
+        ``tool`` roles, and ``tools`` (OpenAI's shapes), for templates that read them."""
         from jinja2 import TemplateError  # loaded by __init__ already: a dict lookup
 
+        extra = {"tools": tools} if tools is not None else {}
         try:
             return self._template.render(
-                messages=[m.as_dict() for m in messages],
+                messages=messages,
                 add_generation_prompt=add_generation_prompt,
                 bos_token=self.bos_token,
                 eos_token=self.eos_token,
+                **extra,
             )
         except TemplateError as exc:
             raise ModelFileError("error.template_failed", reason=str(exc)) from exc
+
+    @cached_property
+    def renders_tools(self) -> bool:
+        """Whether the template writes the ``tools`` it is given into the prompt (then it
+        has its own way of presenting them, which the model was trained on). Found by
+        rendering a probe tool, as a template may mention ``tools`` and ignore them."""
+        probe = "amalia_probe_tool_7f3e"
+        tool = {"type": "function", "function": {"name": probe, "parameters": {}}}
+        try:
+            text = self.render_dicts([{"role": "user", "content": "?"}], tools=[tool])
+        except ModelFileError:
+            return False
+        return probe in text

@@ -36,10 +36,12 @@ from amalia_local.engine import Engine, SamplingOptions, StopReason
 from amalia_local.engine.batch import GeneratorFailed, Sequence, SequenceRequest
 from amalia_local.engine.grammar import GrammarError
 from amalia_local.errors import AmaliaError, ContextOverflowError, QueueFullError
-from amalia_local.server import accounting, errors
+from amalia_local.server import accounting, errors, fields
 from amalia_local.server.audit import AuditLog
 from amalia_local.server.host import ModelHost
 from amalia_local.server.keys import Keyring
+from amalia_local.server.logprob_format import chat_logprobs, completion_logprobs
+from amalia_local.server.model_card import model_card
 from amalia_local.server.prompts import Memos, chat_prompt, tokenize
 from amalia_local.server.schema_limits import SchemaLimitError, check_schema
 from amalia_local.server.schemas import (
@@ -47,6 +49,9 @@ from amalia_local.server.schemas import (
     CompletionRequest,
     ResponseFormat,
 )
+from amalia_local.server.tool_grammar import tools_grammar
+from amalia_local.server.tool_output import Event, ToolReader
+from amalia_local.server.tools import ToolPlan, tool_plan
 
 log = logging.getLogger(__name__)
 
@@ -210,9 +215,7 @@ class _API:
             self._authorize(request)
         except errors.APIError as exc:
             return _refuse(exc)
-        created = int(time.time())
-        model = {"id": self.host.name, "object": "model", "created": created, "owned_by": "local"}
-        return JSONResponse({"object": "list", "data": [model]})
+        return JSONResponse({"object": "list", "data": [model_card(self.host)]})
 
     async def chat_completions(self, request: Request) -> Response:
         try:
@@ -220,16 +223,23 @@ class _API:
             body = await self._parse(request, ChatCompletionRequest)
             assert isinstance(body, ChatCompletionRequest)
             self._check_model(body.model)
-            grammar = await self._grammar(body.response_format)
+            plan = tool_plan(body)
+            response_format = body.response_format
+            if plan is not None:
+                grammar = await self._grammar(
+                    lambda: tools_grammar(plan, _grammar(response_format)), "tools"
+                )
+            else:
+                grammar = await self._grammar(lambda: _grammar(response_format))
             messages = body.messages
 
             def build(engine: Engine, _n_ctx: int, memos: Memos) -> SequenceRequest:
                 if grammar is not None:
-                    _check_grammar(engine, grammar)
-                text, tokens = chat_prompt(engine, messages, memos)
-                return _sequence_request(body, tokens, grammar, text)
+                    _check_grammar(engine, grammar, "tools" if plan else None)
+                text, tokens = chat_prompt(engine, messages, memos, plan)
+                return _sequence_request(body, tokens, grammar, text, engine.vocab_size)
 
-            return await self._answer(request, body, build, chat=True)
+            return await self._answer(request, body, build, chat=True, tools=plan)
         except errors.APIError as exc:
             return _refuse(exc)
 
@@ -244,16 +254,18 @@ class _API:
                 raise errors.bad_request("The prompt is empty.", param="prompt")
 
             def build(engine: Engine, _n_ctx: int, _memos: Memos) -> SequenceRequest:
-                return _sequence_request(body, tokenize(engine, prompt), None, None)
+                return _sequence_request(
+                    body, tokenize(engine, prompt), None, None, engine.vocab_size
+                )
 
             return await self._answer(request, body, build, chat=False)
         except errors.APIError as exc:
             return _refuse(exc)
 
-    async def _grammar(self, response_format: ResponseFormat | None) -> str | None:
-        """The grammar for ``response_format``, converted in a worker within the budget."""
-        if response_format is None or response_format.type == "text":
-            return None
+    async def _grammar(
+        self, convert: Callable[[], str | None], param: str = "response_format.json_schema"
+    ) -> str | None:
+        """The grammar ``convert`` makes (None: none), converted in a worker within the budget."""
         budget = self.options.grammar_budget_s
         try:
             await asyncio.wait_for(self._grammar_slot.acquire(), budget)
@@ -262,7 +274,7 @@ class _API:
         # The slot is given back when the conversion ends, not when the request stops
         # waiting for it: a thread cannot be stopped, and one that ran past its budget
         # still holds a worker and a core, so the next schema waits for it.
-        conversion = asyncio.ensure_future(run_in_threadpool(_grammar, response_format))
+        conversion = asyncio.ensure_future(run_in_threadpool(convert))
         conversion.add_done_callback(self._conversion_ended)
         try:
             return await asyncio.wait_for(asyncio.shield(conversion), budget)
@@ -270,11 +282,11 @@ class _API:
             raise errors.bad_request(
                 f"The JSON schema did not convert to a grammar within {budget:g} s "
                 "(limit GRAMMAR_BUDGET_S); simplify it.",
-                param="response_format.json_schema",
+                param=param,
                 code="schema_too_complex",
             ) from None
 
-    def _conversion_ended(self, conversion: asyncio.Future[str]) -> None:
+    def _conversion_ended(self, conversion: asyncio.Future[str | None]) -> None:
         self._grammar_slot.release()
         if not conversion.cancelled():
             conversion.exception()  # read, so that an abandoned one is not logged as lost
@@ -287,7 +299,8 @@ class _API:
 
     async def _parse(self, request: Request, model: type[BaseModel]) -> BaseModel:
         raw = await self._read_body(request)
-        return await run_in_threadpool(_decode, raw, model)
+        screen = fields.screen_chat if model is ChatCompletionRequest else fields.screen_completion
+        return await run_in_threadpool(_decode, raw, model, screen)
 
     async def _read_body(self, request: Request) -> bytes:
         """The body, refused beyond ``max_body`` bytes or when it stops arriving."""
@@ -327,6 +340,7 @@ class _API:
         build: Callable[[Engine, int, Memos], SequenceRequest],
         *,
         chat: bool,
+        tools: ToolPlan | None = None,
     ) -> Response:
         channel = _Channel()
         try:
@@ -343,7 +357,7 @@ class _API:
             raise errors.invalid_schema(exc) from None
         except AmaliaError as exc:  # a template that refuses these messages, a failed load
             raise errors.bad_request(str(exc)) from None
-        reply = _Reply(body, self.host.name, chat)
+        reply = _Reply(body, self.host.name, chat, tools)
         if body.stream:
             return StreamingResponse(
                 _stream(channel, sequence, reply, body.include_usage),
@@ -356,12 +370,79 @@ class _API:
 class _Reply:
     """Builds the response objects of one answer (plain or streamed chunks)."""
 
-    def __init__(self, body: ChatCompletionRequest | CompletionRequest, model: str, chat: bool):
+    def __init__(
+        self,
+        body: ChatCompletionRequest | CompletionRequest,
+        model: str,
+        chat: bool,
+        tools: ToolPlan | None = None,
+    ):
         self.chat = chat
         self.model = model
         self.id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
         self.created = int(time.time())
         self.echo = body.prompt_text() if isinstance(body, CompletionRequest) and body.echo else ""
+        # Tool calls are read out of the answer's text as it comes (tool_output.py).
+        self.reader = ToolReader() if tools is not None and tools.calls else None
+        self.logprobs = body.logprob_count() is not None
+        self._logprobs_sent = 0
+        self._text_offset = len(self.echo)
+
+    def finish(self, sequence: Sequence) -> str:
+        finish = _FINISH[sequence.stats.stop_reason]
+        if finish == "stop" and self.reader is not None and self.reader.calls:
+            return "tool_calls"
+        return finish
+
+    def logprob_part(self, sequence: Sequence, *, final: bool = False) -> dict[str, Any] | None:
+        """The entries that arrived since the last part (all the rest when ``final``)."""
+        if not self.logprobs:
+            return None
+        entries = sequence.logprobs[self._logprobs_sent :]
+        if not entries and not final:
+            return None
+        self._logprobs_sent += len(entries)
+        if self.chat:
+            return chat_logprobs(entries)
+        part = completion_logprobs(entries, self._text_offset)
+        self._text_offset += sum(len(t) for t in part["tokens"])
+        return part
+
+    def pieces(self, text: str, sequence: Sequence) -> list[dict[str, Any]]:
+        """The chunks for streamed text: content, or tool calls' names and arguments."""
+        if self.reader is None:
+            chunks = [self.chunk(text)]
+        else:
+            chunks = [self.event_chunk(event) for event in self.reader.feed(text)]
+        logprobs = self.logprob_part(sequence) if chunks else None
+        if logprobs is not None:
+            chunks[0]["choices"][0]["logprobs"] = logprobs
+        return chunks
+
+    def ending(self, sequence: Sequence) -> list[dict[str, Any]]:
+        """The chunks after the last text: what the reader held back, then the finish."""
+        events = self.reader.finish() if self.reader is not None else []
+        chunks = [self.event_chunk(event) for event in events]
+        last = self.chunk(None, self.finish(sequence))
+        logprobs = self.logprob_part(sequence)
+        if logprobs is not None:
+            last["choices"][0]["logprobs"] = logprobs
+        return [*chunks, last]
+
+    def event_chunk(self, event: Event) -> dict[str, Any]:
+        assert self.reader is not None
+        chunk = self.chunk(None)
+        delta = chunk["choices"][0]["delta"]
+        if event[0] == "content":
+            delta["content"] = event[1]
+        elif event[0] == "call":
+            call = self.reader.calls[event[1]]
+            entry = {"index": event[1], **call.as_dict()}
+            entry["function"] = {"name": call.name, "arguments": ""}
+            delta["tool_calls"] = [entry]
+        else:
+            delta["tool_calls"] = [{"index": event[1], "function": {"arguments": event[2]}}]
+        return chunk
 
     def usage(self, sequence: Sequence) -> dict[str, int | dict[str, int]]:
         stats = sequence.stats
@@ -387,17 +468,25 @@ class _Reply:
         }
 
     def whole(self, text: str, sequence: Sequence) -> dict[str, Any]:
-        finish = _FINISH[sequence.stats.stop_reason]
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if self.reader is not None:
+            self.reader.feed(text)
+            self.reader.finish()
+            if self.reader.calls:
+                message["content"] = self.reader.content or None
+                message["tool_calls"] = [call.as_dict() for call in self.reader.calls]
+        finish = self.finish(sequence)
+        logprobs = self.logprob_part(sequence, final=True)
         if self.chat:
             choice: dict[str, Any] = {
                 "index": 0,
-                "message": {"role": "assistant", "content": text},
+                "message": message,
                 "finish_reason": finish,
-                "logprobs": None,
+                "logprobs": logprobs,
             }
         else:
             choice = {"index": 0, "text": self.echo + text, "finish_reason": finish}
-            choice["logprobs"] = None
+            choice["logprobs"] = logprobs
         return {
             "id": self.id,
             "object": "chat.completion" if self.chat else "text_completion",
@@ -445,13 +534,16 @@ async def _stream(
         elif reply.echo:
             yield _event(reply.chunk(reply.echo))
         while (item := await channel.next()) is not None:
-            yield _event(reply.chunk(item))
+            for chunk in reply.pieces(item, sequence):
+                yield _event(chunk)
         if sequence.error is not None:
             log.error("generation failed: %s", sequence.error)
             yield _event(errors.internal("Generation failed.").body())
             yield "data: [DONE]\n\n"
             return
-        last = reply.chunk(None, _FINISH[sequence.stats.stop_reason])
+        *held, last = reply.ending(sequence)
+        for chunk in held:
+            yield _event(chunk)
         last["usage"] = reply.usage(sequence)  # usage in every reply, streamed or not
         last["timings"] = reply.timings(sequence)
         yield _event(last)
@@ -500,7 +592,18 @@ def _sequence_request(
     tokens: list[int],
     grammar: str | None,
     text: str | None,
+    vocab_size: int,
 ) -> SequenceRequest:
+    try:
+        biases = body.token_biases()
+    except ValueError as exc:
+        raise errors.bad_request(str(exc), param="logit_bias") from None
+    for token, _bias in biases:
+        if token >= vocab_size:
+            raise errors.bad_request(
+                f"logit_bias names token {token}; this model's tokens are 0-{vocab_size - 1}.",
+                param="logit_bias",
+            )
     sampling = SamplingOptions(
         temperature=body.temperature,
         top_p=body.top_p,
@@ -518,6 +621,8 @@ def _sequence_request(
         frequency_penalty=body.frequency_penalty,
         presence_penalty=body.presence_penalty,
         text=text,
+        logit_bias=biases,
+        logprobs=body.logprob_count(),
     )
 
 
@@ -534,7 +639,9 @@ def _may_hold_surrogate(raw: bytes) -> bool:
     return any(prefix in raw for prefix in prefixes) and bool(_MAYBE_SURROGATE.search(raw))
 
 
-def _decode(raw: bytes, model: type[BaseModel]) -> BaseModel:
+def _decode(
+    raw: bytes, model: type[BaseModel], screen: Callable[[dict[str, Any]], None]
+) -> BaseModel:
     """Parse and validate a body (in a worker thread: 4 MB of JSON takes a while)."""
     try:
         payload = json.loads(raw)
@@ -546,6 +653,7 @@ def _decode(raw: bytes, model: type[BaseModel]) -> BaseModel:
         raise errors.bad_request(f"The body is not acceptable JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise errors.bad_request("The body must be a JSON object.")
+    screen(payload)  # fields.py: a 400 naming a field that would change the answer
     try:
         if _may_hold_surrogate(raw):  # the full check re-encodes all: only when needed
             json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -569,10 +677,12 @@ def _decode(raw: bytes, model: type[BaseModel]) -> BaseModel:
         raise errors.bad_request(message, param=param) from None
 
 
-def _grammar(response_format: ResponseFormat) -> str:
+def _grammar(response_format: ResponseFormat | None) -> str | None:
     """Bounded schema to grammar (a worker thread; see schema_limits.py for the limits)."""
     from amalia_local.engine.grammar import GrammarError, json_grammar, schema_grammar
 
+    if response_format is None or response_format.type == "text":
+        return None
     if response_format.type == "json_object":
         return json_grammar()
     if response_format.json_schema is None:
@@ -595,7 +705,14 @@ def _grammar(response_format: ResponseFormat) -> str:
         raise errors.invalid_schema(exc) from None
 
 
-def _check_grammar(engine: Engine, grammar: str) -> None:
+def _check_grammar(engine: Engine, grammar: str, param: str | None = None) -> None:
+    """llama.cpp's own parse of the grammar; ``param``: the field to blame when it fails
+    (None: response_format's, which _answer reports)."""
     from amalia_local.engine.grammar import check_parses
 
-    check_parses(engine, grammar)
+    try:
+        check_parses(engine, grammar)
+    except GrammarError as exc:
+        if param is None:
+            raise
+        raise errors.invalid_schema(exc, param=param) from None

@@ -47,15 +47,10 @@ def bad_request(message: str, param: str | None = None, code: str | None = None)
     return APIError(400, message, param=param, code=code)
 
 
-def invalid_schema(reason: object) -> APIError:
+def invalid_schema(reason: object, param: str = "response_format.json_schema") -> APIError:
     """A JSON schema no grammar can be made of: found while converting it, or when
     llama.cpp's parser read the grammar (a left-recursive $ref)."""
-    return APIError(
-        400,
-        f"Unsupported JSON schema: {reason}",
-        param="response_format.json_schema",
-        code="invalid_schema",
-    )
+    return APIError(400, f"Unsupported JSON schema: {reason}", param=param, code="invalid_schema")
 
 
 def unauthorized() -> APIError:

@@ -12,11 +12,9 @@ text are used (``memos``: BatchGenerator.memos), as the chat does (Engine.prompt
 
 from __future__ import annotations
 
-from amalia_local.engine import Engine, Message
+from amalia_local.engine import Engine
 from amalia_local.server.schemas import ChatMessage
-
-# "developer" is the newer OpenAI name for a system message; templates know "system".
-_ROLES = {"developer": "system"}
+from amalia_local.server.tools import ToolPlan, render_chat
 
 # (text, tokens) pairs: the model's own tokens for text it has seen and produced.
 Memos = list[tuple[str, list[int]]]
@@ -27,13 +25,13 @@ def tokenize(engine: Engine, text: str) -> list[int]:
 
 
 def chat_prompt(
-    engine: Engine, messages: list[ChatMessage], memos: Memos | None = None
+    engine: Engine,
+    messages: list[ChatMessage],
+    memos: Memos | None = None,
+    tools: ToolPlan | None = None,
 ) -> tuple[str, list[int]]:
     """Render the conversation through the model's chat template, then tokenize it."""
-    rendered = engine.template.render(
-        [Message(_ROLES.get(m.role, m.role), m.text()) for m in messages],
-        add_generation_prompt=True,
-    )
+    rendered = render_chat(engine.template, messages, tools)
     for text, tokens in sorted(memos or [], key=lambda memo: -len(memo[0])):
         if rendered.startswith(text):
             spliced = engine.splice_tokens(rendered, text, tokens)

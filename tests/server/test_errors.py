@@ -68,8 +68,8 @@ def test_bad_requests_get_status_and_error_object(smollm_server, smollm):
     assert_error(post(url, json.dumps({"model": model}).encode(), AUTH), 400, param="messages")
     bad_type = chat(model, temperature="hot")
     assert_error(post(url, json.dumps(bad_type).encode(), AUTH), 400, param="temperature")
-    unknown = chat(model, logprobs=True)
-    assert_error(post(url, json.dumps(unknown).encode(), AUTH), 400, param="logprobs")
+    unknown = chat(model, frobnicate=True)
+    assert_error(post(url, json.dumps(unknown).encode(), AUTH), 400, param="frobnicate")
     assert_error(post(url, json.dumps(chat(model, n=3)).encode(), AUTH), 400, param="n")
     bad_role = {"model": model, "messages": [{"role": "robot", "content": "Hi"}]}
     assert_error(post(url, json.dumps(bad_role).encode(), AUTH), 400)
