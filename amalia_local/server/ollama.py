@@ -35,7 +35,7 @@ from amalia_local.engine.grammar import GrammarError
 from amalia_local.errors import AmaliaError, ContextOverflowError, QueueFullError
 from amalia_local.model_file import ModelFile
 from amalia_local.server import errors, ollama_info
-from amalia_local.server.app import _API, RETRY_AFTER_S, _Channel, _watch_disconnect
+from amalia_local.server.app import _API, RETRY_AFTER_S, _Channel, _grammar, _watch_disconnect
 from amalia_local.server.host import ModelHost
 from amalia_local.server.ollama_schemas import (
     Format,
@@ -243,7 +243,7 @@ class _Ollama:
             )
         else:
             raise errors.bad_request("format: 'json' or a JSON schema object.", param="format")
-        return await self.api._grammar(response_format)
+        return await self.api._grammar(lambda: _grammar(response_format), param="format")
 
     async def _load_or_unload(
         self, model: str, keep: _Keep, timing: _Timing, *, chat: bool
