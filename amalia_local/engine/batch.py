@@ -465,17 +465,21 @@ class BatchGenerator:
         if reason is None:
             self._failed_steps = 0
             return
-        failed = 0
-        for part in parts if len(parts) > 1 else []:
-            if self._decode([part]) is not None:
-                self._fail(part.slot, reason)
-                failed += 1
         if len(parts) == 1:
-            self._fail(parts[0].slot, reason)
-            failed = 1
-        self._failed_steps = self._failed_steps + 1 if failed == len(parts) else 0
+            failing = [parts[0].slot]
+        else:
+            failing = [part.slot for part in parts if self._decode([part]) is not None]
+        self._failed_steps = self._failed_steps + 1 if len(failing) == len(parts) else 0
+        stop = None
         if self._failed_steps >= MAX_FAILED_STEPS:
-            raise RuntimeError(f"{MAX_FAILED_STEPS} steps failed in a row ({reason})")
+            stop = RuntimeError(f"{MAX_FAILED_STEPS} steps failed in a row ({reason})")
+            # Known before the last requests are answered: a client told "500" that asks
+            # /health next must hear that the server is down, not "ok".
+            self.failure = f"{type(stop).__name__}: {stop}"
+        for slot in failing:
+            self._fail(slot, reason)
+        if stop is not None:
+            raise stop
 
     def _plan(self) -> list[_Part]:
         parts: list[_Part] = []

@@ -90,16 +90,17 @@ def win_bundle(tmp_path_factory: pytest.TempPathFactory, windows_wheel: Path, sm
 
 @pytest.fixture(scope="session")
 def win_install(wine: Wine, win_python: Path, win_bundle: Path) -> tuple[Path, str]:
-    """The bundle installed under wine by its install.py, into ``João Sá\\amalia``.
-
-    Returns the folder and the installer's output."""
+    """The bundle installed under wine as a user without PowerShell would: ``install.cmd``
+    in cmd, which finds the Python (here named by PYTHON, as the notes say) and runs
+    install.py, into ``João Sá\\amalia``. Returns the folder and the installer's output."""
     target = wine.home / "amalia"
     done = wine.run(
-        [str(win_python), "-P", windows_path(win_bundle / "install.py"), "--into",
+        ["cmd.exe", "/c", windows_path(win_bundle / "install.cmd"), "--into",
          windows_path(target)],
         cwd=win_bundle,
         timeout=1800,
         AMALIA_HOME=windows_path(wine.home / "amalia-home"),
+        PYTHON=windows_path(win_python),
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return target, done.stdout

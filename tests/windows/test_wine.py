@@ -119,3 +119,11 @@ def test_amalia_cmd_runs_in_cmd(win_install, wine) -> None:
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "smollm" in done.stdout
+
+
+def test_install_cmd_without_python_says_what_is_missing(wine, win_bundle) -> None:
+    """No PYTHON, no py launcher, no python on PATH: one line in each language, exit 1."""
+    done = wine.run(["cmd.exe", "/c", windows_path(win_bundle / "install.cmd")], cwd=win_bundle)
+    assert done.returncode == 1
+    assert "64-bit Python 3.12 not found" in done.stderr
+    assert "Traceback" not in done.stderr
