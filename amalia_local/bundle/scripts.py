@@ -99,7 +99,7 @@ def install_ps1(info: ScriptInfo) -> str:
 # Finds a 64-bit Python {info.python} (the py launcher, then PATH) and runs install.py.
 $Here = Split-Path -Parent $MyInvocation.MyCommand.Path
 $Want = "{info.python}"
-$Check = "import sys; sys.exit(0 if sys.version_info[:2] == ({info.python.replace(".", ", ")}) and sys.maxsize > 2**32 else 1)"
+$Check = "import sys; sys.exit(0 if sys.version_info[:2] == ({info.python.replace(".", ", ")}) and sys.maxsize == 2**63 - 1 else 1)"
 $Candidates = @()
 if ($env:PYTHON) {{ $Candidates += ,@($env:PYTHON) }}
 $Candidates += ,@("py", "-$Want")
@@ -131,7 +131,7 @@ def install_cmd(info: ScriptInfo) -> str:
     """
     check = (
         f"import sys; sys.exit(0 if sys.version_info[:2] == ({info.python.replace('.', ', ')})"
-        " and sys.maxsize > 2**32 else 1)"
+        " and sys.maxsize == 2**63 - 1 else 1)"
     )
     return f"""@echo off
 rem amalia-local {info.amalia_version}: instalação sem rede a partir desta pasta.
@@ -142,11 +142,17 @@ for /f "tokens=2 delims=:." %%c in ('chcp') do set "AMALIA_CP=%%c"
 chcp 65001 >nul
 set "HERE=%~dp0"
 set "WANT={info.python}"
-if defined PYTHON (
-    "%PYTHON%" -c "{check}" >nul 2>&1 && goto :found_env
-)
-py -%WANT% -c "{check}" >nul 2>&1 && goto :found_py
-python -c "{check}" >nul 2>&1 && goto :found_path
+rem No parenthesised block around the checks (their quoted ")" could end it early) and
+rem errorlevel tested on its own line (wine's cmd runs "&&" after a command not found);
+rem no ">" in the check, not even quoted (wine's cmd takes it for a redirection).
+if not defined PYTHON goto :try_py
+"%PYTHON%" -c "{check}" >nul 2>&1
+if not errorlevel 1 goto :found_env
+:try_py
+py -%WANT% -c "{check}" >nul 2>&1
+if not errorlevel 1 goto :found_py
+python -c "{check}" >nul 2>&1
+if not errorlevel 1 goto :found_path
 echo amalia: não foi encontrado o Python %WANT% de 64 bits; instale-o (python.org ou Microsoft Store) e volte a correr install.cmd 1>&2
 echo amalia: 64-bit Python %WANT% not found; install it (python.org or the Microsoft Store) and run install.cmd again 1>&2
 set "STATUS=1"

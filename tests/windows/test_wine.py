@@ -127,3 +127,10 @@ def test_install_cmd_without_python_says_what_is_missing(wine, win_bundle) -> No
     assert done.returncode == 1
     assert "64-bit Python 3.12 not found" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_bundle_verify_on_the_windows_side(win_amalia, win_bundle) -> None:
+    """The copy on the PC checked against its manifest by the installed amalia."""
+    done = win_amalia("bundle", "verify", windows_path(win_bundle), "--lang", "en")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Bundle intact" in done.stdout and "haswell, x64" in done.stdout
