@@ -33,7 +33,7 @@ from amalia_local.bundle import windows_build  # noqa: E402
 
 SMOLLM = ROOT / "tests" / ".models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 PROMPT = "Escreve um texto sobre a história de Lisboa."
-ARGS = ("--temperature", "0", "--max-tokens", "128", "--threads", "2", "--json", "--no-save")
+ARGS = ("--temperature", "0", "--max-tokens", "128", "--json", "--no-save")
 
 
 def mib(path: Path) -> str:
@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("bundle", type=Path)
     parser.add_argument("--build", choices=("full", "ci", "none"), default="none")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     if args.build != "none":
         build(args.build)
@@ -87,11 +88,23 @@ def main() -> None:
         under_wine, native = [], []
         for _ in range(args.runs):
             ran = wine.run(
-                [str(python), "-P", launcher, "run", "smollm", PROMPT, *ARGS], AMALIA_HOME=home
+                [
+                    str(python),
+                    "-P",
+                    launcher,
+                    "run",
+                    "smollm",
+                    PROMPT,
+                    *ARGS,
+                    "--threads",
+                    str(args.threads),
+                ],
+                AMALIA_HOME=home,
             )
             under_wine.append(speed(ran.stdout))
             here = subprocess.run(
-                [sys.executable, "-m", "amalia_local", "run", str(SMOLLM), PROMPT, *ARGS],
+                [sys.executable, "-m", "amalia_local", "run", str(SMOLLM), PROMPT, *ARGS,
+                 "--threads", str(args.threads)],
                 capture_output=True, text=True, check=True, cwd=tmp,
             )  # fmt: skip
             native.append(speed(here.stdout))
