@@ -224,6 +224,16 @@ class BatchGenerator:
         # One KV stream per sequence: each keeps its own n_ctx_per_seq cells, so one long
         # answer cannot starve the others, and a slot's history stays until reused.
         params.kv_unified = False
+        # Flash attention as ``run`` has it (only where a quantized KV type needs it), not
+        # llama.cpp's default "auto", which turns it on for the CPU: there a prompt chunk
+        # after a long cached history decodes ~1.6x slower with it (measured with SmolLM2,
+        # 19 tokens after 2,040: 735 ms against 440 ms), which was most of a later turn's
+        # time to first token. fit/memory.py sizes the attention scores without it.
+        params.flash_attn_type = (
+            llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+            if engine.options.flash_attention
+            else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        )
         self._ctx = llama_cpp.llama_init_from_model(
             raw_model(engine._llm),  # same package: the engine's weights, shared read-only
             params,
