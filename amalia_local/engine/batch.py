@@ -38,6 +38,7 @@ from functools import partial
 from pathlib import Path
 
 import llama_cpp
+import numpy as np
 
 from amalia_local.engine.llama_private import raw_model
 from amalia_local.engine.model import Engine
@@ -441,9 +442,10 @@ class BatchGenerator:
     def _donor(self, cache: SeqMemory, tokens: list[int]) -> Donor | None:
         """The other sequence, free or busy, holding the longest prefix of ``tokens``."""
         source, shared = None, 0
+        wanted = np.asarray(tokens, dtype=np.int32)  # converted once, not per sequence
         for other in self._caches:
             if other is not cache and other.n > shared:
-                n = other.common_prefix(tokens)
+                n = other.common_prefix(wanted)
                 if n > shared:
                     source, shared = other, n
         shared = min(shared, len(tokens) - 1)  # the last token is decoded for its logits

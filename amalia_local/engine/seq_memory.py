@@ -36,7 +36,8 @@ class SeqMemory:
     def cached_array(self) -> np.ndarray:
         return self._ids[: self.n]
 
-    def common_prefix(self, tokens: Sequence[int]) -> int:
+    def common_prefix(self, tokens: Sequence[int] | np.ndarray) -> int:
+        """Leading ``tokens`` these cells hold (an int32 array is compared without a copy)."""
         n = min(self.n, len(tokens))
         if n == 0:
             return 0

@@ -26,7 +26,6 @@ project): ``pip install 'llama-cpp-python[server]'``.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import statistics
@@ -113,28 +112,44 @@ def ask(
     }
 
 
+class Chat:
+    """One conversation, a turn at a time: the question, then each of FOLLOW_UPS."""
+
+    def __init__(self, question: str) -> None:
+        self.messages = [{"role": "user", "content": question}]
+        self.turns: list[dict] = []
+
+    @property
+    def done(self) -> bool:
+        return len(self.turns) > len(FOLLOW_UPS)
+
+    def turn(self, server: Server, client: httpx2.Client | None = None) -> dict:
+        if self.turns:
+            self.messages += [
+                {"role": "assistant", "content": self.turns[-1]["answer"]},
+                {"role": "user", "content": FOLLOW_UPS[len(self.turns) - 1]},
+            ]
+        self.turns.append(ask(server, list(self.messages), client=client))
+        return self.turns[-1]
+
+
 def conversation(
     server: Server,
     question: str,
     report: Callable[[list[dict]], None] | None = None,
     client: httpx2.Client | None = None,
 ) -> list[dict]:
-    messages = [{"role": "user", "content": question}]
-    turns = []
-    for follow_up in [None, *FOLLOW_UPS]:
-        if follow_up is not None:
-            messages += [
-                {"role": "assistant", "content": turns[-1]["answer"]},
-                {"role": "user", "content": follow_up},
-            ]
-        turns.append(ask(server, list(messages), client=client))
+    chat = Chat(question)
+    while not chat.done:
+        chat.turn(server, client)
         if report is not None:
-            report(turns)
-    return turns
+            report(chat.turns)
+    return chat.turns
 
 
-# Both servers are started together (and asked in turn, so that a shared machine's drift
-# hits both alike) when the model is this small; a larger one runs one server at a time.
+# Both servers are started together when the model is this small, and asked turn by turn
+# in alternation (A's turn 1, B's turn 1, A's turn 2...), so that a shared machine's drift
+# hits both alike; a larger model runs one server at a time, a whole conversation each.
 TOGETHER_MAX_BYTES = 2 * 1024**3
 
 
@@ -156,6 +171,7 @@ def multi_turn(model: Path, threads: int, home: str, servers: list[str], reps: i
     together = model.stat().st_size <= TOGETHER_MAX_BYTES
     later: dict[str, list[float]] = {name: [] for name in servers}
     running: dict[str, Server] = {}
+    clients: dict[str, httpx2.Client] = {}
     try:
         if together:
             running = {name: start(name, model, threads, home) for name in servers}
@@ -163,29 +179,43 @@ def multi_turn(model: Path, threads: int, home: str, servers: list[str], reps: i
             # each repetition its own document: no server holds any of it yet
             question = f"Document {rep + 1}.\n" + long_question()
             order = servers if rep % 2 == 0 else servers[::-1]
-            for name in order:
-                server = running.get(name) or start(name, model, threads, home)
-                try:
-                    with httpx2.Client(timeout=3600) as client:
-                        if rep == 0 or not together:  # warm up
-                            ask(server, [{"role": "user", "content": "Hi"}], 2, client)
+            groups = [order] if together else [[name] for name in order]
+            for group in groups:
+                chats = {name: Chat(question) for name in group}
+                for name in group:
+                    if name not in running:
+                        running[name] = start(name, model, threads, home)
+                    if name not in clients:
+                        clients[name] = httpx2.Client(timeout=3600)
+                        ask(running[name], [{"role": "user", "content": "Hi"}], 2, clients[name])
+                while not all(chat.done for chat in chats.values()):
+                    for name in group:  # in turn: A's turn n, then B's
+                        chats[name].turn(running[name], clients[name])
                         # each turn printed as it ends: at AMALIA's shape a side takes
                         # many minutes
-                        report = functools.partial(print_turn, name, rep + 1)
-                        turns = conversation(server, question, report, client)
-                    later[name] += [turn["ttft"] for turn in turns[1:]]
-                finally:
-                    if name not in running:
-                        server.stop()
+                        print_turn(name, rep + 1, chats[name].turns)
+                for name in group:
+                    later[name] += [turn["ttft"] for turn in chats[name].turns[1:]]
+                    if not together:
+                        clients.pop(name).close()
+                        running.pop(name).stop()
     finally:
+        for client in clients.values():
+            client.close()
         for server in running.values():
             server.stop()
-    medians = {name: statistics.median(values) for name, values in later.items()}
-    for name, value in medians.items():
-        print(f"   {name:<18} turns 2-3 median TTFT {value * 1000:7.1f} ms")
-    if len(medians) == 2:
-        ours, theirs = medians[servers[0]], medians[servers[1]]
-        print(f"   ratio amalia serve / llama_cpp.server: {ours / theirs:.2f}x (goal <= 1.0x)")
+    for name, values in later.items():
+        print(
+            f"   {name:<18} turns 2-3 TTFT: median {statistics.median(values) * 1000:7.1f} ms,"
+            f" best {min(values) * 1000:7.1f} ms (n={len(values)})"
+        )
+    if len(later) == 2:
+        ours, theirs = (later[name] for name in servers)
+        ratio = statistics.median(ours) / statistics.median(theirs)
+        print(f"   ratio of medians amalia serve / llama_cpp.server: {ratio:.2f}x (goal <= 1.0x)")
+        if together:
+            pairs = statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
+            print(f"   median of the turn-by-turn ratios: {pairs:.2f}x")
 
 
 def print_turn(name: str, rep: int, turns: list[dict]) -> None:
