@@ -100,6 +100,26 @@ def choose(free: list[SeqMemory], tokens: list[int]) -> SeqMemory:
     return min(free, key=lambda c: c.last_used)
 
 
+def flash_attention(engine: Engine, n_parallel: int) -> int:
+    """The batch context's flash attention: llama.cpp's "auto" (on, for the CPU) when
+    several sequences share batches, off for one sequence unless a quantized KV needs it.
+
+    With several sequences, flash attention keeps each answer independent of what else is
+    in its batch: without it, an answer decoded beside others drifted from the same answer
+    alone after ~20 tokens (tests/server/test_load.py). With one sequence nothing else is
+    ever in its batch, and without it a prompt chunk after a long cached history decodes
+    ~1.4-1.6x faster on the CPU (SmolLM2, 19 tokens after 2,040: 440 against 735 ms on a
+    loaded machine, 125 against 180 ms on a quieter one): most of a later turn's time to
+    first token. Off is also how ``run`` and llama-cpp-python's server decode, and what
+    fit/memory.py sizes the attention scores for.
+    """
+    if engine.options.flash_attention:
+        return llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+    if n_parallel > 1:
+        return llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
+    return llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+
+
 class GeneratorFailed(AmaliaError):
     """The decode loop stopped on an error of its own; the server cannot answer."""
 
@@ -231,16 +251,7 @@ class BatchGenerator:
         # One KV stream per sequence: each keeps its own n_ctx_per_seq cells, so one long
         # answer cannot starve the others, and a slot's history stays until reused.
         params.kv_unified = False
-        # Flash attention as ``run`` has it (only where a quantized KV type needs it), not
-        # llama.cpp's default "auto", which turns it on for the CPU: there a prompt chunk
-        # after a long cached history decodes ~1.6x slower with it (measured with SmolLM2,
-        # 19 tokens after 2,040: 735 ms against 440 ms), which was most of a later turn's
-        # time to first token. fit/memory.py sizes the attention scores without it.
-        params.flash_attn_type = (
-            llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
-            if engine.options.flash_attention
-            else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
-        )
+        params.flash_attn_type = flash_attention(engine, n_parallel)
         self._ctx = llama_cpp.llama_init_from_model(
             raw_model(engine._llm),  # same package: the engine's weights, shared read-only
             params,

@@ -198,9 +198,9 @@ def ask_figures(client: openai.OpenAI, model: str, messages: list[dict], max_tok
 
 @pytest.fixture(scope="module")
 def fresh_edited(smollm: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The edited conversation read from scratch, by a server of one slot: the answer
-    a copied prefix must give too (greedy)."""
-    args = [str(smollm), "--port", "0", "--parallel", "1", "--ctx", EDIT_CTX, "--threads", "2"]
+    """The edited conversation read from scratch, by a new server of two slots (the same
+    attention as the server under test): the answer a copied prefix must give (greedy)."""
+    args = [str(smollm), "--port", "0", "--parallel", "2", "--ctx", EDIT_CTX, "--threads", "2"]
     with serving(tmp_path_factory.mktemp("serve-fresh"), args) as s:
         figures = ask_figures(*client_for(s), EDITED, max_tokens=24)
     assert figures["cached"] == 0 and figures["prompt"] > 1900
