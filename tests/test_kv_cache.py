@@ -1,5 +1,6 @@
-"""The KV cache itself: its RAM per type as llama.cpp allocates it, and dropping old
-turns by cutting them out of the cache instead of evaluating the rest again."""
+"""The KV cache itself: its RAM per type as llama.cpp allocates it, dropping old turns by
+cutting them out of the cache instead of evaluating the rest again, and when a prefix
+another sequence holds is copied instead."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from amalia_local.engine import ChatSession, SamplingOptions
-from amalia_local.engine.reuse import find_gap
+from amalia_local.engine.reuse import MIN_COPY_GAIN, Donor, Reuse, find_gap, prepare
 from amalia_local.fit import model_facts
 from amalia_local.fit.memory import kv_cache_bytes
 from amalia_local.kv_type import KvType
@@ -98,3 +99,64 @@ def test_gap_is_found_only_where_the_prompt_really_resumes():
     assert find_gap(cached, [*system, *old[:10], *kept[5:15], 9, 9], len(system) + 10) is None
     # A long run is trusted even when the cache goes on past it.
     assert find_gap(cached, system + kept[:70] + [5], len(system)).run == 70
+
+
+class TokenCells:
+    """A cache that is only its tokens: what :func:`prepare` decides from, without a model
+    (the copy itself, through llama.cpp, is tested in tests/server/test_reuse.py)."""
+
+    can_shift = True
+
+    def __init__(self, tokens: list[int]) -> None:
+        self.tokens = list(tokens)
+
+    def cached_array(self) -> np.ndarray:
+        return np.asarray(self.tokens, dtype=np.int32)
+
+    def common_prefix(self, tokens) -> int:
+        n = 0
+        while n < min(len(tokens), len(self.tokens)) and tokens[n] == self.tokens[n]:
+            n += 1
+        return n
+
+    def keep(self, n: int) -> None:
+        del self.tokens[n:]
+
+    def cut(self, start: int, end: int) -> None:
+        del self.tokens[start:end]
+
+    def restore(self, data, tokens) -> bool:
+        return False
+
+
+def test_a_longer_prefix_in_another_sequence_is_copied_unless_it_saves_little():
+    prompt = list(range(1000, 1300))
+    # This sequence holds only the system prompt (and another conversation after it);
+    # another holds 200 tokens of the prompt: they are copied.
+    kv = TokenCells([*prompt[:20], 5, 5])
+
+    def copy() -> bool:
+        kv.tokens = prompt[:200]
+        return True
+
+    assert prepare(kv, None, prompt, 4096, Donor(200, copy)) == Reuse(cached=200, copied=200)
+    assert kv.tokens == prompt[:200]
+
+    def not_worth_asking() -> bool:
+        raise AssertionError("a copy saving fewer than MIN_COPY_GAIN tokens was made")
+
+    kv = TokenCells(prompt[:150])
+    donor = Donor(150 + MIN_COPY_GAIN - 1, not_worth_asking)
+    assert prepare(kv, None, prompt, 4096, donor) == Reuse(cached=150)
+
+
+def test_a_copy_that_fails_leaves_the_whole_prompt_to_evaluate():
+    prompt = list(range(1000, 1300))
+    kv = TokenCells(prompt[:20])
+
+    def failing() -> bool:
+        kv.tokens = []  # as SeqMemory.copy_from leaves its cells when the copy is wrong
+        return False
+
+    assert prepare(kv, None, prompt, 4096, Donor(200, failing)) == Reuse(cached=0)
+    assert kv.tokens == []

@@ -7,9 +7,11 @@ a newly admitted prompt (continuous batching). Beyond ``n_parallel`` requests wa
 bounded FIFO queue; a cancelled one leaves it at once.
 
 No history is evaluated twice: each sequence id keeps the tokens in its cells after its
-request ends, a new request goes to the free sequence sharing the longest prefix with
-its prompt, and engine/reuse.py (the same code as ``run``) keeps that prefix, cuts out
-dropped turns, or loads a saved state from disk. A sequence's cells are saved to the
+request ends, a new request goes to the free sequence holding its conversation (see
+:func:`choose`), and engine/reuse.py (the same code as ``run``) keeps that prefix, cuts
+out dropped turns, copies a longer prefix from another sequence, busy or not (the same
+conversation with its last message edited, a second question about the same document),
+or loads a saved state from disk. A sequence's cells are saved to the
 StateCache before another conversation takes them over, and when the context closes
 (idle unload, shutdown), so a conversation comes back without re-evaluation.
 
@@ -32,15 +34,17 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import llama_cpp
+import numpy as np
 
 from amalia_local.engine.llama_private import raw_model
 from amalia_local.engine.logprobs import TokenLogprob, token_logprob
 from amalia_local.engine.model import Engine
 from amalia_local.engine.options import SamplingOptions
-from amalia_local.engine.reuse import prepare
+from amalia_local.engine.reuse import Donor, prepare
 from amalia_local.engine.sampler import sampler_chain
 from amalia_local.engine.seq_memory import SeqMemory
 from amalia_local.engine.state_cache import StateCache, model_fingerprint
@@ -82,7 +86,10 @@ def choose(free: list[SeqMemory], tokens: list[int]) -> SeqMemory:
     next turn or a regenerated answer), the longest such; then an empty one; else the
     least recently used. Longest-prefix alone would let every new conversation take the
     cells of the last one that shares its system prompt, so two conversations with one
-    system prompt would keep evicting each other.
+    system prompt would keep evicting each other. A prompt sharing only part of another
+    sequence's last prompt (its last message edited, a second question about the same
+    document) goes to an empty one too, and the shared part is copied there
+    (BatchGenerator._donor): both conversations stay, neither is read again.
     """
     prefixes = {id(c): c.common_prefix(tokens) for c in free}
     own = [c for c in free if 0 < c.prompt_n <= prefixes[id(c)]]
@@ -92,6 +99,26 @@ def choose(free: list[SeqMemory], tokens: list[int]) -> SeqMemory:
     if empty:
         return empty[0]
     return min(free, key=lambda c: c.last_used)
+
+
+def flash_attention(engine: Engine, n_parallel: int) -> int:
+    """The batch context's flash attention: llama.cpp's "auto" (on, for the CPU) when
+    several sequences share batches, off for one sequence unless a quantized KV needs it.
+
+    With several sequences, flash attention keeps each answer independent of what else is
+    in its batch: without it, an answer decoded beside others drifted from the same answer
+    alone after ~20 tokens (tests/server/test_load.py). With one sequence nothing else is
+    ever in its batch, and without it a prompt chunk after a long cached history decodes
+    ~1.4-1.6x faster on the CPU (SmolLM2, 19 tokens after 2,040: 440 against 735 ms on a
+    loaded machine, 125 against 180 ms on a quieter one): most of a later turn's time to
+    first token. Off is also how ``run`` and llama-cpp-python's server decode, and what
+    fit/memory.py sizes the attention scores for.
+    """
+    if engine.options.flash_attention:
+        return llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+    if n_parallel > 1:
+        return llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
+    return llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
 
 
 class GeneratorFailed(AmaliaError):
@@ -231,6 +258,7 @@ class BatchGenerator:
         # One KV stream per sequence: each keeps its own n_ctx_per_seq cells, so one long
         # answer cannot starve the others, and a slot's history stays until reused.
         params.kv_unified = False
+        params.flash_attn_type = flash_attention(engine, n_parallel)
         self._ctx = llama_cpp.llama_init_from_model(
             raw_model(engine._llm),  # same package: the engine's weights, shared read-only
             params,
@@ -399,7 +427,8 @@ class BatchGenerator:
             prefix = cache.common_prefix(tokens)
             if cache.n - prefix >= MIN_SAVE_TOKENS:
                 self._save(cache)  # another conversation's history: keep it on disk first
-            reuse = prepare(cache, self.states, tokens, self.n_ctx_per_seq)
+            donor = self._donor(cache, tokens)
+            reuse = prepare(cache, self.states, tokens, self.n_ctx_per_seq, donor)
         except BaseException:
             llama_cpp.llama_sampler_free(sampler)  # the slot that would have freed it is not made
             raise
@@ -425,6 +454,34 @@ class BatchGenerator:
         stats.stop_reason = StopReason.LENGTH
         self.prompt_tokens_cached += cached
         self._slots.append(slot)
+        if reuse.copied:
+            self._decode_copied(slot)
+
+    def _donor(self, cache: SeqMemory, tokens: list[int]) -> Donor | None:
+        """The other sequence, free or busy, holding the longest prefix of ``tokens``."""
+        source, shared = None, 0
+        wanted = np.asarray(tokens, dtype=np.int32)  # converted once, not per sequence
+        for other in self._caches:
+            if other is not cache and other.n > shared:
+                n = other.common_prefix(wanted)
+                if n > shared:
+                    source, shared = other, n
+        shared = min(shared, len(tokens) - 1)  # the last token is decoded for its logits
+        if source is None or shared <= 0:
+            return None
+        return Donor(shared, partial(cache.copy_from, source, shared))
+
+    def _decode_copied(self, slot: _Slot) -> None:
+        """Decode a slot's first chunk at once, alone: llama.cpp moves copied cells' data
+        at the start of the next decode, and until then no snapshot, restore or other
+        request's admission may touch them (see SeqMemory.copy_from)."""
+        chunk = slot.pending[: self.n_batch]
+        try:
+            reason = self._decode([_Part(slot, chunk, len(chunk) == len(slot.pending))])
+        except Exception as exc:  # a sink that raised: this request's failure alone
+            reason = f"{type(exc).__name__}: {exc}"
+        if reason is not None:
+            self._fail(slot, reason)
 
     def _save(self, cache: SeqMemory) -> None:
         """Keep a sequence's history on disk (StateCache) unless it is short or saved."""

@@ -2,7 +2,8 @@
 
 The serve slots' counterpart of kv_memory.KvMemory: the same edits (keep a prefix, cut
 dropped turns and shift the rest back, snapshot, restore) for sequence ``seq_id`` of the
-batch context, so engine/reuse.py decides for a slot exactly as it does for ``run``.
+batch context, so engine/reuse.py decides for a slot exactly as it does for ``run``; and
+one edit only slots have, taking a prefix from another sequence (:meth:`copy_from`).
 Only the decode thread calls these (llama.cpp calls on one context are not concurrent).
 """
 
@@ -35,7 +36,8 @@ class SeqMemory:
     def cached_array(self) -> np.ndarray:
         return self._ids[: self.n]
 
-    def common_prefix(self, tokens: Sequence[int]) -> int:
+    def common_prefix(self, tokens: Sequence[int] | np.ndarray) -> int:
+        """Leading ``tokens`` these cells hold (an int32 array is compared without a copy)."""
         n = min(self.n, len(tokens))
         if n == 0:
             return 0
@@ -79,6 +81,34 @@ class SeqMemory:
         self.saved_n = 0
         self.prompt_n = self.n
         self.memo = None
+
+    def copy_from(self, source: SeqMemory, n: int) -> bool:
+        """Hold ``source``'s first ``n`` tokens (their cells copied), nothing else.
+
+        The batch context keeps one KV stream per sequence (``kv_unified`` off), and
+        there llama.cpp's ``llama_memory_seq_cp`` between two sequences copies the whole
+        stream or nothing (a partial range aborts the process), so the whole stream is
+        copied and the cells from ``n`` on removed again. The cells' metadata moves at
+        once; the K and V data are copied by the next ``llama_decode``, before it reads
+        anything, so the caller must decode before any snapshot or restore touches
+        either sequence (BatchGenerator decodes this sequence's next chunk at once).
+        ``source`` may be generating: its cells below its ``n`` do not change.
+
+        False (and these cells empty) if the copy did not leave exactly ``n`` positions.
+        """
+        if not 0 < n <= source.n or source is self or len(self._ids) != len(source._ids):
+            return False
+        self.clear()
+        llama_cpp.llama_memory_seq_cp(self._mem, source.seq_id, self.seq_id, -1, -1)
+        llama_cpp.llama_memory_seq_rm(self._mem, self.seq_id, n, -1)
+        first = llama_cpp.llama_memory_seq_pos_min(self._mem, self.seq_id)
+        last = llama_cpp.llama_memory_seq_pos_max(self._mem, self.seq_id)
+        if first != 0 or last != n - 1:
+            self.clear()
+            return False
+        self._ids[:n] = source._ids[:n]
+        self.n = n
+        return True
 
     # --- snapshots ----------------------------------------------------------------------
     def snapshot(self) -> memoryview:

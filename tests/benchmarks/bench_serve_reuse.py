@@ -11,16 +11,21 @@ Targets (issue 19):
    ~3.9 MB prompt is parsed, templated and tokenized (target < 50 ms).
 
 Batched generation with the reuse on is bench_serve.py's first table (it uses the same
-server). The servers run one after the other, never together (AMALIA's shape needs ~11
-GB each): wrap a run at that shape in ``flock /tmp/amalia-shape.lock``.
+server). For a small model (SmolLM2) both servers of target 1 run together and are asked
+in turn, so that a shared machine's drift hits both alike; a larger model's servers run
+one after the other, never together (AMALIA's shape needs ~11 GB each): wrap a run at
+that shape in ``flock /tmp/amalia-shape.lock``.
 
     python tests/benchmarks/bench_serve_reuse.py [MODEL.gguf] [--threads 2] [--only reuse]
+        [--reps 3]
+
+llama_cpp.server needs its extras in the same environment (not a dependency of this
+project): ``pip install 'llama-cpp-python[server]'``.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import statistics
@@ -58,8 +63,17 @@ def long_question(words: int = 1100) -> str:
     return " ".join(sentences) + "\n\nWhich district had its tower rebuilt first?"
 
 
-def ask(server: Server, messages: list[dict], max_tokens: int = ANSWER_TOKENS) -> dict:
-    """One streamed chat turn: time to first token, the answer, usage and timings."""
+def ask(
+    server: Server,
+    messages: list[dict],
+    max_tokens: int = ANSWER_TOKENS,
+    client: httpx2.Client | None = None,
+) -> dict:
+    """One streamed chat turn: time to first token, the answer, usage and timings.
+
+    ``client``: a kept-alive connection, as the openai client keeps one; without it each
+    turn opens its own (and the client's own setup, tens of ms, counts in its time).
+    """
     payload = {
         "model": server.model,
         "messages": messages,
@@ -68,23 +82,28 @@ def ask(server: Server, messages: list[dict], max_tokens: int = ANSWER_TOKENS) -
         "stream": True,
         "stream_options": {"include_usage": True},
     }
+    opened = client or httpx2.Client(timeout=3600)
     sent = time.perf_counter()
     first = None
     parts: list[str] = []
     usage: dict = {}
     timings: dict = {}
-    with httpx2.stream("POST", server.base + "/chat/completions", json=payload, timeout=3600) as r:
-        for line in r.iter_lines():
-            if not line.startswith("data:") or line.strip() == "data: [DONE]":
-                continue
-            event = json.loads(line[5:])
-            for choice in event.get("choices") or []:
-                text = (choice.get("delta") or {}).get("content")
-                if text:
-                    first = first or time.perf_counter()
-                    parts.append(text)
-            usage = event.get("usage") or usage
-            timings = event.get("timings") or timings
+    try:
+        with opened.stream("POST", server.base + "/chat/completions", json=payload) as r:
+            for line in r.iter_lines():
+                if not line.startswith("data:") or line.strip() == "data: [DONE]":
+                    continue
+                event = json.loads(line[5:])
+                for choice in event.get("choices") or []:
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        first = first or time.perf_counter()
+                        parts.append(text)
+                usage = event.get("usage") or usage
+                timings = event.get("timings") or timings
+    finally:
+        if client is None:
+            opened.close()
     return {
         "ttft": (first or time.perf_counter()) - sent,
         "answer": "".join(parts),
@@ -93,53 +112,120 @@ def ask(server: Server, messages: list[dict], max_tokens: int = ANSWER_TOKENS) -
     }
 
 
-def conversation(
-    server: Server, question: str, report: Callable[[list[dict]], None] | None = None
-) -> list[dict]:
-    messages = [{"role": "user", "content": question}]
-    turns = []
-    for follow_up in [None, *FOLLOW_UPS]:
-        if follow_up is not None:
-            messages += [
-                {"role": "assistant", "content": turns[-1]["answer"]},
-                {"role": "user", "content": follow_up},
+class Chat:
+    """One conversation, a turn at a time: the question, then each of FOLLOW_UPS."""
+
+    def __init__(self, question: str) -> None:
+        self.messages = [{"role": "user", "content": question}]
+        self.turns: list[dict] = []
+
+    @property
+    def done(self) -> bool:
+        return len(self.turns) > len(FOLLOW_UPS)
+
+    def turn(self, server: Server, client: httpx2.Client | None = None) -> dict:
+        if self.turns:
+            self.messages += [
+                {"role": "assistant", "content": self.turns[-1]["answer"]},
+                {"role": "user", "content": FOLLOW_UPS[len(self.turns) - 1]},
             ]
-        turns.append(ask(server, list(messages)))
+        self.turns.append(ask(server, list(self.messages), client=client))
+        return self.turns[-1]
+
+
+def conversation(
+    server: Server,
+    question: str,
+    report: Callable[[list[dict]], None] | None = None,
+    client: httpx2.Client | None = None,
+) -> list[dict]:
+    chat = Chat(question)
+    while not chat.done:
+        chat.turn(server, client)
         if report is not None:
-            report(turns)
-    return turns
+            report(chat.turns)
+    return chat.turns
 
 
-def multi_turn(model: Path, threads: int, home: str, servers: list[str]) -> None:
+# Both servers are started together when the model is this small, and asked turn by turn
+# in alternation (A's turn 1, B's turn 1, A's turn 2...), so that a shared machine's drift
+# hits both alike; a larger model runs one server at a time, a whole conversation each.
+TOGETHER_MAX_BYTES = 2 * 1024**3
+
+
+def start(name: str, model: Path, threads: int, home: str) -> Server:
+    if name == "amalia serve":
+        return start_amalia(model, 1, threads, home, ctx=CTX)
+    return start_llama_cpp_server(model, threads, ctx=CTX)
+
+
+def multi_turn(model: Path, threads: int, home: str, servers: list[str], reps: int) -> None:
     print(f"1. 3-turn conversation, first question ~1,500 tokens (ctx {CTX}, {threads} threads)")
     print("   target: turns 2-3 time to first token <= 25% of turn 1, <= llama_cpp.server's")
-    question = long_question()
+    print("   (one kept-alive connection per server, as the openai client keeps)")
     print(
-        f"   {'server':<18} {'turn':>4} {'prompt':>7} {'cached':>7} {'TTFT s':>8} {'of turn 1':>9}",
+        f"   {'server':<18} {'rep':>3} {'turn':>4} {'prompt':>7} {'cached':>7} {'TTFT s':>8}"
+        f" {'of turn 1':>9}",
         flush=True,
     )
-    for name in servers:
-        server = (
-            start_amalia(model, 1, threads, home, ctx=CTX)
-            if name == "amalia serve"
-            else start_llama_cpp_server(model, threads, ctx=CTX)
-        )
-        try:
-            ask(server, [{"role": "user", "content": "Hi"}], max_tokens=2)  # warm up
-            # each turn printed as it ends: at AMALIA's shape a side takes many minutes
-            conversation(server, question, report=functools.partial(print_turn, name))
-        finally:
+    together = model.stat().st_size <= TOGETHER_MAX_BYTES
+    later: dict[str, list[float]] = {name: [] for name in servers}
+    running: dict[str, Server] = {}
+    clients: dict[str, httpx2.Client] = {}
+    try:
+        if together:
+            running = {name: start(name, model, threads, home) for name in servers}
+        for rep in range(reps):
+            # each repetition its own document: no server holds any of it yet
+            question = f"Document {rep + 1}.\n" + long_question()
+            order = servers if rep % 2 == 0 else servers[::-1]
+            groups = [order] if together else [[name] for name in order]
+            for group in groups:
+                chats = {name: Chat(question) for name in group}
+                for name in group:
+                    if name not in running:
+                        running[name] = start(name, model, threads, home)
+                    if name not in clients:
+                        clients[name] = httpx2.Client(timeout=3600)
+                        ask(running[name], [{"role": "user", "content": "Hi"}], 2, clients[name])
+                while not all(chat.done for chat in chats.values()):
+                    for name in group:  # in turn: A's turn n, then B's
+                        chats[name].turn(running[name], clients[name])
+                        # each turn printed as it ends: at AMALIA's shape a side takes
+                        # many minutes
+                        print_turn(name, rep + 1, chats[name].turns)
+                for name in group:
+                    later[name] += [turn["ttft"] for turn in chats[name].turns[1:]]
+                    if not together:
+                        clients.pop(name).close()
+                        running.pop(name).stop()
+    finally:
+        for client in clients.values():
+            client.close()
+        for server in running.values():
             server.stop()
+    for name, values in later.items():
+        print(
+            f"   {name:<18} turns 2-3 TTFT: median {statistics.median(values) * 1000:7.1f} ms,"
+            f" best {min(values) * 1000:7.1f} ms (n={len(values)})"
+        )
+    if len(later) == 2:
+        ours, theirs = (later[name] for name in servers)
+        ratio = statistics.median(ours) / statistics.median(theirs)
+        print(f"   ratio of medians amalia serve / llama_cpp.server: {ratio:.2f}x (goal <= 1.0x)")
+        if together:
+            pairs = statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
+            print(f"   median of the turn-by-turn ratios: {pairs:.2f}x")
 
 
-def print_turn(name: str, turns: list[dict]) -> None:
+def print_turn(name: str, rep: int, turns: list[dict]) -> None:
     turn = turns[-1]
     usage = turn["usage"]
     cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", "-")
     share = turn["ttft"] / turns[0]["ttft"]
     print(
-        f"   {name:<18} {len(turns):>4} {usage.get('prompt_tokens', 0):>7} {cached!s:>7} "
-        f"{turn['ttft']:>8.2f} {share:>9.0%}",
+        f"   {name:<18} {rep:>3} {len(turns):>4} {usage.get('prompt_tokens', 0):>7} "
+        f"{cached!s:>7} {turn['ttft']:>8.3f} {share:>9.0%}",
         flush=True,
     )
 
@@ -243,6 +329,7 @@ def main() -> None:
         "--only", choices=["reuse", "concurrent", "health"], action="append", default=None
     )
     parser.add_argument("--no-reference", action="store_true", help="skip llama_cpp.server")
+    parser.add_argument("--reps", type=int, default=3, help="conversations per server")
     args = parser.parse_args()
     model = args.model or ensure_smollm()
     parts = args.only or ["reuse", "concurrent", "health"]
@@ -250,7 +337,7 @@ def main() -> None:
     print(f"model {model.name}; load average at start: {os.getloadavg()[0]:.2f}\n")
     if "reuse" in parts:
         servers = ["amalia serve"] + ([] if args.no_reference else ["llama_cpp.server"])
-        multi_turn(model, args.threads, home, servers)
+        multi_turn(model, args.threads, home, servers, args.reps)
     if "concurrent" in parts:
         for parallel in (4, 2):
             concurrent_conversations(model, args.threads, home, parallel)

@@ -7,6 +7,7 @@ Checked by the API's ``usage.prompt_tokens_details.cached_tokens``, llama-server
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -158,3 +159,99 @@ def test_a_state_saved_at_unload_is_the_cells_not_the_released_pages(large_serve
     restored, cached = answer(history)  # the cells as saved, read back from disk
     assert cached >= 300
     assert "pomegranate" in restored.lower()
+
+
+# --- a prefix another slot holds is copied, not read again (issue 29) -------------------------
+# The issue's case: a ~2,000-token conversation in one slot, then the same conversation
+# with its last message edited ("… texto" -> "… texto 0").
+DOCUMENT = " ".join(
+    f"Nota {i}: o antigo {place} do bairro {i * 7 % 31} foi reconstruído em {1700 + i * 3}."
+    for i, place in enumerate(["mercado", "cais", "jardim", "elétrico", "farol"] * 13)
+)
+EDIT_CTX = "2560"
+
+
+def document_conversation(last: str) -> list[dict]:
+    return [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": DOCUMENT + "\n\nWhich district was rebuilt first?"},
+        {"role": "assistant", "content": "District 0: its market was rebuilt in 1700."},
+        {"role": "user", "content": last},
+    ]
+
+
+ORIGINAL = document_conversation("Now list the notes about the lighthouse in the texto")
+EDITED = document_conversation("Now list the notes about the lighthouse in the texto 0")
+
+
+def ask_figures(client: openai.OpenAI, model: str, messages: list[dict], max_tokens: int) -> dict:
+    reply = client.chat.completions.create(
+        model=model, messages=messages, temperature=0, max_tokens=max_tokens
+    )
+    return {
+        "answer": reply.choices[0].message.content,
+        "prompt": reply.usage.prompt_tokens,
+        "cached": reply.usage.prompt_tokens_details.cached_tokens,
+        "evaluated": reply.model_extra["timings"]["prompt_n"],
+    }
+
+
+@pytest.fixture(scope="module")
+def fresh_edited(smollm: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The edited conversation read from scratch, by a new server of two slots (the same
+    attention as the server under test): the answer a copied prefix must give (greedy)."""
+    args = [str(smollm), "--port", "0", "--parallel", "2", "--ctx", EDIT_CTX, "--threads", "2"]
+    with serving(tmp_path_factory.mktemp("serve-fresh"), args) as s:
+        figures = ask_figures(*client_for(s), EDITED, max_tokens=24)
+    assert figures["cached"] == 0 and figures["prompt"] > 1900
+    return figures
+
+
+@pytest.fixture
+def two_slots(smollm: Path, tmp_path: Path) -> Iterator[Server]:
+    args = [str(smollm), "--port", "0", "--parallel", "2", "--ctx", EDIT_CTX, "--threads", "2"]
+    with serving(tmp_path, args) as s:
+        yield s
+
+
+def test_an_edited_last_message_copies_the_prefix_another_slot_holds(two_slots, fresh_edited):
+    client, model = client_for(two_slots)
+    original = ask_figures(client, model, ORIGINAL, max_tokens=24)
+    assert original["cached"] == 0
+    time.sleep(1)
+    evaluated_before = two_slots.health()["prompt_tokens_evaluated"]
+    edited = ask_figures(client, model, EDITED, max_tokens=24)
+    # Everything before the edit came from the other slot's cells: only the edited end
+    # and the assistant header were evaluated.
+    assert original["prompt"] - 10 <= edited["cached"] < edited["prompt"]
+    assert edited["evaluated"] == edited["prompt"] - edited["cached"] <= 12
+    assert two_slots.health()["prompt_tokens_evaluated"] - evaluated_before == edited["evaluated"]
+    assert edited["answer"] == fresh_edited["answer"]
+    # and the first conversation was not evicted for it: its next turn reads nothing again
+    again = ask_figures(client, model, ORIGINAL, max_tokens=24)
+    assert again["cached"] == original["prompt"] - 1  # the last token gives the logits
+    assert again["answer"] == original["answer"]
+
+
+def test_a_prefix_is_copied_from_a_slot_that_is_still_answering(two_slots, fresh_edited):
+    """The source slot generates while its cells are copied: the copy takes the positions
+    it had decoded, and neither answer changes."""
+    client, model = client_for(two_slots)
+    short = ask_figures(client, model, ORIGINAL, max_tokens=24)
+    answering = client.chat.completions.create(
+        model=model, messages=ORIGINAL, temperature=0, max_tokens=400, stream=True
+    )
+    parts: list[str] = []
+    for chunk in answering:  # the original answers again, from its own slot...
+        if chunk.choices and chunk.choices[0].delta.content:
+            parts.append(chunk.choices[0].delta.content)
+            break
+    assert two_slots.health()["slots_processing"] == 1
+    edited = ask_figures(client, model, EDITED, max_tokens=24)  # ...while this is copied
+    assert two_slots.health()["slots_processing"] == 1, "the source had stopped answering"
+    for chunk in answering:
+        if chunk.choices and chunk.choices[0].delta.content:
+            parts.append(chunk.choices[0].delta.content)
+    assert short["prompt"] - 10 <= edited["cached"] < edited["prompt"]
+    assert edited["answer"] == fresh_edited["answer"]
+    assert "".join(parts).startswith(short["answer"])
