@@ -145,12 +145,9 @@ def linux_same_variants(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [str(python), "-m", "pip", "install", "--quiet", str(wheel.path), str(CHECKOUT)],
         check=True,
     )
-    found = subprocess.run(
-        [str(python), "-c", "import llama_cpp, os; print(os.path.dirname(llama_cpp.__file__))"],
-        capture_output=True, text=True, check=True, cwd=venv,
-    ).stdout.strip()  # fmt: skip
+    (lib,) = venv.glob("lib/python*/site-packages/llama_cpp/lib")
     kept = 0
-    for library in (Path(found) / "lib").glob("libggml-cpu-*.so"):
+    for library in lib.glob("libggml-cpu-*.so"):
         if (
             library.name.removeprefix("libggml-cpu-").removesuffix(".so")
             in windows_build.SMALL_VARIANTS
