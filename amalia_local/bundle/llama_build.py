@@ -66,6 +66,13 @@ def wheel_variants(wheel: Path) -> tuple[str, ...]:
     return tuple(sorted(v for v in found if v))
 
 
+def cached_wheel(folder: Path, describe: Callable[[Path], LlamaWheel]) -> LlamaWheel | None:
+    """The wheel a finished build left in its cache folder (the cache holds whole builds
+    only), described by its spec; None before the first build."""
+    wheels = sorted(folder.glob("llama_cpp_python-*.whl")) if folder.is_dir() else []
+    return describe(wheels[0]) if wheels else None
+
+
 @dataclass(frozen=True)
 class PortableSpec:
     """Which portable wheel: one per llama-cpp-python version, flags, Python and platform."""
@@ -86,17 +93,10 @@ class PortableSpec:
         return self.cache_root / f"{self.version}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
     def cached(self) -> LlamaWheel | None:
-        wheels = sorted(self.folder.glob("llama_cpp_python-*.whl")) if self.folder.is_dir() else []
-        return self._wheel(wheels[0]) if wheels else None
+        return cached_wheel(self.folder, self._wheel)
 
     def _wheel(self, path: Path) -> LlamaWheel:
-        return LlamaWheel(
-            path=path,
-            version=self.version,
-            cmake_args=self.cmake_args,
-            gpu=self.gpu,
-            cpu_variants=wheel_variants(path),
-        )
+        return LlamaWheel(path, self.version, self.cmake_args, self.gpu, wheel_variants(path))
 
     def ensure(
         self, pip_sources: list[str], progress: Callable[[int, int], None], log_path: Path

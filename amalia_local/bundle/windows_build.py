@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TextIO
 
 from amalia_local.bundle.errors import WheelhouseError
-from amalia_local.bundle.llama_build import LlamaWheel, run_logged, wheel_variants
+from amalia_local.bundle.llama_build import LlamaWheel, cached_wheel, run_logged, wheel_variants
 
 PLATFORM = "win_amd64"
 TAG = f"py3-none-{PLATFORM}"
@@ -157,17 +157,10 @@ class WindowsSpec:
         return self.cache_root / f"{self.version}-{PLATFORM}-{digest}"
 
     def cached(self) -> LlamaWheel | None:
-        wheels = sorted(self.folder.glob("llama_cpp_python-*.whl")) if self.folder.is_dir() else []
-        return self._wheel(wheels[0]) if wheels else None
+        return cached_wheel(self.folder, self._wheel)
 
     def _wheel(self, path: Path) -> LlamaWheel:
-        return LlamaWheel(
-            path=path,
-            version=self.version,
-            cmake_args=self.cmake_args,
-            gpu="none",
-            cpu_variants=wheel_variants(path),
-        )
+        return LlamaWheel(path, self.version, self.cmake_args, "none", wheel_variants(path))
 
     def ensure(
         self,
