@@ -210,10 +210,10 @@ def main(here: Path, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--into", type=Path, default=None, help="default: ~/.amalia-venv")
     parser.add_argument("--folder", action="store_true", help="a plain folder, not a venv")
     args = parser.parse_args(argv)
-    for name, value in (("PIP_NO_INDEX", "1"), ("PIP_DISABLE_PIP_VERSION_CHECK", "1")):
-        os.environ[name] = value
-    os.environ["PIP_NO_INPUT"] = "1"
-    os.environ["HF_HUB_OFFLINE"] = "1"
+    # pip.conf naming an index cannot bring the network back; nothing may ask questions
+    os.environ.update(
+        PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", HF_HUB_OFFLINE="1"
+    )
     root = (args.into or default_root()).expanduser().absolute()
     try:
         return _install(here, root, args.folder)
