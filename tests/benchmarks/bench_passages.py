@@ -2,6 +2,7 @@
 recall of the retrieval test set.
 
     python tests/benchmarks/bench_passages.py [--articles 1300] [--files 50]
+    python tests/benchmarks/bench_passages.py --model AMALIA_SHAPE.gguf [--threads 2]
 
 Prints one line per figure:
 - a ~300-page PDF (tests/legal_documents.py): text extraction, split + stem + index, and
@@ -11,11 +12,21 @@ Prints one line per figure:
   (FTS5 BM25 + the budget, token counts estimated: the model counts ~10 passages more);
 - recall of tests/retrieval_set.py within the default budget, and first.
 Goals in issue 28 (2 cores): under 15 s, under 30 s, under 200 ms per question.
+
+With ``--model`` (AMALIA's shape: ../shared/tools/make_amalia_shape.py), instead: time to
+first token of ``amalia run --file`` on the 300-page PDF, two questions, each in a new
+process (the first builds the index, the second finds it cached), against the time the
+same question would take if the document were read whole, projected from the prompt
+speed measured in the same run (optimistic: attention over 100k+ tokens is slower per
+token than over the ~2k the passages are, and no such context fits on a laptop anyway).
+The document's tokens are counted with the model's own tokenizer, as the budget is.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import subprocess
 import sys
@@ -83,11 +94,47 @@ def search_times(indexes, documents, questions, rounds: int = 5) -> list[float]:
     return times
 
 
+def first_token_at_shape(model: Path, articles: int, threads: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        pdf = write_pdf(folder / "regulamento.pdf", pages_of(regulation(articles)))
+        env = {**os.environ, "AMALIA_HOME": str(folder / "home")}
+        amalia = [sys.executable, "-m", "amalia_local"]
+        text = read_document(pdf).text
+        counted = subprocess.run(
+            [*amalia, "tokenize", str(model), "-", "--json", "--no-bos"],
+            input=text, capture_output=True, text=True, check=True, env=env,
+        ).stdout  # fmt: skip
+        whole_tokens = len(json.loads(counted)["ids"])
+        print(f"300-page PDF: {whole_tokens:,} tokens with {model.name}'s tokenizer")
+        for n, question in enumerate(ABOUT_THE_PDF[:2], start=1):
+            argv = [*amalia, "run", str(model), question, "--file", str(pdf), "--json",
+                    "--max-tokens", "1", "--temperature", "0", "--no-save",
+                    "--threads", str(threads)]  # fmt: skip
+            started = time.perf_counter()
+            out = subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
+            wall = time.perf_counter() - started
+            stats = json.loads(out.stdout)["stats"]
+            speed = stats["prompt_tokens_per_second"]
+            projected = whole_tokens / speed
+            print(f"question {n} ({'index built' if n == 1 else 'index cached'}): "
+                  f"{stats['prompt_tokens']:,} prompt tokens read at {speed:.1f} tokens/s, "
+                  f"first token {stats['time_to_first_token_s']:.1f} s after the prompt was "
+                  f"ready, {wall:.1f} s from start (load, search included)")  # fmt: skip
+            print(f"  read whole instead (projected): {projected:,.0f} s = {projected / 3600:.1f} h"
+                  f", {projected / wall:,.0f}x the passages' wall time")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=1300)
     parser.add_argument("--files", type=int, default=50)
+    parser.add_argument("--model", type=Path, help="time to first token at this model's shape")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    if args.model:
+        first_token_at_shape(args.model, args.articles, args.threads)
+        return
     questions = [q.text for r in REGULATIONS for q in build(r)[1]]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
