@@ -226,7 +226,10 @@ def _cpu_backend(backend: dict[str, Any], runtime: Runtime) -> str:
 
 
 def doctor(store: ModelStore, runtime: Runtime, out: TextIO, json_output: bool) -> int:
-    data = collect(store)
+    # Loading a portable build's CPU variant logs from C ("load_backend: loaded CPU
+    # backend from ..."): into the log file, as every other llama.cpp line.
+    with runtime.open_llama_log():
+        data = collect(store)
     if json_output:
         out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     else:

@@ -100,6 +100,7 @@ def test_on_this_machine_a_newer_variant_is_picked(old_pc: dict[str, str]) -> No
         check=False,
     )  # fmt: skip
     assert doctor.returncode == 0, doctor.stderr[-2000:]
+    assert doctor.stderr == "", "llama.cpp's log (load_backend: ...) goes to the log file"
     loaded = json.loads(doctor.stdout)["llama_cpp"]["cpu_backend"]["loaded"]
     if not cpu_features.features().get("AVX2"):
         pytest.skip("this machine has no AVX2")

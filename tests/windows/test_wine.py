@@ -8,11 +8,17 @@ named ``João Sá``; pipes carry the ANSI code page (cp1252), as on a real Windo
 
 from __future__ import annotations
 
+import json
 import re
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 from user_process import run_as_user, user_env
-from wine_helpers import windows_path
+from wine_helpers import WINE, windows_path
+
+from amalia_local.conversations import ConversationStore
 
 GREEDY = ("--temperature", "0", "--seed", "1", "--max-tokens", "24", "--threads", "2")
 QUESTION = "Qual é a capital de Portugal?"
@@ -55,6 +61,7 @@ def test_doctor_names_the_cpu_variant_loaded(win_amalia) -> None:
     print(backend)
     assert "haswell" in backend or "x64" in backend
     assert "Windows" in done.stdout
+    assert done.stderr == "", "llama.cpp's log goes to the log file, not the console"
 
 
 def test_list_and_info(win_amalia) -> None:
@@ -134,3 +141,66 @@ def test_bundle_verify_on_the_windows_side(win_amalia, win_bundle) -> None:
     done = win_amalia("bundle", "verify", windows_path(win_bundle), "--lang", "en")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "Bundle intact" in done.stdout and "haswell, x64" in done.stdout
+
+
+def _amalia_argv(win_python: Path, target: Path, *args: str) -> list[str]:
+    return [WINE, str(win_python), "-P", windows_path(target / "amalia.py"), *args]
+
+
+def test_ctrl_c_stops_the_answer_and_keeps_the_conversation(
+    wine, win_python: Path, win_install, smollm: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C while the answer streams: wine turns SIGINT into the console's CTRL_C_EVENT,
+    as Windows does for the program in front; the same exit and saved state as on Linux."""
+    target, _ = win_install
+    home = tmp_path / "ctrl-c-home"
+    process = subprocess.Popen(
+        _amalia_argv(win_python, target, "run", windows_path(smollm),
+                     "Conta uma história muito longa sobre Lisboa.", "--max-tokens", "3000",
+                     "--lang", "en", "--threads", "2"),
+        env=wine.env(AMALIA_HOME=windows_path(home)),
+        cwd=str(wine.home), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        assert process.stdout.read(8), "no answer streamed"
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        stopped_after = time.monotonic() - sent
+    finally:
+        process.kill()
+    stderr = process.stderr.read().decode("cp1252", "replace")
+    assert process.returncode == 130, stderr[-2000:]
+    assert stderr.strip() == "amalia: interrupted"
+    assert stopped_after < 10, stopped_after  # against a hang, not a speed figure
+    store = ConversationStore.in_dir(home / "data")
+    try:
+        (summary,) = store.list()
+        last = store.get(summary.id).messages[-1]
+    finally:
+        store.close()
+    assert last.stop_reason == "cancelled" and last.content
+
+
+def test_platform_folders_without_amalia_home(
+    wine, win_python: Path, win_install, smollm: Path
+) -> None:
+    """No AMALIA_HOME, as a user runs it: Windows' own per-user folder (platformdirs asks
+    the shell for LOCAL_APPDATA), not a Unix-style dot folder."""
+    target, _ = win_install
+
+    def amalia(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = _amalia_argv(win_python, target, *args)
+        done = wine.run(argv[1:])
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done
+
+    amalia("import", windows_path(smollm), "--name", "pequeno", "--lang", "en")
+    store = json.loads(amalia("doctor", "--json").stdout)["disk"]["store"]
+    print(store)
+    assert re.fullmatch(r"C:\\users\\[^\\]+\\AppData\\Local\\amalia-local\\models", store)
+    (local,) = (wine.prefix / "drive_c" / "users").glob("*/AppData/Local/amalia-local")
+    assert any((local / "models" / "files").iterdir())
+    assert "pequeno" in amalia("list", "--lang", "pt").stdout
