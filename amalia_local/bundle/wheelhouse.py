@@ -215,22 +215,21 @@ def build(
             requirement,
             *([str(llama_wheel)] if llama_wheel is not None else []),
         )
-        shipped = _find(dest, LLAMA, version, (".whl",))
-        if shipped is None:
-            raise WheelhouseError("bundle.pip_failed", command=f"wheel {LLAMA}")
-        if llama_wheel is not None and sha256_file(shipped) != sha256_file(llama_wheel):
-            raise WheelhouseError("bundle.pip_failed", command=f"wheel {LLAMA} (not the one built)")
+        _check_shipped(dest, version, llama_wheel, "wheel")
         _add_pip(dest, pip, [])
         platform = request.platform or this_platforms()[0]
         return Wheelhouse(platform, python, True, version, llama_from_source=False)
     platform = request.platform or this_platforms()[0]
     _add_pip(dest, pip, _target_flags(platform, python))
     if llama_wheel is not None:
-        _download_with_wheel(
-            dest, work, platform, python, pip, constraints, requirement, llama_wheel
-        )
+        flags = [*_target_flags(platform, python), "--constraint", str(constraints)]
+        _download_with_wheel(dest, work, pip, flags, requirement, llama_wheel)
+        _check_shipped(dest, version, llama_wheel, "download")
+        _complete_for_target(dest, platform, python, pip, flags)
         return Wheelhouse(platform, python, False, version, llama_from_source=False)
-    from_source = _download_foreign(dest, work, platform, python, pip, constraints, requirement)
+    from_source = _download_foreign(
+        dest, work, platform, python, pip, constraints, requirement, version
+    )
     return Wheelhouse(platform, python, False, version, llama_from_source=from_source)
 
 
@@ -281,21 +280,23 @@ def _target_flags(platform: str, python: str) -> list[str]:
     ]
 
 
+def _check_shipped(dest: Path, version: str, llama_wheel: Path | None, step: str) -> None:
+    """The llama-cpp-python pip put in ``dest`` is a wheel, and the one we built if any:
+    pip prefers an index's wheel of the same version over a local one it was offered."""
+    shipped = _find(dest, LLAMA, version, (".whl",))
+    if shipped is None:
+        raise WheelhouseError("bundle.pip_failed", command=f"{step} {LLAMA}")
+    if llama_wheel is not None and sha256_file(shipped) != sha256_file(llama_wheel):
+        raise WheelhouseError("bundle.pip_failed", command=f"{step} {LLAMA} (not the one built)")
+
+
 def _download_with_wheel(
-    dest: Path,
-    work: Path,
-    platform: str,
-    python: str,
-    pip: Pip,
-    constraints: Path,
-    requirement: str,
-    llama_wheel: Path,
+    dest: Path, work: Path, pip: Pip, flags: Sequence[str], requirement: str, llama_wheel: Path
 ) -> None:
     """``pip download`` for another target, offered the llama-cpp-python wheel built for it."""
     offered = work / "offered"
     offered.mkdir(parents=True, exist_ok=True)
     shutil.copy2(llama_wheel, offered / llama_wheel.name)
-    flags = [*_target_flags(platform, python), "--constraint", str(constraints)]
     pip(
         "download",
         "--dest",
@@ -306,11 +307,6 @@ def _download_with_wheel(
         str(offered),
         requirement,
     )
-    version = constraints.read_text(encoding="utf-8").split("==", 1)[1].strip()
-    shipped = _find(dest, LLAMA, version, (".whl",))
-    if shipped is None or sha256_file(shipped) != sha256_file(llama_wheel):
-        raise WheelhouseError("bundle.pip_failed", command=f"download {LLAMA} (not the one built)")
-    _complete_for_target(dest, platform, python, pip, flags)
 
 
 def _download_foreign(
@@ -321,9 +317,9 @@ def _download_foreign(
     pip: Pip,
     constraints: Path,
     requirement: str,
+    version: str,
 ) -> bool:
     """``pip download`` for another target; returns True when llama-cpp-python is an sdist."""
-    version = constraints.read_text(encoding="utf-8").split("==", 1)[1].strip()
     sdists = work / "sdist"
     pip(
         "download",

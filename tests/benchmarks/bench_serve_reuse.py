@@ -17,7 +17,7 @@ one after the other, never together (AMALIA's shape needs ~11 GB each): wrap a r
 that shape in ``flock /tmp/amalia-shape.lock``.
 
     python tests/benchmarks/bench_serve_reuse.py [MODEL.gguf] [--threads 2] [--only reuse]
-        [--reps 3]
+        [--reps 3] [--parallel 1]
 
 llama_cpp.server needs its extras in the same environment (not a dependency of this
 project): ``pip install 'llama-cpp-python[server]'``.
@@ -153,14 +153,21 @@ def conversation(
 TOGETHER_MAX_BYTES = 2 * 1024**3
 
 
-def start(name: str, model: Path, threads: int, home: str) -> Server:
+def start(name: str, model: Path, threads: int, home: str, parallel: int = 1) -> Server:
+    """``parallel``: amalia's slots; with 2+ its batch context keeps flash attention on
+    (engine/batch.py), which the later turns' prompt chunks pay for on a CPU."""
     if name == "amalia serve":
-        return start_amalia(model, 1, threads, home, ctx=CTX)
+        return start_amalia(model, parallel, threads, home, ctx=CTX)
     return start_llama_cpp_server(model, threads, ctx=CTX)
 
 
-def multi_turn(model: Path, threads: int, home: str, servers: list[str], reps: int) -> None:
-    print(f"1. 3-turn conversation, first question ~1,500 tokens (ctx {CTX}, {threads} threads)")
+def multi_turn(
+    model: Path, threads: int, home: str, servers: list[str], reps: int, parallel: int = 1
+) -> None:
+    print(
+        f"1. 3-turn conversation, first question ~1,500 tokens (ctx {CTX}, {threads} threads,"
+        f" amalia serve --parallel {parallel})"
+    )
     print("   target: turns 2-3 time to first token <= 25% of turn 1, <= llama_cpp.server's")
     print("   (one kept-alive connection per server, as the openai client keeps)")
     print(
@@ -174,7 +181,7 @@ def multi_turn(model: Path, threads: int, home: str, servers: list[str], reps: i
     clients: dict[str, httpx2.Client] = {}
     try:
         if together:
-            running = {name: start(name, model, threads, home) for name in servers}
+            running = {name: start(name, model, threads, home, parallel) for name in servers}
         for rep in range(reps):
             # each repetition its own document: no server holds any of it yet
             question = f"Document {rep + 1}.\n" + long_question()
@@ -184,7 +191,7 @@ def multi_turn(model: Path, threads: int, home: str, servers: list[str], reps: i
                 chats = {name: Chat(question) for name in group}
                 for name in group:
                     if name not in running:
-                        running[name] = start(name, model, threads, home)
+                        running[name] = start(name, model, threads, home, parallel)
                     if name not in clients:
                         clients[name] = httpx2.Client(timeout=3600)
                         ask(running[name], [{"role": "user", "content": "Hi"}], 2, clients[name])
@@ -330,6 +337,7 @@ def main() -> None:
     )
     parser.add_argument("--no-reference", action="store_true", help="skip llama_cpp.server")
     parser.add_argument("--reps", type=int, default=3, help="conversations per server")
+    parser.add_argument("--parallel", type=int, default=1, help="amalia serve's slots (part 1)")
     args = parser.parse_args()
     model = args.model or ensure_smollm()
     parts = args.only or ["reuse", "concurrent", "health"]
@@ -337,7 +345,7 @@ def main() -> None:
     print(f"model {model.name}; load average at start: {os.getloadavg()[0]:.2f}\n")
     if "reuse" in parts:
         servers = ["amalia serve"] + ([] if args.no_reference else ["llama_cpp.server"])
-        multi_turn(model, args.threads, home, servers, args.reps)
+        multi_turn(model, args.threads, home, servers, args.reps, args.parallel)
     if "concurrent" in parts:
         for parallel in (4, 2):
             concurrent_conversations(model, args.threads, home, parallel)
