@@ -212,7 +212,8 @@ class ChatService:
     ) -> ReadQuestion:
         """How ``text`` will be asked: its documents whole, or the passages chosen for it.
 
-        Changes nothing, here or on disk, so the chat runs it in a worker (a search of a
+        Changes nothing of the conversation, here or in the database (documents not
+        indexed yet are, in the cache), so the chat runs it in a worker (a search of a
         big folder takes seconds) and may drop what it returns; :meth:`ask` it before
         anything else changes the conversation. Refused when the documents cannot fit
         the context (:class:`DocumentsTooLong`), or, read in passages, when none matches

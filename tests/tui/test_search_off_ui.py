@@ -23,7 +23,7 @@ from amalia_local.conversations.store import ASSISTANT, USER
 from amalia_local.services import passages
 from amalia_local.tui.widgets.prompt import PromptInput
 
-HOLD_S = 5.0
+HOLD_S = 20.0  # only a search on the UI thread (the old code) waits this long
 N_CTX = 4096  # the tiny model's tokens are bytes: room for a few passages
 
 
