@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from amalia_local.documents import Document
     from amalia_local.engine import Reply, ReplyStats, SamplingOptions
     from amalia_local.i18n import Translator
-    from amalia_local.services.passages import Excerpts
+    from amalia_local.services.passages import Excerpts, OnIndex
 
 # Handing text to the UI five times a second still reads as streaming; the UI may ask
 # for less (tui/paint_budget.py) when painting costs the model too much CPU.
@@ -209,6 +209,7 @@ class ChatService:
         reading: str = "auto",
         translator: Translator | None = None,
         err: TextIO | None = None,
+        on_index: OnIndex | None = None,
     ) -> ReadQuestion:
         """How ``text`` will be asked: its documents whole, or the passages chosen for it.
 
@@ -218,7 +219,9 @@ class ChatService:
         anything else changes the conversation. Refused when the documents cannot fit
         the context (:class:`DocumentsTooLong`), or, read in passages, when none matches
         (``passages.NoMatchingPassage``). ``reading``: auto, passages or whole
-        (``run --passages/--whole``). ``err``: indexing progress.
+        (``run --passages/--whole``). ``err``: indexing progress. ``on_index(done, total)``:
+        told before each document's index is opened; an exception it raises stops the
+        search there (the chat's Esc).
         """
         excerpts: Excerpts | None = None
         searched = self.searched
@@ -236,6 +239,7 @@ class ChatService:
                 in_context=self._in_context(),
                 translator=translator,
                 err=err,
+                on_index=on_index,
             )
             documents, excerpts, searched = found.documents, found.excerpts, found.searched
         message = compose(text, documents)

@@ -10,6 +10,7 @@ handled only after it ended, which is what the first test catches.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tiny_gguf import TinySpec, write_tiny_gguf
 from tui_helpers import SIZE, ask, wait_answer, wait_ready, wait_until
 
 from amalia_local.conversations.store import ASSISTANT, USER
+from amalia_local.passages.index import PassageIndex
 from amalia_local.services import passages
 from amalia_local.tui.widgets.prompt import PromptInput
 
@@ -177,3 +179,49 @@ async def test_quitting_while_searching_saves_nothing(make_app, long_model, tmp_
     app = make_app(long_model, n_ctx=N_CTX)
     async with app.run_test(size=SIZE):
         assert app.store.list("") == []
+
+
+async def test_a_folder_indexed_when_asked_shows_how_far_and_esc_stops_it(
+    make_app, long_model, tmp_path, monkeypatch
+):
+    """Short notes are not indexed while attaching (each fits alone); together they
+    do not fit, so the question indexes them: the status counts them, and Esc stops
+    the indexing at the next note instead of waiting for all of them."""
+    folder = tmp_path / "Notas da Câmara"
+    folder.mkdir()
+    for n in range(40):
+        lines = regulation(25 if n % 10 == 0 else 24, seed=n)[-12:]
+        (folder / f"nota-{n:02}.txt").write_text("\n".join(lines), encoding="utf-8")
+    opened: list[str] = []
+    gate = Gate()
+    real_open = PassageIndex.open.__func__
+
+    def open_index(cls, document, cache_dir, progress=None):
+        opened.append(document.name)
+        if len(opened) == 5:
+            gate.entered.set()
+            gate.release.wait(HOLD_S)
+        return real_open(cls, document, cache_dir, progress)
+
+    monkeypatch.setattr(PassageIndex, "open", classmethod(open_index))
+    app = make_app(long_model, n_ctx=N_CTX, lang="pt")
+    notices = _notices(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        chat = app.chat_screen()
+        chat.read_attachment(folder)
+        await wait_until(lambda: len(chat.attachment_bar.attached) == 40, timeout=120)
+        assert opened == []  # nothing indexed while attaching
+        await ask(pilot, "Qual é a taxa das esplanadas?")
+        await wait_until(gate.entered.is_set)
+        status = chat.query_one("#status")
+        await wait_until(
+            lambda: re.search(r"a procurar nos documentos: \d de 40…", str(status.content))
+        )
+        await pilot.press("escape")
+        assert "pergunta não enviada: voltou à caixa" in notices
+        gate.release.set()
+        await wait_until(lambda: not chat.generating, timeout=30)
+        assert len(opened) == 5  # stopped before the sixth note
+        assert app.store.list("") == []
+        assert chat.query_one(PromptInput).text == "Qual é a taxa das esplanadas?"

@@ -27,11 +27,12 @@ from amalia_local.conversations.store import USER
 from amalia_local.documents import Document
 from amalia_local.engine import ReplyStats, SamplingOptions, StopReason
 from amalia_local.errors import AmaliaError
+from amalia_local.formatting import Count
 from amalia_local.services.chat import AnswerStream, ChatService, ReadQuestion, visible_history
-from amalia_local.services.passages import source_lines
+from amalia_local.services.passages import OnIndex, source_lines
 from amalia_local.tui.keys import translate_bindings
 from amalia_local.tui.paint_budget import PaintBudget
-from amalia_local.tui.screens.chat_attachments import ChatAttachments
+from amalia_local.tui.screens.chat_attachments import READING_POLL_S, ChatAttachments
 from amalia_local.tui.screens.dialogs import ConfirmScreen, TextPromptScreen
 from amalia_local.tui.widgets.attachments import AttachmentBar
 from amalia_local.tui.widgets.messages import AnswerMessage, MessageList
@@ -73,12 +74,30 @@ class QuestionRead(Message):
     error: BaseException | None
 
 
-def _read_question(asking: Asking) -> tuple[ReadQuestion | None, BaseException | None]:
+@dataclass
+class Indexing(Message):
+    """How far the search has got through the documents (sent from the reading thread)."""
+
+    asking: Asking
+    done: int
+    total: int
+
+
+class QuestionDropped(Exception):
+    """Raised in the reading thread at the next document once Esc dropped the question."""
+
+
+def _read_question(
+    asking: Asking, on_index: OnIndex | None = None
+) -> tuple[ReadQuestion | None, BaseException | None]:
     """What ChatService.read gives, or the error that refused the question."""
     try:
-        return asking.service.read(asking.text, asking.sampling, asking.documents), None
+        question = asking.service.read(
+            asking.text, asking.sampling, asking.documents, on_index=on_index
+        )
     except AmaliaError as exc:  # DocumentsTooLong, NoMatchingPassage: nothing saved
         return None, exc
+    return question, None
 
 
 class ChatScreen(ChatAttachments):
@@ -184,15 +203,37 @@ class ChatScreen(ChatAttachments):
     @work(thread=True, group="generation", exit_on_error=False)
     def _read_in_worker(self, asking: Asking) -> None:
         app = self.app
+        shown = 0.0
+
+        def on_index(done: int, total: int) -> None:
+            nonlocal shown
+            if asking.dropped:  # Esc or quitting: stop before the next document
+                raise QuestionDropped
+            if done and time.monotonic() - shown >= READING_POLL_S:
+                shown = time.monotonic()
+                self.post_message(Indexing(asking, done, total))
+
         # The search uses the model's tokenizer: quitting waits for it, as for an answer.
         app.generation_started()
         try:
-            question, error = _read_question(asking)
+            question, error = _read_question(asking, on_index)
+        except QuestionDropped:
+            question, error = None, None
         except Exception as exc:  # said in the chat like any error, never left hanging
             question, error = None, exc
         finally:
             app.generation_finished()
         self.post_message(QuestionRead(asking, question, error))
+
+    @on(Indexing)
+    def _indexing(self, message: Indexing) -> None:
+        if message.asking is not self._asking or message.asking.dropped:
+            return
+        app = self.app
+        searching = app.t(
+            "status.searching_count", done=Count(message.done), total=Count(message.total)
+        )
+        self.query_one(StatusBar).show([app.model_label(), searching])
 
     @on(QuestionRead)
     async def _question_read(self, message: QuestionRead) -> None:
