@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from amalia_local.documents import Document
     from amalia_local.engine import Reply, ReplyStats, SamplingOptions
     from amalia_local.i18n import Translator
-    from amalia_local.services.passages import Excerpts
+    from amalia_local.services.passages import Excerpts, OnIndex
 
 # Handing text to the UI five times a second still reads as streaming; the UI may ask
 # for less (tui/paint_budget.py) when painting costs the model too much CPU.
@@ -109,6 +109,20 @@ class AnswerStream:
         self.store.update_message(self.message_id, text, complete=complete, stop_reason=stop_reason)
 
 
+@dataclass(frozen=True)
+class ReadQuestion:
+    """A question ready to ask: what :meth:`ChatService.read` found, nothing saved yet."""
+
+    text: str  # as typed
+    message: str  # as the model reads it: the documents or passages framed in
+    documents: tuple[Document | StoredAttachment, ...]  # whole, or the passages
+    excerpts: Excerpts | None
+    searched: tuple[Document, ...]  # what the conversation reads in passages after it
+    # The conversation it was read for (id, messages, documents searched): ask() refuses
+    # it if that changed meanwhile (its passages were chosen against that history).
+    basis: tuple[object, ...]
+
+
 class ChatService:
     """The current conversation: model session in memory, its copy in the database.
 
@@ -176,21 +190,45 @@ class ChatService:
         translator: Translator | None = None,
         err: TextIO | None = None,
     ) -> AnswerStream:
-        """Ask ``text`` about ``documents`` (if any); refused before anything is saved or
-        evaluated when they cannot fit the context (:class:`DocumentsTooLong`), or, read
-        in passages, when none matches (``passages.NoMatchingPassage``).
+        """Ask ``text`` about ``documents`` (if any): :meth:`read` then :meth:`ask`.
 
         ``answer_first``: save the question once the answer's first text is out, not
         before asking (``run``: a script waits for the answer, not for the database).
-        ``reading``: auto, passages or whole (``run --passages/--whole``); the passages
-        chosen are in :attr:`excerpts` once this returns. ``err``: indexing progress.
         """
-        self.excerpts = None
+        question = self.read(
+            text, sampling, documents, reading=reading, translator=translator, err=err
+        )
+        return self.ask(question, sampling, answer_first=answer_first)
+
+    def read(
+        self,
+        text: str,
+        sampling: SamplingOptions,
+        documents: Sequence[Document | StoredAttachment] = (),
+        *,
+        reading: str = "auto",
+        translator: Translator | None = None,
+        err: TextIO | None = None,
+        on_index: OnIndex | None = None,
+    ) -> ReadQuestion:
+        """How ``text`` will be asked: its documents whole, or the passages chosen for it.
+
+        Changes nothing of the conversation, here or in the database (documents not
+        indexed yet are, in the cache), so the chat runs it in a worker (a search of a
+        big folder takes seconds) and may drop what it returns; :meth:`ask` it before
+        anything else changes the conversation. Refused when the documents cannot fit
+        the context (:class:`DocumentsTooLong`), or, read in passages, when none matches
+        (``passages.NoMatchingPassage``). ``reading``: auto, passages or whole
+        (``run --passages/--whole``). ``err``: indexing progress. ``on_index(done, total)``:
+        told before each document's index is opened; an exception it raises stops the
+        search there (the chat's Esc).
+        """
+        excerpts: Excerpts | None = None
         searched = self.searched
         if self.cache_dir is not None and (documents or searched):
             from amalia_local.services.passages import Mode, read_for_question
 
-            read = read_for_question(
+            found = read_for_question(
                 self.session,
                 text,
                 [_document(d) for d in documents],
@@ -201,27 +239,42 @@ class ChatService:
                 in_context=self._in_context(),
                 translator=translator,
                 err=err,
+                on_index=on_index,
             )
-            documents, self.excerpts, searched = read.documents, read.excerpts, read.searched
+            documents, excerpts, searched = found.documents, found.excerpts, found.searched
         message = compose(text, documents)
         if documents:
             from amalia_local.services.documents import ensure_room
 
             ensure_room(self.session, message, documents, sampling)
-        new_searched = searched[len(self.searched) :]
-        self.searched = searched
+        return ReadQuestion(text, message, tuple(documents), excerpts, searched, self._basis())
+
+    def ask(
+        self, question: ReadQuestion, sampling: SamplingOptions, *, answer_first: bool = False
+    ) -> AnswerStream:
+        """Save ``question`` (or, ``answer_first``, once its answer's first text is out)
+        and start its answer; the passages it was given are in :attr:`excerpts`."""
+        if question.basis != self._basis():
+            raise ValueError("the conversation changed since the question was read")
+        self.excerpts = question.excerpts
+        new_searched = question.searched[len(self.searched) :]
+        self.searched = question.searched
+        text, documents = question.text, question.documents
         sources = self.excerpts.stored() if self.excerpts is not None else ()
         if not answer_first:
             self._save_question(text, documents, sources, new_searched)
-            reply = self.session.send(message, sampling)
+            reply = self.session.send(question.message, sampling)
             return self._stream(reply)
-        reply = self.session.send(message, sampling)
+        reply = self.session.send(question.message, sampling)
 
         def begin() -> tuple[ConversationStore, int]:
             self._save_question(text, documents, sources, new_searched)
             return self.store, self._answer_row()
 
         return AnswerStream(reply, None, None, begin=begin)
+
+    def _basis(self) -> tuple[object, ...]:
+        return (self.conversation_id, tuple(self._ids), len(self.messages), self.searched)
 
     def _in_context(self) -> set[tuple[str, str]]:
         """(name, text) of the passages the model still sees: given with questions that

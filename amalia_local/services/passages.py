@@ -10,7 +10,7 @@ whose KV state was saved.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -32,6 +32,9 @@ from amalia_local.progress import Progress
 BUDGET = 1500  # tokens of passages per question: ~100 s of reading at 15 tokens/s
 CANDIDATES = 40  # passages ranked before the budget is applied
 PROGRESS_FROM = 300  # passages: a document this long shows its indexing on stderr
+
+# Told (documents done, of total) before each document's index is opened.
+OnIndex = Callable[[int, int], None]
 
 
 class Mode(Enum):
@@ -177,6 +180,7 @@ def read_for_question(
     in_context: Collection[tuple[str, str]] = (),
     translator: Translator | None = None,
     err: TextIO | None = None,
+    on_index: OnIndex | None = None,
 ) -> Reading:
     """Whole when the documents fit (or ``--whole``), else their best passages; with no
     new documents, a follow-up searches again what the conversation reads in passages.
@@ -185,7 +189,9 @@ def read_for_question(
     needed: their index is in the cache). ``in_context``: (name, text) of passages the
     conversation holds already; found again, they are listed but not sent twice.
     :class:`NoMatchingPassage` when new documents have no passage for the question; a
-    follow-up that matches nothing new is sent as it is (the history answers it)."""
+    follow-up that matches nothing new is sent as it is (the history answers it).
+    ``on_index(done, total)``: called before each document's index is opened (built if
+    the cache lacks it); the chat shows it, and stops by raising from it."""
     if documents:
         if mode is Mode.WHOLE or (
             mode is Mode.AUTO and fits_whole(session, question, documents, sampling)
@@ -195,15 +201,16 @@ def read_for_question(
         everything = (*searched, *(d for d in documents if (d.sha256, d.page_range) not in known))
         excerpts = choose(
             session, question, everything, sampling, cache_dir, translator, err,
-            in_context=in_context,
+            in_context=in_context, on_index=on_index,
         )  # fmt: skip
         return Reading(excerpts.documents, excerpts, everything)
     if not searched:
         return Reading((), None, ())
     try:
         excerpts = choose(
-            session, question, searched, sampling, cache_dir, in_context=in_context, build=False
-        )
+            session, question, searched, sampling, cache_dir,
+            in_context=in_context, build=False, on_index=on_index,
+        )  # fmt: skip
     except NoMatchingPassage:
         return Reading((), None, tuple(searched))
     return Reading(excerpts.documents, excerpts, tuple(searched))
@@ -221,12 +228,13 @@ def choose(
     *,
     in_context: Collection[tuple[str, str]] = (),
     build: bool = True,
+    on_index: OnIndex | None = None,
 ) -> Excerpts:
     """The best passages of ``documents`` for ``question`` that fit ``budget`` tokens
     and the context; :class:`NoMatchingPassage` when none matches. Passages in
     ``in_context`` cost nothing (they are not sent again). ``build=False``: search only
     the documents whose index the cache has (a follow-up has no text to index)."""
-    indexes = _indexes(documents, cache_dir, translator, err, build)
+    indexes = _indexes(documents, cache_dir, translator, err, build, on_index)
     try:
         total = sum(len(i) for i in indexes)
         hits = search_many(indexes, question, CANDIDATES) if indexes else []
@@ -280,28 +288,47 @@ def _indexes(
     translator: Translator | None,
     err: TextIO | None,
     build: bool,
+    on_index: OnIndex | None = None,
 ) -> list[PassageIndex]:
     indexes: list[PassageIndex] = []
-    for document in documents:
-        if not build:
-            found = PassageIndex.cached(document, cache_dir)
-            if found is not None:
-                indexes.append(found)
-            continue
-
-        def progress(total: int, document: Document = document) -> Progress | None:
-            if err is None or translator is None or total < PROGRESS_FROM:
-                return None
-            return Progress(
-                total,
-                unit=translator.t("passages.unit"),
-                label=translator.t("passages.indexing", name=document.name),
-                stream=err,
-                numbers=translator.numbers,
-            )
-
-        indexes.append(PassageIndex.open(document, cache_dir, progress))
+    try:
+        for done, document in enumerate(documents):
+            if on_index is not None:
+                on_index(done, len(documents))
+            index = _index(document, cache_dir, translator, err, build)
+            if index is not None:
+                indexes.append(index)
+    except BaseException:  # stopped (or failed) halfway: close what was opened
+        for index in indexes:
+            index.close()
+        raise
     return indexes
+
+
+def _index(
+    document: Document,
+    cache_dir: Path,
+    translator: Translator | None,
+    err: TextIO | None,
+    build: bool,
+) -> PassageIndex | None:
+    """``document``'s index, built if the cache lacks it; ``build=False``: only a cached
+    one (None without)."""
+    if not build:
+        return PassageIndex.cached(document, cache_dir)
+
+    def progress(total: int) -> Progress | None:
+        if err is None or translator is None or total < PROGRESS_FROM:
+            return None
+        return Progress(
+            total,
+            unit=translator.t("passages.unit"),
+            label=translator.t("passages.indexing", name=document.name),
+            stream=err,
+            numbers=translator.numbers,
+        )
+
+    return PassageIndex.open(document, cache_dir, progress)
 
 
 def _pages(passage: Passage) -> list[int] | None:

@@ -128,10 +128,10 @@ class AmaliaApp(App[None]):
 
     async def action_quit(self) -> None:
         chat = self.chat_screen()
-        if chat is not None and chat.answer is not None:
-            chat.answer.cancel()
-        # The answer stops within one token; wait for it so the engine can be closed
-        # safely and the final text is saved.
+        if chat is not None:
+            chat.stop_for_quit()
+        # The answer stops within one token (a search of documents when it ends); wait
+        # for it so the engine can be closed safely and the final text is saved.
         for _ in range(150):
             if self._generation_idle.is_set():
                 break

@@ -231,3 +231,59 @@ async def test_attach_a_folder_reports_each_file_left_out(make_app, tiny_model, 
         names = [a.document.name for a in chat.attachment_bar.attached]
         assert names == ["ata.docx", "atas/notas.txt"]
         await wait_until(lambda: f"{folder / 'vazio.txt'} has no text to read" in notices)
+
+
+def _folder_with_an_unreadable_file(tmp_path: Path) -> Path:
+    folder = tmp_path / "Documentos Câmara"
+    (folder / "atas de 2024").mkdir(parents=True)
+    write_docx(folder / "ata.docx", ["Presentes: todos."])
+    (folder / "atas de 2024" / "notas.txt").write_text("Notas.", encoding="utf-8")
+    (folder / "vazio.txt").write_bytes(b"")
+    write_pdf(folder / "digitalizado.pdf", [["Scanned"]], text=False)
+    return folder
+
+
+@pytest.mark.parametrize("form", ["quoted", "url"])
+async def test_a_folder_dragged_onto_the_terminal_attaches_its_documents(
+    make_app, tiny_model, tmp_path, form
+):
+    """A drag pastes the folder's path: quoted (spaces, accents) or a file:// URL."""
+    folder = _folder_with_an_unreadable_file(tmp_path)
+    pasted = f"'{folder}' " if form == "quoted" else folder.as_uri() + "\r\n"
+    app = make_app(tiny_model)
+    notices: list[str] = []
+    real = app.notify
+    app.notify = lambda message, **kw: (notices.append(message), real(message, **kw))[1]
+    async with app.run_test(size=SIZE):
+        await wait_ready(app)
+        chat = app.chat_screen()
+        prompt = chat.query_one("#prompt")
+        prompt.focus()
+        app.post_message(events.Paste(pasted))
+        await wait_until(lambda: len(chat.attachment_bar.attached) == 2)
+        assert prompt.text == ""  # attached, not pasted as text
+        names = [a.document.name for a in chat.attachment_bar.attached]
+        assert names == ["ata.docx", "atas de 2024/notas.txt"]
+        await wait_until(lambda: "folder Documentos Câmara: 2 of 4 documents read" in notices)
+        left_out = [n for n in notices if str(folder) in n]
+        assert len(left_out) == 2, notices  # one line per file left out
+        assert f"{folder / 'vazio.txt'} has no text to read" in left_out
+        assert all("\n" not in n and "digitalizado.pdf" in n for n in left_out if "vazio" not in n)
+
+
+async def test_the_attach_dialog_takes_a_folder(make_app, tiny_model, tmp_path):
+    folder = _folder_with_an_unreadable_file(tmp_path)
+    app = make_app(tiny_model, lang="pt")
+    notices: list[str] = []
+    real = app.notify
+    app.notify = lambda message, **kw: (notices.append(message), real(message, **kw))[1]
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(app)
+        chat = app.chat_screen()
+        await pilot.press("ctrl+t")
+        await wait_until(lambda: isinstance(app.screen.focused, Input))
+        assert "Ficheiro ou pasta a anexar" in screen_text(app)
+        app.screen.query_one("#answer", Input).insert_text_at_cursor(f"'{folder}'")
+        await pilot.press("enter")
+        await wait_until(lambda: len(chat.attachment_bar.attached) == 2)
+        await wait_until(lambda: "pasta Documentos Câmara: 2 de 4 documentos lidos" in notices)

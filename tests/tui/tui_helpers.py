@@ -41,13 +41,17 @@ def make_app(home: Path) -> Callable[..., AmaliaApp]:
     """An app on a fresh (or the test's shared) AMALIA_HOME; greedy sampling by default."""
 
     def _make(
-        model: Path | str | None = None, *, lang: str = "en", **settings: object
+        model: Path | str | None = None,
+        *,
+        lang: str = "en",
+        n_ctx: int = 1024,
+        **settings: object,
     ) -> AmaliaApp:
         locations = Locations.resolve({"AMALIA_HOME": str(home)})
         runtime = Runtime(locations=locations, translator=Translator(lang))
         config = replace(Config.load(locations.config_dir), temperature=0.0, threads=2)
         config = replace(config, **settings)  # type: ignore[arg-type]
-        return AmaliaApp(runtime, config, str(model) if model else None, LoadOverrides(n_ctx=1024))
+        return AmaliaApp(runtime, config, str(model) if model else None, LoadOverrides(n_ctx=n_ctx))
 
     return _make
 
@@ -78,7 +82,7 @@ async def ask(pilot, text: str) -> None:
 
 
 async def wait_answer(app: AmaliaApp, timeout: float = 60) -> None:
-    await wait_until(lambda: app.chat_screen().answer is None, timeout=timeout)
+    await wait_until(lambda: not app.chat_screen().generating, timeout=timeout)
     await asyncio.sleep(0.05)
 
 

@@ -24,14 +24,15 @@ from textual.widgets import Footer, Static
 
 from amalia_local.conversations import to_markdown
 from amalia_local.conversations.store import USER
-from amalia_local.engine import ReplyStats, StopReason
+from amalia_local.documents import Document
+from amalia_local.engine import ReplyStats, SamplingOptions, StopReason
 from amalia_local.errors import AmaliaError
-from amalia_local.services.chat import AnswerStream, ChatService, visible_history
-from amalia_local.services.documents import DocumentsTooLong
-from amalia_local.services.passages import NoMatchingPassage, source_lines
+from amalia_local.formatting import Count
+from amalia_local.services.chat import AnswerStream, ChatService, ReadQuestion, visible_history
+from amalia_local.services.passages import OnIndex, source_lines
 from amalia_local.tui.keys import translate_bindings
 from amalia_local.tui.paint_budget import PaintBudget
-from amalia_local.tui.screens.chat_attachments import ChatAttachments
+from amalia_local.tui.screens.chat_attachments import READING_POLL_S, ChatAttachments
 from amalia_local.tui.screens.dialogs import ConfirmScreen, TextPromptScreen
 from amalia_local.tui.widgets.attachments import AttachmentBar
 from amalia_local.tui.widgets.messages import AnswerMessage, MessageList
@@ -51,6 +52,52 @@ class AnswerText(Message):
 class AnswerDone(Message):
     stats: ReplyStats | None
     error: BaseException | None = None
+
+
+@dataclass
+class Asking:
+    """A question sent: what is needed to read it, and whether Esc dropped it."""
+
+    service: ChatService
+    text: str
+    documents: list[Document]
+    sampling: SamplingOptions
+    dropped: bool = False
+
+
+@dataclass
+class QuestionRead(Message):
+    """A question's documents were read or searched (sent from the reading thread)."""
+
+    asking: Asking
+    question: ReadQuestion | None
+    error: BaseException | None
+
+
+@dataclass
+class Indexing(Message):
+    """How far the search has got through the documents (sent from the reading thread)."""
+
+    asking: Asking
+    done: int
+    total: int
+
+
+class QuestionDropped(Exception):
+    """Raised in the reading thread at the next document once Esc dropped the question."""
+
+
+def _read_question(
+    asking: Asking, on_index: OnIndex | None = None
+) -> tuple[ReadQuestion | None, BaseException | None]:
+    """What ChatService.read gives, or the error that refused the question."""
+    try:
+        question = asking.service.read(
+            asking.text, asking.sampling, asking.documents, on_index=on_index
+        )
+    except AmaliaError as exc:  # DocumentsTooLong, NoMatchingPassage: nothing saved
+        return None, exc
+    return question, None
 
 
 class ChatScreen(ChatAttachments):
@@ -78,6 +125,7 @@ class ChatScreen(ChatAttachments):
         self._budget: PaintBudget | None = None
         self._last_stats: ReplyStats | None = None
         self._sources: list[str] = []  # shown under the answer being streamed
+        self._asking: Asking | None = None  # a question whose documents are searched
 
     # --- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -123,7 +171,8 @@ class ChatScreen(ChatAttachments):
 
     @property
     def generating(self) -> bool:
-        return self.answer is not None
+        """An answer streams, or the documents of a question are being searched."""
+        return self.answer is not None or self._asking is not None
 
     # --- sending ------------------------------------------------------------------------
     @on(PromptInput.Submitted)
@@ -135,26 +184,96 @@ class ChatScreen(ChatAttachments):
             return
         if not self._can_talk():
             return
-        prompt = self.query_one(PromptInput)
-        prompt.clear()
+        self.query_one(PromptInput).clear()
         service = self._service()
         documents = [a.document for a in self.attachment_bar.attached]
+        sampling = self.app.sampling()
+        asking = Asking(service, text, documents, sampling)
+        if not documents and not service.searched:
+            # Nothing to search or measure: read at once, as fast as a keystroke.
+            await self._read(asking, *_read_question(asking))
+            return
+        # Documents (or a follow-up on the ones read in passages): finding the passages
+        # of a big folder takes seconds, so it runs in a worker and the chat keeps
+        # answering keys; sending again meanwhile is refused, Esc drops the question.
+        self._asking = asking
+        self.query_one(StatusBar).show([self.app.model_label(), self.app.t("status.searching")])
+        self._read_in_worker(asking)
+
+    @work(thread=True, group="generation", exit_on_error=False)
+    def _read_in_worker(self, asking: Asking) -> None:
+        app = self.app
+        shown = 0.0
+
+        def on_index(done: int, total: int) -> None:
+            nonlocal shown
+            if asking.dropped:  # Esc or quitting: stop before the next document
+                raise QuestionDropped
+            if done and time.monotonic() - shown >= READING_POLL_S:
+                shown = time.monotonic()
+                self.post_message(Indexing(asking, done, total))
+
+        # The search uses the model's tokenizer: quitting waits for it, as for an answer.
+        app.generation_started()
         try:
-            answer = service.send(text, self.app.sampling(), documents)
-        except (DocumentsTooLong, NoMatchingPassage) as exc:  # refused before anything was saved
-            prompt.insert(text)
-            self._error(exc)
+            question, error = _read_question(asking, on_index)
+        except QuestionDropped:
+            question, error = None, None
+        except Exception as exc:  # said in the chat like any error, never left hanging
+            question, error = None, exc
+        finally:
+            app.generation_finished()
+        self.post_message(QuestionRead(asking, question, error))
+
+    @on(Indexing)
+    def _indexing(self, message: Indexing) -> None:
+        if message.asking is not self._asking or message.asking.dropped:
+            return
+        app = self.app
+        searching = app.t(
+            "status.searching_count", done=Count(message.done), total=Count(message.total)
+        )
+        self.query_one(StatusBar).show([app.model_label(), searching])
+
+    @on(QuestionRead)
+    async def _question_read(self, message: QuestionRead) -> None:
+        asking = message.asking
+        if asking is not self._asking:
+            return
+        self._asking = None
+        if asking.dropped:  # Esc while searching: the question went back already
+            self.refresh_status()
+            return
+        await self._read(asking, message.question, message.error)
+
+    async def _read(
+        self, asking: Asking, question: ReadQuestion | None, error: BaseException | None
+    ) -> None:
+        """Ask the question read (saved from here, on the UI thread), or say why not."""
+        service, text, documents = asking.service, asking.text, asking.documents
+        if question is None:  # refused before anything was saved
+            self._give_back(text)
+            self.refresh_status()
+            if error is not None:
+                self._error(error)
+            return
+        try:
+            answer = service.ask(question, asking.sampling)
+        except ValueError:  # the conversation changed meanwhile: nothing was saved
+            self._give_back(text)
+            self.refresh_status()
             return
         except AmaliaError as exc:
             service.take_back_last_question()
-            prompt.insert(text)
+            self._give_back(text)
+            self.refresh_status()
             self._error(exc)
             return
         if self.conversation_id != service.conversation_id:
             self.conversation_id = service.conversation_id
             self._show_title()
             await self.refresh_sidebar()
-        await self.attachment_bar.clear()
+        await self.attachment_bar.take(documents)  # not one attached while searching
         shown = self.question_with_attachments(text, documents)
         excerpts = service.excerpts
         if excerpts is not None:
@@ -163,8 +282,18 @@ class ChatScreen(ChatAttachments):
         await self.query_one(MessageList).add_user(shown, self.app.t("chat.you"))
         await self._start(answer)
 
+    def _give_back(self, text: str) -> None:
+        """A question not sent goes back in the box, before whatever was typed since."""
+        prompt = self.query_one(PromptInput)
+        typed = prompt.text
+        prompt.text = f"{text}\n{typed}" if typed.strip() else text
+        prompt.move_cursor(prompt.document.end)
+
     def _can_talk(self) -> bool:
         t = self.app.t
+        if self._asking is not None:
+            self.notify(t("chat.busy_searching"), severity="warning")
+            return False
         if self.generating:
             self.notify(t("chat.busy"), severity="warning")
             return False
@@ -261,6 +390,21 @@ class ChatScreen(ChatAttachments):
 
     # --- actions ------------------------------------------------------------------------
     def action_stop(self) -> None:
+        asking = self._asking
+        if asking is not None and not asking.dropped:
+            # The search cannot be interrupted, but its result will be dropped: the
+            # question comes back now, and nothing of it is saved.
+            asking.dropped = True
+            self._give_back(asking.text)
+            self.notify(self.app.t("chat.search_stopped"))
+        elif self.answer is not None:
+            self.answer.cancel()
+
+    def stop_for_quit(self) -> None:
+        """The app quits: a question still searched is dropped (never saved, never
+        asked), an answer streaming stops."""
+        if self._asking is not None:
+            self._asking.dropped = True
         if self.answer is not None:
             self.answer.cancel()
 

@@ -9,12 +9,10 @@ read, the status line says how far the reading has got (polled, twice a second).
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlparse
 
 from textual import work
 from textual.message import Message
@@ -23,8 +21,10 @@ from textual.timer import Timer
 from amalia_local.documents import DocumentError, read_document
 from amalia_local.documents.folder import FolderWithoutDocuments, read_folder
 from amalia_local.documents.framing import EXCERPT
+from amalia_local.formatting import Count
 from amalia_local.services.passages import index_ahead
 from amalia_local.services.reading import reading_text
+from amalia_local.tui.pasted import pasted_paths
 from amalia_local.tui.screens.attach import AttachScreen
 from amalia_local.tui.screens.base import AmaliaScreen
 from amalia_local.tui.widgets.attachments import Attached, AttachmentBar, attachment_label
@@ -50,27 +50,6 @@ class AttachmentFailed(Message):
     error: BaseException
 
 
-def pasted_paths(text: str) -> list[Path] | None:
-    """The files in pasted text, if it is nothing but paths to existing files (a file
-    dragged onto a terminal arrives as its path, maybe quoted, or as a file:// URL);
-    None for anything else, which is pasted as text."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    if len(lines) == 1 and not _as_file(lines[0]):
-        try:
-            lines = shlex.split(lines[0])  # several quoted or escaped paths on one line
-        except ValueError:
-            return None
-    paths = [_as_file(line) for line in lines]
-    return [p for p in paths if p is not None] if paths and all(paths) else None
-
-
-def _as_file(text: str) -> Path | None:
-    if text.startswith("file://"):
-        text = unquote(urlparse(text).path)
-    path = Path(text).expanduser()
-    return path if text and path.is_file() else None
-
-
 class ChatAttachments(AmaliaScreen[None]):
     """Mixed into ChatScreen (a Screen): uses its ``app``, ``query_one`` and ``notify``."""
 
@@ -82,14 +61,17 @@ class ChatAttachments(AmaliaScreen[None]):
     async def action_attach(self) -> None:
         app = self.app
         t = app.t
-        path = await app.push_screen_wait(
+        typed = await app.push_screen_wait(
             AttachScreen(t("attach.question"), "", t("attach.ok"), t("dialog.cancel"))
         )
-        if path:
-            self.read_attachment(Path(path).expanduser())
+        if typed and not self.attach_pasted(typed):
+            # Not an existing file or folder as it stands, nor pasted paths: reading
+            # it says why (not found, not a document) in one line.
+            self.read_attachment(Path(typed.strip()).expanduser())
 
     def attach_pasted(self, text: str) -> bool:
-        """Attach the files a paste names; False (paste as text) if it names none."""
+        """Attach the files and folders a paste names (a drag onto the terminal); False
+        (paste as text) if it names none."""
         paths = pasted_paths(text)
         for path in paths or ():
             self.read_attachment(path)
@@ -110,6 +92,14 @@ class ChatAttachments(AmaliaScreen[None]):
                 if not found.documents:
                     raise FolderWithoutDocuments(path)
                 documents = found.documents
+                read = len(documents)
+                said = app.t(
+                    "attach.folder_read",
+                    name=path.name or str(path),
+                    read=Count(read),
+                    found=Count(read + len(found.skipped)),
+                )
+                app.call_from_thread(app.notify, said, timeout=4)
             else:
                 documents = (read_document(path, cache_dir=cache_dir),)
         except DocumentError as exc:

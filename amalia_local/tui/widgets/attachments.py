@@ -7,7 +7,7 @@ shows and removes: reading the files is the screen's worker's job.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,13 @@ class AttachmentBar(Horizontal):
     async def clear(self) -> None:
         await self.remove_children()
         self.display = False
+
+    async def take(self, documents: Collection[object]) -> None:
+        """Remove the blocks of the documents sent, keeping any attached since."""
+        sent = [c for c in self.query(AttachmentChip) if c.attached.document in documents]
+        if sent:
+            await self.remove_children(sent)
+        self.display = bool(self.attached)
 
     def on_attachment_bar_changed(self, event: Changed) -> None:
         self.display = bool(self.attached)
