@@ -38,6 +38,7 @@ from amalia_local.engine.grammar import GrammarError
 from amalia_local.errors import AmaliaError, ContextOverflowError, QueueFullError
 from amalia_local.server import accounting, errors, fields
 from amalia_local.server.audit import AuditLog
+from amalia_local.server.failsafe import Failsafe
 from amalia_local.server.host import ModelHost
 from amalia_local.server.keys import Keyring
 from amalia_local.server.logprob_format import chat_logprobs, completion_logprobs
@@ -102,7 +103,8 @@ def build_app(host: ModelHost, options: ServerOptions) -> Starlette:
         exception_handlers={404: _not_found, 405: _not_allowed},
         lifespan=_warm_thread_pool,
     )
-    app.add_exception_handler(Exception, _unexpected)
+    # An exception no route expected: a 500 and one log line, no traceback (failsafe.py).
+    app.add_middleware(Failsafe)
     # Keys, limits, the audit log and /metrics, around every route (accounting.py).
     accounting.install(
         app,
@@ -130,11 +132,6 @@ async def _not_found(_request: Request, _exc: Exception) -> Response:
 
 async def _not_allowed(_request: Request, _exc: Exception) -> Response:
     return errors.APIError(405, "Method not allowed.", code="method_not_allowed").response()
-
-
-async def _unexpected(_request: Request, exc: Exception) -> Response:
-    log.error("internal error: %s: %s", type(exc).__name__, exc)
-    return errors.internal("Internal server error.").response()
 
 
 def _refuse(exc: errors.APIError) -> Response:

@@ -43,6 +43,17 @@ class APIError(Exception):
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
 
 
+# Ollama's routes answer errors as Ollama does: {"error": "..."}.
+OLLAMA_PREFIX = "/api/"
+
+
+def shaped(path: str, exc: APIError) -> JSONResponse:
+    """The error object for a request to ``path``: OpenAI's, or Ollama's on its routes."""
+    if path.startswith(OLLAMA_PREFIX):
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+    return exc.response()
+
+
 def bad_request(message: str, param: str | None = None, code: str | None = None) -> APIError:
     return APIError(400, message, param=param, code=code)
 

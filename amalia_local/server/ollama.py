@@ -99,9 +99,10 @@ async def _not_allowed(_request: Request, _exc: Exception) -> Response:
     return refuse(errors.APIError(405, "Method not allowed.", code="method_not_allowed"))
 
 
-async def _unexpected(_request: Request, exc: Exception) -> Response:
-    log.error("internal error: %s: %s", type(exc).__name__, exc)
-    return refuse(errors.internal("Internal server error."))
+async def _unexpected(_request: Request, _exc: Exception) -> Response:
+    """Ollama's shape for the 500 this sub-application sends; its Starlette raises the
+    exception again, and failsafe.py logs it once, without a traceback."""
+    return errors.shaped("/api/", errors.internal("Internal server error."))
 
 
 @dataclass
