@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -636,12 +637,26 @@ def _may_hold_surrogate(raw: bytes) -> bool:
     return any(prefix in raw for prefix in prefixes) and bool(_MAYBE_SURROGATE.search(raw))
 
 
+def _not_json(constant: str) -> Any:
+    """NaN, Infinity and -Infinity: Python's parser takes them, JSON has no such values,
+    and they would pass on into schemas, prompts and the audit log."""
+    raise errors.bad_request(f"The body is not valid JSON: {constant} is not a JSON value.")
+
+
+def _finite(text: str) -> float:
+    """A number beyond a double (1e400) would be read as infinity: refused as NaN is."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise errors.bad_request(f"The body is not valid JSON: {text[:20]} is out of range.")
+    return value
+
+
 def _decode(
     raw: bytes, model: type[BaseModel], screen: Callable[[dict[str, Any]], None]
 ) -> BaseModel:
     """Parse and validate a body (in a worker thread: 4 MB of JSON takes a while)."""
     try:
-        payload = json.loads(raw)
+        payload = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise errors.bad_request(f"The body is not valid JSON: {exc}") from None
     except RecursionError:

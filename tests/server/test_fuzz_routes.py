@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 import pytest
 from fuzz_cases import Case, all_cases
-from server_helpers import Server, post, serve_env, start_server, stop_server
+from server_helpers import Server, post, serve_env, start_server, stop_server, wait_for
 
 pytestmark = pytest.mark.smollm
 
@@ -158,11 +158,42 @@ def test_hostile_requests_get_4xx_and_the_server_stays_well(server: Server, smol
     assert "internal error" not in log
 
 
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
+@pytest.mark.parametrize("route", ["/v1/chat/completions", "/api/chat"])
+def test_numbers_json_has_not_are_refused(server: Server, smollm: Path, literal, route):
+    """Python's parser reads NaN, Infinity and 1e400 (as infinity); JSON has no such
+    numbers. In a field that takes any JSON (a schema, OpenAI's ignored ``prediction``)
+    they went on into grammars, prompts and logs; they are a 400 now."""
+    body = {"model": smollm.stem, "messages": [{"role": "user", "content": "Olá"}]}
+    if route.startswith("/v1"):
+        body |= {"max_tokens": 1, "prediction": {"content": "x", "weight": "@"}}
+    else:
+        body |= {"stream": False, "options": {"num_predict": 1}, "format": {"maximum": "@"}}
+    raw = json.dumps(body).replace('"@"', literal).encode()
+    case = Case("literal", "POST", route, raw)
+    status, content_type, answer = send(server, case)
+    assert status == 400, answer
+    assert problem(case, status, content_type, answer) is None
+    assert literal[:8].encode() in answer
+
+
 def test_the_audit_log_has_a_json_line_per_request(server: Server):
-    """Run after the fuzzing (module order): whatever the requests held, each line parses."""
+    """Run after the fuzzing (module order): whatever the requests held, each line is
+    JSON, strictly (no NaN), and no request is counted as a server error."""
     audit: Path = server.audit  # type: ignore[attr-defined]
+
+    def settled() -> bool:
+        size = audit.stat().st_size
+        time.sleep(0.3)
+        return audit.stat().st_size == size
+
+    assert wait_for(settled, 10)
+
+    def strict(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
     lines = audit.read_bytes().splitlines()
     assert len(lines) > 100
     for line in lines:
-        entry = json.loads(line)
+        entry = json.loads(line, parse_constant=strict)
         assert entry["endpoint"] and entry["status"] < 500, entry
