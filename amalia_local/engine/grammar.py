@@ -13,6 +13,7 @@ refuses (left recursion, too many repetitions) is the client's 400, not a failed
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -59,10 +60,24 @@ def schema_grammar(schema: dict[str, Any]) -> str:
     return gbnf
 
 
+# A rule with nothing after its "::=" (only blank lines before the next rule or the end):
+# the converter writes one for a schema no value matches (an empty enum or anyOf). llama.cpp
+# refuses it, but first writes the whole grammar, up to MAX_GRAMMAR_BYTES, to stderr: a
+# client could fill the server's log a megabyte a request.
+_EMPTY_RULE = re.compile(r"^[\w-]+[ \t]*::=\s*(?=^[\w-]+[ \t]*::=|\Z)", re.MULTILINE)
+
+
 def check_shape(gbnf: str) -> None:
-    """Refuse a grammar whose size or nesting could hurt llama.cpp's parser."""
+    """Refuse a grammar whose size or nesting could hurt llama.cpp's parser, or that it
+    would refuse noisily."""
     if len(gbnf) > MAX_GRAMMAR_BYTES:
         raise GrammarError(f"the grammar would be larger than {MAX_GRAMMAR_BYTES} bytes")
+    empty = _EMPTY_RULE.search(gbnf)
+    if empty is not None:
+        rule = empty.group(0).split("::=")[0].strip()
+        raise GrammarError(
+            f"no value can match part of it (rule '{rule[:64]}': an empty enum, anyOf or oneOf?)"
+        )
     depth = grammar_depth(gbnf)
     if depth > MAX_GRAMMAR_DEPTH:
         raise GrammarError(

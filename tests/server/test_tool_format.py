@@ -127,3 +127,27 @@ def test_a_template_without_tool_support_gets_the_generic_format():
     assert "<tools>\n" in text and '"name": "get_weather"' in text
     assert format_call("get_weather", '{"city": "Porto"}') in text
     assert '<|im_start|>user\n<tool_response name="get_weather">\n18 C\n</tool_response>' in text
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": {"type": "string", "enum": []}}},
+        {"anyOf": []},
+        {"type": "object", "properties": {"a": {"anyOf": []}}},
+    ],
+)
+def test_a_schema_no_value_matches_is_refused_before_llama_cpp_sees_it(schema):
+    """llama.cpp refuses the empty rule such a schema converts to, after writing the
+    whole grammar to the server's stderr."""
+    from amalia_local.engine.grammar import GrammarError
+
+    with pytest.raises(GrammarError, match="no value can match"):
+        schema_grammar(schema)
+
+
+def test_rules_written_over_several_lines_are_not_empty():
+    from amalia_local.engine.grammar import check_shape, json_grammar
+
+    check_shape(json_grammar())  # llama.cpp's json.gbnf: "object ::=" then the body below
+    check_shape('root ::=\n  "a"\n  | "b"\nx ::= "c"\n')
