@@ -297,8 +297,7 @@ class _API:
 
     async def _parse(self, request: Request, model: type[BaseModel]) -> BaseModel:
         raw = await self._read_body(request)
-        screen = fields.screen_chat if model is ChatCompletionRequest else fields.screen_completion
-        return await run_in_threadpool(_decode, raw, model, screen)
+        return await run_in_threadpool(_decode, raw, model, _SCREENS.get(model, _no_screen))
 
     async def _read_body(self, request: Request) -> bytes:
         """The body, refused beyond ``max_body`` bytes or when it stops arriving."""
@@ -649,6 +648,18 @@ def _finite(text: str) -> float:
     if not math.isfinite(value):
         raise errors.bad_request(f"The body is not valid JSON: {text[:20]} is out of range.")
     return value
+
+
+# OpenAI's fields refused by name (fields.py), for OpenAI's requests only: on Ollama's
+# routes "n" or "best_of" is an unknown field like any other, not an OpenAI parameter.
+_SCREENS: dict[type[BaseModel], Callable[[dict[str, Any]], None]] = {
+    ChatCompletionRequest: fields.screen_chat,
+    CompletionRequest: fields.screen_completion,
+}
+
+
+def _no_screen(_payload: dict[str, Any]) -> None:
+    return None
 
 
 def _decode(

@@ -179,6 +179,16 @@ def test_numbers_json_has_not_are_refused(server: Server, smollm: Path, literal,
     assert literal[:8].encode() in answer
 
 
+@pytest.mark.parametrize("field", [{"n": 3}, {"best_of": 2}, {"echo": True, "logprobs": True}])
+def test_openai_fields_are_unknown_on_ollamas_routes(server: Server, smollm: Path, field):
+    """The OpenAI side's screen named them as OpenAI parameters on /api/generate."""
+    body = {"model": smollm.stem, "prompt": "x", "stream": False} | field
+    case = Case("openai field", "POST", "/api/generate", json.dumps(body).encode())
+    status, _, answer = send(server, case)
+    assert status == 400, answer
+    assert json.loads(answer)["error"].startswith("Unknown field"), answer
+
+
 def test_the_audit_log_has_a_json_line_per_request(server: Server):
     """Run after the fuzzing (module order): whatever the requests held, each line is
     JSON, strictly (no NaN), and no request is counted as a server error."""
