@@ -151,3 +151,37 @@ def test_rules_written_over_several_lines_are_not_empty():
 
     check_shape(json_grammar())  # llama.cpp's json.gbnf: "object ::=" then the body below
     check_shape('root ::=\n  "a"\n  | "b"\nx ::= "c"\n')
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"": {"type": "string"}}},
+        {"type": "object", "properties": {'say "hi"': {"type": "string"}}},
+        {"type": "object", "properties": {"a\\b": {"type": "string"}}},
+        {"type": "object", "properties": {"line\nbreak": {"type": "string"}}},
+        {"enum": ['a"b', "c"]},
+        {"const": {"k": ["tab\there"]}},
+        {"enum": ["\U0001f642"]},
+    ],
+)
+def test_names_and_strings_the_converter_would_write_wrongly_are_refused(schema):
+    """Its literals keep the JSON text's backslashes unescaped: a quote ends the literal
+    early, a backslash or newline changes what the answer holds; an empty name takes the
+    root rule's place."""
+    from amalia_local.server.schema_limits import SchemaLimitError, check_schema
+
+    with pytest.raises(SchemaLimitError) as refused:
+        check_schema(schema)
+    assert refused.value.limit == "LITERAL_TEXT"
+
+
+def test_names_and_strings_in_any_language_pass():
+    from amalia_local.server.schema_limits import check_schema
+
+    schema = {
+        "type": "object",
+        "properties": {"preço": {"enum": ["ação", "a b", 1, None]}, "a-b.c": {"const": "x"}},
+    }
+    check_schema(schema)
+    assert '"\\"pre\\u00e7o\\""' in schema_grammar(schema)  # llama.cpp reads \u00e7 as ç
