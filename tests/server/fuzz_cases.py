@@ -426,6 +426,7 @@ ODD_SCHEMAS: list[Any] = [
 ]
 
 
+TOOL_CHOICES = ["auto", "required"]
 OLLAMA_GENERATION = [
     ("/api/chat", {"messages": [{"role": "user", "content": "Olá"}]}),
     ("/api/generate", {"prompt": "Olá"}),
@@ -465,7 +466,8 @@ def named_cases(model: str) -> Iterator[Case]:
     tool conversations that do not hold together, Ollama's options and durations."""
     chat = "/v1/chat/completions"
     for i, schema in enumerate(ODD_SCHEMAS):
-        for choice in ("auto", "required", {"type": "function", "function": {"name": "f"}}):
+        # With the function named (its arguments alone), and as auto or required by turns.
+        for choice in ({"type": "function", "function": {"name": "f"}}, TOOL_CHOICES[i % 2]):
             body = _chat(model, tools=[_tool("f", schema)], tool_choice=choice)
             yield Case(f"tool schema {i} choice {choice!s:.8}", "POST", chat, encode(body))
         # As response_format (streamed or not by turns) and as Ollama's format (on
