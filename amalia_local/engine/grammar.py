@@ -53,7 +53,15 @@ def schema_grammar(schema: dict[str, Any]) -> str:
         gbnf = schema_gbnf(json.dumps(schema))
     except RecursionError as exc:
         raise GrammarError("schema nests too deeply") from exc
-    except Exception as exc:  # the converter raises bare KeyError/ValueError/Exception
+    except (AttributeError, TypeError) as exc:  # e.g. 'properties': 5, 'items': "x"
+        # Python's own words ("'int' object has no attribute 'get'") tell a client nothing.
+        raise GrammarError(
+            "a keyword holds a value of the wrong type (e.g. 'properties' must map names "
+            "to schemas, 'items' must be a schema, 'required' a list of names)"
+        ) from exc
+    except KeyError as exc:
+        raise GrammarError(f"a keyword it needs is missing or empty ({exc})") from exc
+    except Exception as exc:  # the converter raises bare ValueError/Exception
         raise GrammarError(str(exc) or type(exc).__name__) from exc
     gbnf = gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
     check_shape(gbnf)

@@ -185,3 +185,21 @@ def test_names_and_strings_in_any_language_pass():
     }
     check_schema(schema)
     assert '"\\"pre\\u00e7o\\""' in schema_grammar(schema)  # llama.cpp reads \u00e7 as ç
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": 5}},
+        {"type": "object", "properties": ["a"]},
+        {"type": "array", "items": "x"},
+        {"type": "object", "properties": {"a": {"type": "string"}}, "required": 5},
+    ],
+)
+def test_a_schema_of_the_wrong_shape_is_refused_in_words_a_client_reads(schema):
+    from amalia_local.engine.grammar import GrammarError
+
+    with pytest.raises(GrammarError) as refused:
+        schema_grammar(schema)
+    assert "wrong type" in str(refused.value)
+    assert "object has no attribute" not in str(refused.value)
