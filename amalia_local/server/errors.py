@@ -124,6 +124,14 @@ def client_disconnected() -> APIError:
     )  # fmt: skip
 
 
+def client_gone() -> APIError:
+    """The client left before its answer was complete: nobody reads this (499)."""
+    return APIError(
+        499, "The client went away before its answer was complete.",
+        code="client_disconnected",
+    )  # fmt: skip
+
+
 def internal(message: str) -> APIError:
     return APIError(500, message, type="server_error", code="internal_error")
 
