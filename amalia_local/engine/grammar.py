@@ -13,6 +13,7 @@ refuses (left recursion, too many repetitions) is the client's 400, not a failed
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -52,17 +53,39 @@ def schema_grammar(schema: dict[str, Any]) -> str:
         gbnf = schema_gbnf(json.dumps(schema))
     except RecursionError as exc:
         raise GrammarError("schema nests too deeply") from exc
-    except Exception as exc:  # the converter raises bare KeyError/ValueError/Exception
+    except (AttributeError, TypeError) as exc:  # e.g. 'properties': 5, 'items': "x"
+        # Python's own words ("'int' object has no attribute 'get'") tell a client nothing.
+        raise GrammarError(
+            "a keyword holds a value of the wrong type (e.g. 'properties' must map names "
+            "to schemas, 'items' must be a schema, 'required' a list of names)"
+        ) from exc
+    except KeyError as exc:
+        raise GrammarError(f"a keyword it needs is missing or empty ({exc})") from exc
+    except Exception as exc:  # the converter raises bare ValueError/Exception
         raise GrammarError(str(exc) or type(exc).__name__) from exc
     gbnf = gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
     check_shape(gbnf)
     return gbnf
 
 
+# A rule with nothing after its "::=" (only blank lines before the next rule or the end):
+# the converter writes one for a schema no value matches (an empty enum or anyOf). llama.cpp
+# refuses it, but first writes the whole grammar, up to MAX_GRAMMAR_BYTES, to stderr: a
+# client could fill the server's log a megabyte a request.
+_EMPTY_RULE = re.compile(r"^[\w-]+[ \t]*::=\s*(?=^[\w-]+[ \t]*::=|\Z)", re.MULTILINE)
+
+
 def check_shape(gbnf: str) -> None:
-    """Refuse a grammar whose size or nesting could hurt llama.cpp's parser."""
+    """Refuse a grammar whose size or nesting could hurt llama.cpp's parser, or that it
+    would refuse noisily."""
     if len(gbnf) > MAX_GRAMMAR_BYTES:
         raise GrammarError(f"the grammar would be larger than {MAX_GRAMMAR_BYTES} bytes")
+    empty = _EMPTY_RULE.search(gbnf)
+    if empty is not None:
+        rule = empty.group(0).split("::=")[0].strip()
+        raise GrammarError(
+            f"no value can match part of it (rule '{rule[:64]}': an empty enum, anyOf or oneOf?)"
+        )
     depth = grammar_depth(gbnf)
     if depth > MAX_GRAMMAR_DEPTH:
         raise GrammarError(

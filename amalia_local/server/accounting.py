@@ -26,7 +26,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amalia_local.server import errors, usage
@@ -42,7 +42,6 @@ OPEN_PATHS = frozenset({"/health", "/", "/api/version"})
 NOT_AUDITED = OPEN_PATHS
 AUTHORIZED = "amalia.authorized"  # set in the scope once the key has been checked
 MAX_PATH_LOGGED = 200  # a client chooses the path: the audit log keeps this much of it
-OLLAMA_PREFIX = "/api/"
 
 
 def authorized(scope: Scope) -> bool:
@@ -163,7 +162,7 @@ class Accounting:
                 _short(record.path),
                 record.client,
             )
-            return _refusal(record.path, errors.unauthorized())
+            return errors.shaped(record.path, errors.unauthorized())
         record.key = key.name
         refused = self.limiter.admit(key.name, key.limits)
         if refused is None:
@@ -175,7 +174,7 @@ class Accounting:
             "requests per minute" if refused.kind == "requests" else "tokens per day",
             refused.retry_after,
         )
-        return _refusal(record.path, _rate_limited(refused))
+        return errors.shaped(record.path, _rate_limited(refused))
 
     def _keeping(self, receive: Receive, record: RequestRecord) -> Receive:
         """``receive``, keeping the body for the audit log (up to the body limit)."""
@@ -245,13 +244,6 @@ def _rate_limited(refused: Refusal) -> errors.APIError:
         code="rate_limit_exceeded",
         headers={"Retry-After": str(refused.retry_after)},
     )
-
-
-def _refusal(path: str, exc: errors.APIError) -> Response:
-    """The error object: OpenAI's shape, or Ollama's on its routes."""
-    if path.startswith(OLLAMA_PREFIX):
-        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
-    return exc.response()
 
 
 def _entry(

@@ -8,7 +8,9 @@ one log line, never a traceback. Streamed answers are server-sent events ending 
 ``data: [DONE]``; a client that goes away cancels its sequence, streamed or not.
 
 The event loop never waits on the model: templating, tokenizing and grammar building run
-in worker threads, and /health reads the host's figures without its lock.
+in worker threads, and /health reads the host's figures without its lock. A request's
+life (submitted, its text carried to the loop, the client watched) is lifecycle.py's and
+its grammar request_grammar.py's, shared with Ollama's routes (ollama.py).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import re
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -33,21 +35,24 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
 from amalia_local.engine import Engine, SamplingOptions, StopReason
-from amalia_local.engine.batch import GeneratorFailed, Sequence, SequenceRequest
-from amalia_local.engine.grammar import GrammarError
-from amalia_local.errors import AmaliaError, ContextOverflowError, QueueFullError
-from amalia_local.server import accounting, errors, fields
+from amalia_local.engine.batch import Sequence, SequenceRequest
+from amalia_local.server import accounting, errors, fields, lifecycle
 from amalia_local.server.audit import AuditLog
+from amalia_local.server.failsafe import Failsafe
 from amalia_local.server.host import ModelHost
 from amalia_local.server.keys import Keyring
 from amalia_local.server.logprob_format import chat_logprobs, completion_logprobs
 from amalia_local.server.model_card import model_card
 from amalia_local.server.prompts import Memos, chat_prompt, tokenize
-from amalia_local.server.schema_limits import SchemaLimitError, check_schema
+from amalia_local.server.request_grammar import (
+    GRAMMAR_BUDGET_S,
+    GrammarSlot,
+    check_grammar,
+    response_grammar,
+)
 from amalia_local.server.schemas import (
     ChatCompletionRequest,
     CompletionRequest,
-    ResponseFormat,
 )
 from amalia_local.server.tool_grammar import tools_grammar
 from amalia_local.server.tool_output import Event, ToolReader
@@ -57,16 +62,10 @@ log = logging.getLogger(__name__)
 
 # A chat with a long document still fits; a 100 MB body does not reach the parser.
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
-RETRY_AFTER_S = 2
-# Streamed text reaches clients at most this often (20 times a second reads as live).
-WAKE_INTERVAL_S = 0.05
 # A body must keep arriving: at most this long between two chunks, and all of it within
 # BODY_TOTAL_S (a lying Content-Length or a trickling client holds nothing for long).
 BODY_IDLE_S = 10.0
 BODY_TOTAL_S = 60.0
-# A JSON schema must convert to a grammar within this time (bounded schemas take
-# milliseconds); one conversion at a time, so hostile schemas cannot occupy every worker.
-GRAMMAR_BUDGET_S = 5.0
 
 _FINISH = {StopReason.END: "stop", StopReason.LENGTH: "length", StopReason.CANCELLED: "stop"}
 
@@ -87,7 +86,7 @@ class ServerOptions:
 def build_app(host: ModelHost, options: ServerOptions) -> Starlette:
     from amalia_local.server import ollama  # it builds on this module's helpers
 
-    api = _API(host, options)
+    api = API(host, options)
     routes = [
         Route("/health", api.health, methods=["GET"]),
         Route("/v1/models", api.models, methods=["GET"]),
@@ -102,7 +101,8 @@ def build_app(host: ModelHost, options: ServerOptions) -> Starlette:
         exception_handlers={404: _not_found, 405: _not_allowed},
         lifespan=_warm_thread_pool,
     )
-    app.add_exception_handler(Exception, _unexpected)
+    # An exception no route expected: a 500 and one log line, no traceback (failsafe.py).
+    app.add_middleware(Failsafe)
     # Keys, limits, the audit log and /metrics, around every route (accounting.py).
     accounting.install(
         app,
@@ -132,11 +132,6 @@ async def _not_allowed(_request: Request, _exc: Exception) -> Response:
     return errors.APIError(405, "Method not allowed.", code="method_not_allowed").response()
 
 
-async def _unexpected(_request: Request, exc: Exception) -> Response:
-    log.error("internal error: %s: %s", type(exc).__name__, exc)
-    return errors.internal("Internal server error.").response()
-
-
 def _refuse(exc: errors.APIError) -> Response:
     """The error object, and one log line saying what was refused (no traceback)."""
     level = logging.ERROR if exc.status >= 500 and exc.code != "queue_full" else logging.WARNING
@@ -144,62 +139,11 @@ def _refuse(exc: errors.APIError) -> Response:
     return exc.response()
 
 
-class _Channel:
-    """Carries a sequence's text from the decode thread to the event loop.
-
-    The loop is woken at most every ``WAKE_INTERVAL_S`` (and at the end); text that
-    arrives in between is sent as one chunk. Waking it per token costs a single stream
-    half its speed on two cores: the loop's thread then competes with llama.cpp's own
-    threads after every token. The chat hands text to its UI on the same principle.
-    """
-
-    def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._lock = threading.Lock()
-        self._parts: list[str] = []
-        self._ended = False
-        self._scheduled = False
-        self._last_wake = 0.0
-        self._ready = asyncio.Event()
-
-    def sink(self, item: str | None) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if item is None:
-                self._ended = True
-            else:
-                self._parts.append(item)
-            if self._scheduled:
-                return
-            if item is not None and now - self._last_wake < WAKE_INTERVAL_S:
-                return  # a later token (or the end) wakes the loop
-            self._scheduled = True
-            self._last_wake = now
-        # The loop is gone only while the server shuts down; nobody is listening then.
-        with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self._ready.set)
-
-    async def next(self) -> str | None:
-        """The text since the last call; ``None`` once the sequence has ended."""
-        while True:
-            with self._lock:
-                if self._parts:
-                    text = "".join(self._parts)
-                    self._parts.clear()
-                    return text
-                if self._ended:
-                    return None
-                # Nothing pending: the next sink() schedules a wake-up, none is lost.
-                self._ready.clear()
-                self._scheduled = False
-            await self._ready.wait()
-
-
-class _API:
+class API:
     def __init__(self, host: ModelHost, options: ServerOptions) -> None:
         self.host = host
         self.options = options
-        self._grammar_slot = asyncio.Semaphore(1)
+        self.grammars = GrammarSlot(options.grammar_budget_s)
 
     # --- endpoints ------------------------------------------------------------------------
     async def health(self, _request: Request) -> Response:
@@ -212,30 +156,29 @@ class _API:
 
     async def models(self, request: Request) -> Response:
         try:
-            self._authorize(request)
+            self.authorize(request)
         except errors.APIError as exc:
             return _refuse(exc)
         return JSONResponse({"object": "list", "data": [model_card(self.host)]})
 
     async def chat_completions(self, request: Request) -> Response:
         try:
-            self._authorize(request)
-            body = await self._parse(request, ChatCompletionRequest)
+            self.authorize(request)
+            body = await self.parse(request, ChatCompletionRequest)
             assert isinstance(body, ChatCompletionRequest)
             self._check_model(body.model)
             plan = tool_plan(body)
             response_format = body.response_format
             if plan is not None:
-                grammar = await self._grammar(
-                    lambda: tools_grammar(plan, _grammar(response_format)), "tools"
+                grammar = await self.grammars.convert(
+                    lambda: tools_grammar(plan, response_grammar(response_format)), "tools"
                 )
             else:
-                grammar = await self._grammar(lambda: _grammar(response_format))
+                grammar = await self.grammars.convert(lambda: response_grammar(response_format))
             messages = body.messages
 
             def build(engine: Engine, _n_ctx: int, memos: Memos) -> SequenceRequest:
-                if grammar is not None:
-                    _check_grammar(engine, grammar, "tools" if plan else None)
+                check_grammar(engine, grammar, "tools" if plan else None)
                 text, tokens = chat_prompt(engine, messages, memos, plan)
                 return _sequence_request(body, tokens, grammar, text, engine.vocab_size)
 
@@ -245,8 +188,8 @@ class _API:
 
     async def completions(self, request: Request) -> Response:
         try:
-            self._authorize(request)
-            body = await self._parse(request, CompletionRequest)
+            self.authorize(request)
+            body = await self.parse(request, CompletionRequest)
             assert isinstance(body, CompletionRequest)
             self._check_model(body.model)
             prompt = body.prompt_text()
@@ -262,45 +205,15 @@ class _API:
         except errors.APIError as exc:
             return _refuse(exc)
 
-    async def _grammar(
-        self, convert: Callable[[], str | None], param: str = "response_format.json_schema"
-    ) -> str | None:
-        """The grammar ``convert`` makes (None: none), converted in a worker within the budget."""
-        budget = self.options.grammar_budget_s
-        try:
-            await asyncio.wait_for(self._grammar_slot.acquire(), budget)
-        except TimeoutError:
-            raise errors.grammar_busy(budget) from None
-        # The slot is given back when the conversion ends, not when the request stops
-        # waiting for it: a thread cannot be stopped, and one that ran past its budget
-        # still holds a worker and a core, so the next schema waits for it.
-        conversion = asyncio.ensure_future(run_in_threadpool(convert))
-        conversion.add_done_callback(self._conversion_ended)
-        try:
-            return await asyncio.wait_for(asyncio.shield(conversion), budget)
-        except TimeoutError:
-            raise errors.bad_request(
-                f"The JSON schema did not convert to a grammar within {budget:g} s "
-                "(limit GRAMMAR_BUDGET_S); simplify it.",
-                param=param,
-                code="schema_too_complex",
-            ) from None
-
-    def _conversion_ended(self, conversion: asyncio.Future[str | None]) -> None:
-        self._grammar_slot.release()
-        if not conversion.cancelled():
-            conversion.exception()  # read, so that an abandoned one is not logged as lost
-
     # --- the edge -------------------------------------------------------------------------
-    def _authorize(self, request: Request) -> None:
+    def authorize(self, request: Request) -> None:
         """The key was checked by the middleware (accounting.py), for every route."""
         if not accounting.authorized(request.scope):
             raise errors.unauthorized()
 
-    async def _parse(self, request: Request, model: type[BaseModel]) -> BaseModel:
+    async def parse(self, request: Request, model: type[BaseModel]) -> BaseModel:
         raw = await self._read_body(request)
-        screen = fields.screen_chat if model is ChatCompletionRequest else fields.screen_completion
-        return await run_in_threadpool(_decode, raw, model, screen)
+        return await run_in_threadpool(_decode, raw, model, _SCREENS.get(model, _no_screen))
 
     async def _read_body(self, request: Request) -> bytes:
         """The body, refused beyond ``max_body`` bytes or when it stops arriving."""
@@ -342,21 +255,7 @@ class _API:
         chat: bool,
         tools: ToolPlan | None = None,
     ) -> Response:
-        channel = _Channel()
-        try:
-            sequence = await run_in_threadpool(self.host.submit, build, channel.sink)
-        except ContextOverflowError as exc:
-            raise errors.context_exceeded(
-                int(exc.params.get("needed", 0)), int(exc.params.get("n_ctx", 0))
-            ) from None
-        except QueueFullError:
-            raise errors.queue_full(RETRY_AFTER_S) from None
-        except GeneratorFailed as exc:
-            raise errors.unavailable(str(exc.params.get("reason", ""))) from None
-        except GrammarError as exc:
-            raise errors.invalid_schema(exc) from None
-        except AmaliaError as exc:  # a template that refuses these messages, a failed load
-            raise errors.bad_request(str(exc)) from None
+        sequence, channel = await lifecycle.submit(self.host, build, errors.context_exceeded)
         reply = _Reply(body, self.host.name, chat, tools)
         if body.stream:
             return StreamingResponse(
@@ -521,7 +420,7 @@ def _event(payload: dict[str, Any]) -> str:
 
 
 async def _stream(
-    channel: _Channel, sequence: Sequence, reply: _Reply, include_usage: bool
+    channel: lifecycle.Channel, sequence: Sequence, reply: _Reply, include_usage: bool
 ) -> AsyncIterator[str]:
     """Server-sent events; leaving early (the client went away) cancels the sequence.
 
@@ -557,34 +456,14 @@ async def _stream(
         sequence.cancel()  # a no-op once it has ended
 
 
-async def _watch_disconnect(request: Request, sequence: Sequence) -> None:
-    """Cancel ``sequence`` as soon as the client goes away (the body is already read, so
-    the next ASGI message is the disconnect)."""
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            sequence.cancel()
-            return
-
-
 async def _collect(
-    request: Request, channel: _Channel, sequence: Sequence, reply: _Reply
+    request: Request, channel: lifecycle.Channel, sequence: Sequence, reply: _Reply
 ) -> Response:
-    parts: list[str] = []
-    watcher = asyncio.create_task(_watch_disconnect(request, sequence))
-    try:
-        while (item := await channel.next()) is not None:
-            parts.append(item)
-    finally:
-        watcher.cancel()
-        sequence.cancel()
-    if sequence.stats.stop_reason is StopReason.CANCELLED and sequence.error is None:
-        log.warning("client went away; its request was cancelled")
-        return Response(status_code=499)
-    if sequence.error is not None:
-        log.error("generation failed: %s", sequence.error)
-        return errors.internal("Generation failed.").response()
-    return JSONResponse(reply.whole("".join(parts), sequence))
+    text = await lifecycle.read_all(request, channel, sequence)
+    failed = lifecycle.failure(sequence)
+    if failed is not None:
+        return Response(status_code=499) if failed.status == 499 else failed.response()
+    return JSONResponse(reply.whole(text, sequence))
 
 
 def _sequence_request(
@@ -639,12 +518,38 @@ def _may_hold_surrogate(raw: bytes) -> bool:
     return any(prefix in raw for prefix in prefixes) and bool(_MAYBE_SURROGATE.search(raw))
 
 
+def _not_json(constant: str) -> Any:
+    """NaN, Infinity and -Infinity: Python's parser takes them, JSON has no such values,
+    and they would pass on into schemas, prompts and the audit log."""
+    raise errors.bad_request(f"The body is not valid JSON: {constant} is not a JSON value.")
+
+
+def _finite(text: str) -> float:
+    """A number beyond a double (1e400) would be read as infinity: refused as NaN is."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise errors.bad_request(f"The body is not valid JSON: {text[:20]} is out of range.")
+    return value
+
+
+# OpenAI's fields refused by name (fields.py), for OpenAI's requests only: on Ollama's
+# routes "n" or "best_of" is an unknown field like any other, not an OpenAI parameter.
+_SCREENS: dict[type[BaseModel], Callable[[dict[str, Any]], None]] = {
+    ChatCompletionRequest: fields.screen_chat,
+    CompletionRequest: fields.screen_completion,
+}
+
+
+def _no_screen(_payload: dict[str, Any]) -> None:
+    return None
+
+
 def _decode(
     raw: bytes, model: type[BaseModel], screen: Callable[[dict[str, Any]], None]
 ) -> BaseModel:
     """Parse and validate a body (in a worker thread: 4 MB of JSON takes a while)."""
     try:
-        payload = json.loads(raw)
+        payload = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise errors.bad_request(f"The body is not valid JSON: {exc}") from None
     except RecursionError:
@@ -675,44 +580,3 @@ def _decode(
         if first["type"] == "extra_forbidden":
             message = f"Unknown field '{param}': this server does not support it."
         raise errors.bad_request(message, param=param) from None
-
-
-def _grammar(response_format: ResponseFormat | None) -> str | None:
-    """Bounded schema to grammar (a worker thread; see schema_limits.py for the limits)."""
-    from amalia_local.engine.grammar import GrammarError, json_grammar, schema_grammar
-
-    if response_format is None or response_format.type == "text":
-        return None
-    if response_format.type == "json_object":
-        return json_grammar()
-    if response_format.json_schema is None:
-        raise errors.bad_request(
-            "response_format json_schema needs a 'json_schema' object.",
-            param="response_format.json_schema",
-        )
-    schema = response_format.json_schema.schema_
-    try:
-        check_schema(schema)
-    except SchemaLimitError as exc:
-        raise errors.bad_request(
-            f"The JSON schema is beyond this server's limit {exc.limit}: {exc}.",
-            param="response_format.json_schema",
-            code="schema_too_complex",
-        ) from None
-    try:
-        return schema_grammar(schema)
-    except GrammarError as exc:
-        raise errors.invalid_schema(exc) from None
-
-
-def _check_grammar(engine: Engine, grammar: str, param: str | None = None) -> None:
-    """llama.cpp's own parse of the grammar; ``param``: the field to blame when it fails
-    (None: response_format's, which _answer reports)."""
-    from amalia_local.engine.grammar import check_parses
-
-    try:
-        check_parses(engine, grammar)
-    except GrammarError as exc:
-        if param is None:
-            raise
-        raise errors.invalid_schema(exc, param=param) from None

@@ -156,8 +156,8 @@ def _line(entry: dict[str, Any]) -> bytes:
     body = entry.pop("_body", None)
     if body is not None:
         entry["request"] = _content(body)
-    try:
-        text = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+    try:  # allow_nan: a NaN or Infinity of a refused body is no JSON: kept as its text
+        text = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (ValueError, RecursionError):  # content nested beyond what json writes back
         entry["request"] = body.decode("utf-8", "replace") if body is not None else None
         text = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))

@@ -43,6 +43,17 @@ class APIError(Exception):
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
 
 
+# Ollama's routes answer errors as Ollama does: {"error": "..."}.
+OLLAMA_PREFIX = "/api/"
+
+
+def shaped(path: str, exc: APIError) -> JSONResponse:
+    """The error object for a request to ``path``: OpenAI's, or Ollama's on its routes."""
+    if path.startswith(OLLAMA_PREFIX):
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+    return exc.response()
+
+
 def bad_request(message: str, param: str | None = None, code: str | None = None) -> APIError:
     return APIError(400, message, param=param, code=code)
 
@@ -109,6 +120,14 @@ def client_disconnected() -> APIError:
     (499 is the status nginx logs for the same event)."""
     return APIError(
         499, "The client closed the connection before its request arrived.",
+        code="client_disconnected",
+    )  # fmt: skip
+
+
+def client_gone() -> APIError:
+    """The client left before its answer was complete: nobody reads this (499)."""
+    return APIError(
+        499, "The client went away before its answer was complete.",
         code="client_disconnected",
     )  # fmt: skip
 

@@ -92,8 +92,10 @@ def screen_chat(payload: dict[str, Any]) -> None:
             )
         content = message.get("content")
         for j, part in enumerate(content if isinstance(content, list) else []):
+            # The body is not validated yet: "type" may be a list or object, which no
+            # dict lookup takes (a 500 before this check); validation refuses it next.
             kind = part.get("type") if isinstance(part, dict) else None
-            if kind in _PART_NAMES:
+            if isinstance(kind, str) and kind in _PART_NAMES:
                 raise _unsupported(
                     f"messages.{i}.content.{j}",
                     f"this part is {_PART_NAMES[kind]} ({kind}); this model reads text only",

@@ -15,7 +15,6 @@ is honoured, which cannot matter here, and which is refused).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -31,11 +30,10 @@ from starlette.routing import Route
 
 from amalia_local.engine import Engine, Message, SamplingOptions, StopReason
 from amalia_local.engine.batch import GeneratorFailed, Sequence, SequenceRequest
-from amalia_local.engine.grammar import GrammarError
-from amalia_local.errors import AmaliaError, ContextOverflowError, QueueFullError
+from amalia_local.errors import AmaliaError
 from amalia_local.model_file import ModelFile
-from amalia_local.server import errors, ollama_info
-from amalia_local.server.app import _API, RETRY_AFTER_S, _Channel, _grammar, _watch_disconnect
+from amalia_local.server import errors, lifecycle, ollama_info
+from amalia_local.server.app import API
 from amalia_local.server.host import ModelHost
 from amalia_local.server.ollama_schemas import (
     Format,
@@ -46,6 +44,7 @@ from amalia_local.server.ollama_schemas import (
     keep_alive_s,
 )
 from amalia_local.server.prompts import Memos, chat_prompt
+from amalia_local.server.request_grammar import check_grammar, response_grammar
 from amalia_local.server.schemas import ChatMessage, JsonSchema, ResponseFormat
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,7 @@ _NS = 1_000_000_000
 T = TypeVar("T")
 
 
-def build(api: _API) -> Starlette:
+def build(api: API) -> Starlette:
     """The ``/api`` sub-application (mounted by app.py beside the OpenAI routes)."""
     ollama = _Ollama(api)
     return Starlette(
@@ -99,9 +98,10 @@ async def _not_allowed(_request: Request, _exc: Exception) -> Response:
     return refuse(errors.APIError(405, "Method not allowed.", code="method_not_allowed"))
 
 
-async def _unexpected(_request: Request, exc: Exception) -> Response:
-    log.error("internal error: %s: %s", type(exc).__name__, exc)
-    return refuse(errors.internal("Internal server error."))
+async def _unexpected(_request: Request, _exc: Exception) -> Response:
+    """Ollama's shape for the 500 this sub-application sends; its Starlette raises the
+    exception again, and failsafe.py logs it once, without a traceback."""
+    return errors.shaped("/api/", errors.internal("Internal server error."))
 
 
 @dataclass
@@ -113,7 +113,7 @@ class _Timing:
 
 
 class _Ollama:
-    def __init__(self, api: _API) -> None:
+    def __init__(self, api: API) -> None:
         self.api = api
         self.host = api.host
         self._model_file: ModelFile | None = None
@@ -125,7 +125,7 @@ class _Ollama:
 
     async def tags(self, request: Request) -> Response:
         try:
-            self.api._authorize(request)
+            self.api.authorize(request)
             model = await self._describe()
             return JSONResponse({"models": [ollama_info.tag(self.host.name, model)]})
         except errors.APIError as exc:
@@ -133,7 +133,7 @@ class _Ollama:
 
     async def ps(self, request: Request) -> Response:
         try:
-            self.api._authorize(request)
+            self.api.authorize(request)
             if not self.host.status()["loaded"]:
                 return JSONResponse({"models": []})
             model = await self._describe()
@@ -146,8 +146,8 @@ class _Ollama:
 
     async def show(self, request: Request) -> Response:
         try:
-            self.api._authorize(request)
-            body = await self.api._parse(request, OllamaShowRequest)
+            self.api.authorize(request)
+            body = await self.api.parse(request, OllamaShowRequest)
             assert isinstance(body, OllamaShowRequest)
             self._check_model(body.model_name())
             model = await self._describe()
@@ -178,8 +178,8 @@ class _Ollama:
     async def chat(self, request: Request) -> Response:
         timing = _Timing(time.perf_counter())
         try:
-            self.api._authorize(request)
-            body = await self.api._parse(request, OllamaChatRequest)
+            self.api.authorize(request)
+            body = await self.api.parse(request, OllamaChatRequest)
             assert isinstance(body, OllamaChatRequest)
             self._check_model(body.model)
             body.check_supported()
@@ -195,7 +195,7 @@ class _Ollama:
             options = body.options or OllamaOptions()
 
             def build(engine: Engine, n_ctx: int, memos: Memos) -> SequenceRequest:
-                _check_grammar(engine, grammar)
+                check_grammar(engine, grammar)
                 text, tokens = chat_prompt(engine, messages, memos)
                 return _sequence_request(options, tokens, n_ctx, grammar, text)
 
@@ -208,8 +208,8 @@ class _Ollama:
     async def generate(self, request: Request) -> Response:
         timing = _Timing(time.perf_counter())
         try:
-            self.api._authorize(request)
-            body = await self.api._parse(request, OllamaGenerateRequest)
+            self.api.authorize(request)
+            body = await self.api.parse(request, OllamaGenerateRequest)
             assert isinstance(body, OllamaGenerateRequest)
             self._check_model(body.model)
             body.check_supported()
@@ -221,7 +221,7 @@ class _Ollama:
             vocab = (await self._describe()).vocab_size if body.context else 0
 
             def build(engine: Engine, n_ctx: int, _memos: Memos) -> SequenceRequest:
-                _check_grammar(engine, grammar)
+                check_grammar(engine, grammar)
                 text, tokens = _generate_prompt(engine, body, vocab)
                 return _sequence_request(options, tokens, n_ctx, grammar, text)
 
@@ -243,7 +243,9 @@ class _Ollama:
             )
         else:
             raise errors.bad_request("format: 'json' or a JSON schema object.", param="format")
-        return await self.api._grammar(lambda: _grammar(response_format), param="format")
+        return await self.api.grammars.convert(
+            lambda: response_grammar(response_format), param="format"
+        )
 
     async def _load_or_unload(
         self, model: str, keep: _Keep, timing: _Timing, *, chat: bool
@@ -283,29 +285,19 @@ class _Ollama:
         build: Callable[[Engine, int, Memos], SequenceRequest],
         options: OllamaOptions,
         timing: _Timing,
-    ) -> tuple[Sequence, _Channel]:
-        channel = _Channel()
-        loads = self.host.loads
-        try:
-            sequence = await run_in_threadpool(self.host.submit, build, channel.sink)
-        except ContextOverflowError as exc:
-            needed, n_ctx = int(exc.params.get("needed", 0)), int(exc.params.get("n_ctx", 0))
+    ) -> tuple[Sequence, lifecycle.Channel]:
+        def overflow(needed: int, n_ctx: int) -> errors.APIError:
             asked = f" (options.num_ctx {options.num_ctx} is more than this server has)"
             beyond = options.num_ctx is not None and options.num_ctx > n_ctx
-            raise errors.APIError(
+            return errors.APIError(
                 400,
                 f"The prompt has {needed} tokens; this server's context is {n_ctx} tokens "
                 f"per request{asked if beyond else ''}.",
                 code="context_length_exceeded",
-            ) from None
-        except QueueFullError:
-            raise errors.queue_full(RETRY_AFTER_S) from None
-        except GeneratorFailed as exc:
-            raise errors.unavailable(str(exc.params.get("reason", ""))) from None
-        except GrammarError as exc:
-            raise errors.invalid_schema(exc) from None
-        except AmaliaError as exc:  # a template that refuses these messages, a failed load
-            raise errors.bad_request(str(exc)) from None
+            )
+
+        loads = self.host.loads
+        sequence, channel = await lifecycle.submit(self.host, build, overflow)
         if self.host.loads != loads:
             timing.load_s = time.perf_counter() - timing.started
         return sequence, channel
@@ -315,7 +307,7 @@ class _Ollama:
         request: Request,
         stream: bool,
         sequence: Sequence,
-        channel: _Channel,
+        channel: lifecycle.Channel,
         reply: _Reply,
         keep: _Keep,
     ) -> Response:
@@ -325,22 +317,13 @@ class _Ollama:
                 media_type="application/x-ndjson",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-        parts: list[str] = []
-        watcher = asyncio.create_task(_watch_disconnect(request, sequence))
         try:
-            while (item := await channel.next()) is not None:
-                parts.append(item)
+            text = await lifecycle.read_all(request, channel, sequence)
         finally:
-            watcher.cancel()
-            sequence.cancel()
             keep.apply(self.host)
-        if sequence.stats.stop_reason is StopReason.CANCELLED and sequence.error is None:
-            log.warning("client went away; its request was cancelled")
-            return Response(status_code=499)
-        if sequence.error is not None:
-            log.error("generation failed: %s", sequence.error)
-            return refuse(errors.internal("Generation failed."))
-        text = "".join(parts)
+        failed = lifecycle.failure(sequence)
+        if failed is not None:
+            return Response(status_code=499) if failed.status == 499 else refuse(failed)
         final = reply.final(sequence, text)
         if not reply.chat:
             final["context"] = await reply.context(sequence, text)
@@ -419,7 +402,11 @@ def _line(payload: dict[str, Any]) -> str:
 
 
 async def _stream(
-    channel: _Channel, sequence: Sequence, reply: _Reply, keep: _Keep, host: ModelHost
+    channel: lifecycle.Channel,
+    sequence: Sequence,
+    reply: _Reply,
+    keep: _Keep,
+    host: ModelHost,
 ) -> AsyncIterator[str]:
     """NDJSON lines; leaving early (the client went away) cancels the sequence. A failure
     after the first line is an ``{"error"}`` line, which Ollama's clients raise."""
@@ -512,10 +499,3 @@ def _generate_prompt(
     bos = engine.template.bos_token
     rest = text.removeprefix(bos) if bos else text
     return None, list(body.context) + engine.tokenize(rest, add_special=False)
-
-
-def _check_grammar(engine: Engine, grammar: str | None) -> None:
-    if grammar is not None:
-        from amalia_local.engine.grammar import check_parses
-
-        check_parses(engine, grammar)

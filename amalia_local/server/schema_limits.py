@@ -83,7 +83,50 @@ def check_schema(schema: Any) -> None:
                 )
         if isinstance(node.get("pattern"), str):
             check_pattern(node["pattern"])
+        _check_literals(node)
         todo.extend((value, depth + 1) for value in node.values())
+
+
+def _check_literals(node: dict[str, Any]) -> None:
+    """Property names and enum/const strings the converter can write into a grammar.
+
+    llama-cpp-python's converter puts a string's JSON text into a grammar literal without
+    escaping its backslashes: a quote or backslash in it breaks the grammar (llama.cpp
+    then writes it all to stderr), a newline becomes a raw newline the JSON may not hold,
+    a character beyond U+FFFF two halves no model writes; an empty property name takes
+    the root rule's name, and the answer is held to the wrong grammar.
+    """
+    properties = node.get("properties")
+    if isinstance(properties, dict):
+        for name in properties:
+            if not name:
+                raise SchemaLimitError("LITERAL_TEXT", "a property name is empty")
+            _check_text(name, "a property name")
+    for key in ("enum", "const"):
+        if key not in node:
+            continue
+        todo = [node[key]]
+        while todo:
+            value = todo.pop()
+            if isinstance(value, str):
+                _check_text(value, f"a string of {key}")
+            elif isinstance(value, list):
+                todo.extend(value)
+            elif isinstance(value, dict):
+                for name, item in value.items():
+                    _check_text(name, f"a key of {key}")
+                    todo.append(item)
+
+
+def _check_text(text: str, what: str) -> None:
+    for char in text:
+        if char in '"\\' or ord(char) < 0x20 or ord(char) > 0xFFFF:
+            raise SchemaLimitError(
+                "LITERAL_TEXT",
+                f"{what} ({json.dumps(text[:40])}) holds {json.dumps(char)}: quotes, "
+                "backslashes, control characters and characters beyond U+FFFF cannot be "
+                "written into a grammar here",
+            )
 
 
 def _check_count(key: str, value: Any, limit: int, name: str) -> None:

@@ -122,3 +122,23 @@ def test_a_key_named_default_beside_api_key_is_refused(tmp_path):
     with pytest.raises(KeysFileError):
         Keyring(keys, single_key="cccccccccc")
     assert Keyring(keys).names == ("default",)  # alone, the name is free
+
+
+def test_a_body_with_nan_is_kept_as_text_so_every_line_is_json(tmp_path):
+    """Python's json reads NaN and Infinity, and writes them back unless told not to:
+    such a line is no JSON for jq or a log shipper."""
+    path = tmp_path / "audit.jsonl"
+    audit = AuditLog(path, max_bytes=10_000, keep=1)
+    for body in (b'{"temperature": NaN}', b'{"x": [Infinity, -Infinity]}', b'{"ok": 1.5}'):
+        audit.write(entry(0) | {"_body": body})
+    audit.close()
+
+    def strict(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    lines = [json.loads(line, parse_constant=strict) for line in path.read_text().splitlines()]
+    assert [line["request"] for line in lines] == [
+        '{"temperature": NaN}',
+        '{"x": [Infinity, -Infinity]}',
+        {"ok": 1.5},
+    ]

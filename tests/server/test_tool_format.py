@@ -127,3 +127,79 @@ def test_a_template_without_tool_support_gets_the_generic_format():
     assert "<tools>\n" in text and '"name": "get_weather"' in text
     assert format_call("get_weather", '{"city": "Porto"}') in text
     assert '<|im_start|>user\n<tool_response name="get_weather">\n18 C\n</tool_response>' in text
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": {"type": "string", "enum": []}}},
+        {"anyOf": []},
+        {"type": "object", "properties": {"a": {"anyOf": []}}},
+    ],
+)
+def test_a_schema_no_value_matches_is_refused_before_llama_cpp_sees_it(schema):
+    """llama.cpp refuses the empty rule such a schema converts to, after writing the
+    whole grammar to the server's stderr."""
+    from amalia_local.engine.grammar import GrammarError
+
+    with pytest.raises(GrammarError, match="no value can match"):
+        schema_grammar(schema)
+
+
+def test_rules_written_over_several_lines_are_not_empty():
+    from amalia_local.engine.grammar import check_shape, json_grammar
+
+    check_shape(json_grammar())  # llama.cpp's json.gbnf: "object ::=" then the body below
+    check_shape('root ::=\n  "a"\n  | "b"\nx ::= "c"\n')
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"": {"type": "string"}}},
+        {"type": "object", "properties": {'say "hi"': {"type": "string"}}},
+        {"type": "object", "properties": {"a\\b": {"type": "string"}}},
+        {"type": "object", "properties": {"line\nbreak": {"type": "string"}}},
+        {"enum": ['a"b', "c"]},
+        {"const": {"k": ["tab\there"]}},
+        {"enum": ["\U0001f642"]},
+    ],
+)
+def test_names_and_strings_the_converter_would_write_wrongly_are_refused(schema):
+    """Its literals keep the JSON text's backslashes unescaped: a quote ends the literal
+    early, a backslash or newline changes what the answer holds; an empty name takes the
+    root rule's place."""
+    from amalia_local.server.schema_limits import SchemaLimitError, check_schema
+
+    with pytest.raises(SchemaLimitError) as refused:
+        check_schema(schema)
+    assert refused.value.limit == "LITERAL_TEXT"
+
+
+def test_names_and_strings_in_any_language_pass():
+    from amalia_local.server.schema_limits import check_schema
+
+    schema = {
+        "type": "object",
+        "properties": {"preço": {"enum": ["ação", "a b", 1, None]}, "a-b.c": {"const": "x"}},
+    }
+    check_schema(schema)
+    assert '"\\"pre\\u00e7o\\""' in schema_grammar(schema)  # llama.cpp reads \u00e7 as ç
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": 5}},
+        {"type": "object", "properties": ["a"]},
+        {"type": "array", "items": "x"},
+        {"type": "object", "properties": {"a": {"type": "string"}}, "required": 5},
+    ],
+)
+def test_a_schema_of_the_wrong_shape_is_refused_in_words_a_client_reads(schema):
+    from amalia_local.engine.grammar import GrammarError
+
+    with pytest.raises(GrammarError) as refused:
+        schema_grammar(schema)
+    assert "wrong type" in str(refused.value)
+    assert "object has no attribute" not in str(refused.value)
