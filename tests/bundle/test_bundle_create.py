@@ -75,7 +75,7 @@ def test_notes_give_the_offline_steps_in_both_languages(bundle_dir: Path) -> Non
     assert 'exec "$PYTHON" -P "$HERE/install.py" "$@"' in script
     ps1 = (bundle_dir / "install.ps1").read_bytes()
     assert ps1.startswith(b"\xef\xbb\xbf")  # BOM: PowerShell 5 reads "não" right
-    assert b'-P (Join-Path $Here "install.py")' in ps1
+    assert b'& (Join-Path $PSScriptRoot "install.cmd") @args' in ps1  # one search: cmd's
     cmd = (bundle_dir / "install.cmd").read_bytes()
     assert cmd.startswith(b"@echo off\r\n")  # no BOM: cmd would run it as a command
     assert b'-P "%HERE%install.py" %*\r\n' in cmd and b"chcp 65001" in cmd
