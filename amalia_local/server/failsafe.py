@@ -42,12 +42,22 @@ class Failsafe:
 
         try:
             await self.app(scope, receive, sending)
-        except Exception as exc:
+        except Exception as caught:
+            exc = cause(caught)
             log.error("internal error: %s: %s (%s)", type(exc).__name__, exc, raised_at(exc))
             if started:  # the status is sent (a stream, or an inner handler's 500): end it
                 return
             response = errors.shaped(scope["path"], errors.internal("Internal server error."))
             await response(scope, receive, send)
+
+
+def cause(exc: BaseException) -> BaseException:
+    """The one exception inside single-member groups: starlette before 0.4x runs a
+    stream in an anyio task group, whose ExceptionGroup would otherwise be all the log
+    line says ("unhandled errors in a TaskGroup", raised in anyio)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def raised_at(exc: BaseException) -> str:

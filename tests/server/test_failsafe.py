@@ -72,10 +72,26 @@ def test_ollama_routes_get_ollamas_shape_and_one_line(client, caplog):
     assert "RuntimeError: boom" in caplog.records[0].getMessage()
 
 
-def test_a_stream_that_fails_ends_without_a_traceback(client, caplog):
-    with caplog.at_level(logging.ERROR):
+def test_a_stream_that_fails_ends_without_a_traceback(caplog):
+    """What was sent stays sent and the response is left incomplete (the server then
+    drops the connection, so the client knows the stream was cut); one line names the
+    stream's own error, also where starlette wraps it in a task group's ExceptionGroup."""
+    sent: list[dict] = []
+    inner = app()
+
+    async def recorded(scope, receive, send):
+        async def record(message):
+            sent.append(message)
+            await send(message)
+
+        await inner(scope, receive, record)
+
+    with caplog.at_level(logging.ERROR), TestClient(recorded) as client:
         response = client.get("/v1/later")
     assert response.status_code == 200
-    assert response.text == "first\n"
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    assert [m.get("body") for m in bodies if m.get("body")] == [b"first\n"]
+    assert all(m.get("more_body") for m in bodies), "a cut stream must not look complete"
     assert [r.exc_info for r in caplog.records] == [None]
-    assert "boom in a stream" in caplog.records[0].getMessage()
+    message = caplog.records[0].getMessage()
+    assert message.startswith("internal error: RuntimeError: boom in a stream (test_failsafe.py:")

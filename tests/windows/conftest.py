@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from user_process import run_as_user, user_env
 from wine_helpers import (
     EMBED_PYTHON,
     NUMPY_FOR_WINE,
     Wine,
     build_windows_wheel,
     embeddable_python,
+    make_win_bundle,
     require_tools,
     wheel_cache,
     windows_path,
@@ -50,42 +49,10 @@ def wine(tmp_path_factory: pytest.TempPathFactory, win_python: Path) -> Wine:
 
 @pytest.fixture(scope="session")
 def win_bundle(tmp_path_factory: pytest.TempPathFactory, windows_wheel: Path, smollm: Path) -> Path:
-    """A Windows bundle made on this Linux machine: the cross-built wheel, every other
-    dependency as a win_amd64 wheel for Python 3.12 (from the package index), SmolLM2."""
-    root = tmp_path_factory.mktemp("win-maker")
-    own = root / "own"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(own),
-         str(CHECKOUT)],
-        check=True,
-    )  # fmt: skip
-    pip = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
-    pip.setdefault("PIP_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "pip"))
-    # this checkout's amalia-local, beside the index (an installed, non-editable
-    # amalia-local asks pip for amalia-local==VERSION, which the index does not have)
-    pip["PIP_FIND_LINKS"] = " ".join(filter(None, (pip.get("PIP_FIND_LINKS"), str(own))))
-    constraints = root / "constraints.txt"
-    constraints.write_text(NUMPY_FOR_WINE + "\n", encoding="utf-8")
-    pip["PIP_CONSTRAINT"] = str(constraints)
-    env = user_env(
-        root / "user",
-        **pip,
-        AMALIA_HOME=str(root / "home"),
-        HF_HOME=str(root / "hf"),
-        AMALIA_WHEEL_CACHE=str(wheel_cache()),
+    """The bundle the wine tests install: for the embeddable Python, numpy 1.26."""
+    return make_win_bundle(
+        tmp_path_factory.mktemp("win-maker"), smollm, EMBED_PYTHON, NUMPY_FOR_WINE
     )
-    amalia = [sys.executable, "-m", "amalia_local"]
-    imported = run_as_user([*amalia, "import", str(smollm), "--name", "smollm"], env, timeout=300)
-    assert imported.returncode == 0, imported.stderr
-    out = root / "bundle"
-    made = run_as_user(
-        [*amalia, "bundle", "create", str(out), "--model", "smollm", "--platform", "win_amd64",
-         "--python", EMBED_PYTHON, "--cpu-variants", ",".join(windows_build.SMALL_VARIANTS)],
-        env,
-        timeout=1800,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
-    return out
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import re
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
+from wine_helpers import make_win_bundle
 
 from amalia_local.bundle import windows_build
 
@@ -112,3 +115,23 @@ def test_a_second_request_takes_the_cached_wheel(windows_wheel: Path) -> None:
     again = spec.ensure(no_build, lambda s, n: None, Path("/nonexistent/log"))
     assert again.path == windows_wheel
     assert again.cpu_variants == ("haswell", "x64")
+
+
+def test_a_bundle_for_python_3_13(windows_wheel: Path, smollm: Path, tmp_path: Path) -> None:
+    """``--python 3.13``: each dependency a win_amd64 wheel for 3.13 (numpy 2, which wine 8
+    cannot import: so this bundle is made and checked, not run; 3.12's is run), the same
+    cross-built llama-cpp-python, install.cmd asking for 3.13."""
+    bundle = make_win_bundle(tmp_path, smollm, "3.13")
+    wheels = sorted(p.name for p in (bundle / "wheels").glob("*.whl"))
+    (shipped,) = (bundle / "wheels").glob("llama_cpp_python-*.whl")
+    assert shipped.read_bytes() == windows_wheel.read_bytes()
+    native = [w for w in wheels if not w.endswith("-none-any.whl") and w != shipped.name]
+    assert native and all(
+        re.search(r"-(cp313-cp313|cp3\d+-abi3)-win_amd64\.whl$", w) for w in native
+    ), native
+    assert any(w.startswith("numpy-2") for w in native)
+    assert json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))["target"] == {
+        "platform": "win_amd64", "python": "3.13", "native": False,
+        "llama_cpp_python": shipped.name.split("-")[1], "llama_cpp_from_source": False,
+    }  # fmt: skip
+    assert b'set "WANT=3.13"' in (bundle / "install.cmd").read_bytes()

