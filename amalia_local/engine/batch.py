@@ -101,23 +101,20 @@ def choose(free: list[SeqMemory], tokens: list[int]) -> SeqMemory:
     return min(free, key=lambda c: c.last_used)
 
 
-def flash_attention(engine: Engine, n_parallel: int) -> int:
-    """The batch context's flash attention: llama.cpp's "auto" (on, for the CPU) when
-    several sequences share batches, off for one sequence unless a quantized KV needs it.
+def flash_attention(engine: Engine) -> int:
+    """The batch context's flash attention: off, as ``run`` and llama-cpp-python's server
+    decode, unless a quantized KV type needs it.
 
-    With several sequences, flash attention keeps each answer independent of what else is
-    in its batch: without it, an answer decoded beside others drifted from the same answer
-    alone after ~20 tokens (tests/server/test_load.py). With one sequence nothing else is
-    ever in its batch, and without it a prompt chunk after a long cached history decodes
-    ~1.4-1.6x faster on the CPU (SmolLM2, 19 tokens after 2,040: 440 against 735 ms on a
-    loaded machine, 125 against 180 ms on a quieter one): most of a later turn's time to
-    first token. Off is also how ``run`` and llama-cpp-python's server decode, and what
-    fit/memory.py sizes the attention scores for.
+    Off, a prompt chunk after a long cached history decodes ~1.4-2x faster on the CPU,
+    most of a later turn's time to first token (SmolLM2, 19 tokens after 2,040: 440
+    against 735 ms with it; AMALIA's shape, ~27 tokens after 3,500: 9-15 s with it, 6 s
+    in llama-cpp-python's server without), and fit/memory.py sizes the attention scores
+    for it. An answer stays independent of what else is in
+    its batch because :meth:`BatchGenerator._step` never mixes prompt chunks with other
+    requests' tokens (tests/server/test_load.py).
     """
     if engine.options.flash_attention:
         return llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
-    if n_parallel > 1:
-        return llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
     return llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
 
 
@@ -258,7 +255,7 @@ class BatchGenerator:
         # One KV stream per sequence: each keeps its own n_ctx_per_seq cells, so one long
         # answer cannot starve the others, and a slot's history stays until reused.
         params.kv_unified = False
-        params.flash_attn_type = flash_attention(engine, n_parallel)
+        params.flash_attn_type = flash_attention(engine)
         self._ctx = llama_cpp.llama_init_from_model(
             raw_model(engine._llm),  # same package: the engine's weights, shared read-only
             params,
@@ -510,22 +507,36 @@ class BatchGenerator:
 
     # --- one step -------------------------------------------------------------------------
     def _step(self) -> None:
-        """Decode one batch: a token for each generating slot, then prompt chunks.
+        """Decode one step: a token for each generating slot, then one prompt chunk.
 
-        If the decode fails, each slot's part is decoded alone to find the ones that
-        fail; those requests fail, the others go on.
+        Two batches, never one: without flash attention llama.cpp reads a sequence's
+        tokens with one kernel when it has a single token in a batch (vec_dot) and another
+        when it has several (llamafile's tinyBLAS), and the two sum in different orders.
+        A prompt cut to fit beside other requests' tokens would be read, and answered,
+        differently from the same prompt alone; so each prompt is cut in ``n_batch``
+        pieces from its own start, whatever else runs, and decoded on its own.
+
+        If a batch fails, each slot's part is decoded alone to find the ones that fail;
+        those requests fail, the others go on.
         """
-        parts = self._plan()
-        if not parts:
+        groups = self._plan()
+        if not groups:
             return
-        reason = self._decode(parts)
+        parts = [part for group in groups for part in group]
+        failing: list[_Slot] = []
+        reason = None
+        for group in groups:
+            why = self._decode(group)
+            if why is None:
+                continue
+            reason = why
+            if len(group) == 1:
+                failing.append(group[0].slot)
+            else:
+                failing += [part.slot for part in group if self._decode([part]) is not None]
         if reason is None:
             self._failed_steps = 0
             return
-        if len(parts) == 1:
-            failing = [parts[0].slot]
-        else:
-            failing = [part.slot for part in parts if self._decode([part]) is not None]
         self._failed_steps = self._failed_steps + 1 if len(failing) == len(parts) else 0
         stop = None
         if self._failed_steps >= MAX_FAILED_STEPS:
@@ -538,20 +549,19 @@ class BatchGenerator:
         if stop is not None:
             raise stop
 
-    def _plan(self) -> list[_Part]:
-        parts: list[_Part] = []
-        room = self.n_batch
-        for slot in self._slots:
-            if slot.next_token is not None:
-                parts.append(_Part(slot, [slot.next_token], True))
-                room -= 1
-        for slot in self._slots:
-            if not slot.pending or room <= 0:
-                continue
-            chunk = slot.pending[:room]
-            parts.append(_Part(slot, chunk, len(chunk) == len(slot.pending)))
-            room -= len(chunk)
-        return parts
+    def _plan(self) -> list[list[_Part]]:
+        """The step's batches: the generating slots' tokens, and the next ``n_batch``
+        tokens of the first admitted prompt still being read (one chunk a step keeps
+        the generating slots' pace, as one shared batch of ``n_batch`` did)."""
+        groups: list[list[_Part]] = []
+        tokens = [_Part(s, [s.next_token], True) for s in self._slots if s.next_token is not None]
+        if tokens:
+            groups.append(tokens)
+        reading = next((s for s in self._slots if s.pending), None)
+        if reading is not None:
+            chunk = reading.pending[: self.n_batch]
+            groups.append([_Part(reading, chunk, len(chunk) == len(reading.pending))])
+        return groups
 
     def _decode(self, parts: list[_Part]) -> str | None:
         """Decode ``parts`` as one batch and sample from it; why it failed, or None."""
