@@ -66,6 +66,8 @@ BARE = textwrap.dedent(
     cp.n_seq_max = n_seq
     cp.n_threads = cp.n_threads_batch = n_threads
     cp.kv_unified = False
+    # as serve decodes (engine/batch.py: flash attention off for an f16 KV cache)
+    cp.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
     ctx = llama_cpp.llama_init_from_model(model, cp)
     buf = (llama_cpp.llama_token * 512)()
     text = prompt.encode()
