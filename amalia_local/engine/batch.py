@@ -109,9 +109,9 @@ def flash_attention(engine: Engine) -> int:
     most of a later turn's time to first token (SmolLM2, 19 tokens after 2,040: 440
     against 735 ms with it; AMALIA's shape, ~27 tokens after 3,500: 9-15 s with it, 6 s
     in llama-cpp-python's server without), and fit/memory.py sizes the attention scores
-    for it. An answer stays independent of what else is in
-    its batch because :meth:`BatchGenerator._step` never mixes prompt chunks with other
-    requests' tokens (tests/server/test_load.py).
+    for it. An answer stays independent of what else is in its batch because
+    :meth:`BatchGenerator._step` never mixes prompt chunks with other requests' tokens
+    (tests/server/test_load.py).
     """
     if engine.options.flash_attention:
         return llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
@@ -472,9 +472,8 @@ class BatchGenerator:
         """Decode a slot's first chunk at once, alone: llama.cpp moves copied cells' data
         at the start of the next decode, and until then no snapshot, restore or other
         request's admission may touch them (see SeqMemory.copy_from)."""
-        chunk = slot.pending[: self.n_batch]
         try:
-            reason = self._decode([_Part(slot, chunk, len(chunk) == len(slot.pending))])
+            reason = self._decode([self._next_chunk(slot)])
         except Exception as exc:  # a sink that raised: this request's failure alone
             reason = f"{type(exc).__name__}: {exc}"
         if reason is not None:
@@ -559,9 +558,14 @@ class BatchGenerator:
             groups.append(tokens)
         reading = next((s for s in self._slots if s.pending), None)
         if reading is not None:
-            chunk = reading.pending[: self.n_batch]
-            groups.append([_Part(reading, chunk, len(chunk) == len(reading.pending))])
+            groups.append([self._next_chunk(reading)])
         return groups
+
+    def _next_chunk(self, slot: _Slot) -> _Part:
+        """The next ``n_batch`` tokens of a prompt being read, cut from its own start
+        whatever else runs (see :meth:`_step`); logits only after its last token."""
+        chunk = slot.pending[: self.n_batch]
+        return _Part(slot, chunk, len(chunk) == len(slot.pending))
 
     def _decode(self, parts: list[_Part]) -> str | None:
         """Decode ``parts`` as one batch and sample from it; why it failed, or None."""
